@@ -1,0 +1,36 @@
+// Shared pieces of headlight-cli's commands: the command table, argument parsing, output helpers.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <QCommandLineParser>
+#include <QStringList>
+
+namespace headlight::cli {
+
+// One sub-command: `headlight-cli NAME ...`. run() gets the arguments after NAME (argv[0] first)
+// and returns the exit code; it throws headlight::Error for user errors.
+struct Command {
+    const char* name;
+    const char* summary;
+    std::function<int(const QStringList& args)> run;
+};
+
+const std::vector<Command>& commands();
+
+// Sets up a parser with --help and the command's description; parses `args` and exits 0 after
+// printing help when --help is given. Throws headlight::Error on unknown options or missing values.
+void parseOrThrow(QCommandLineParser& parser, const QStringList& args, const QString& description,
+                  const QString& usageSuffix = {});
+
+// Writes to stdout / stderr as UTF-8.
+void printOut(const std::string& text);
+void printErr(const std::string& text);
+
+// Command entry points (one file each).
+int runInfo(const QStringList& args);
+int runTokenize(const QStringList& args);
+
+}  // namespace headlight::cli

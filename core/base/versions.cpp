@@ -1,0 +1,42 @@
+#include "core/base/versions.h"
+
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <QtGlobal>
+
+namespace headlight {
+
+std::string headlightVersion() { return HEADLIGHT_VERSION; }
+std::string qtVersion() { return qVersion(); }
+std::string libtorchVersion() { return TORCH_VERSION; }
+
+std::string blasInfo() {
+    // libtorch calls sgemm through libblas.so.3, which Debian points at the reference BLAS or at
+    // OpenBLAS with update-alternatives; the mapped path tells which one the loader picked.
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        const auto slash = line.find('/');
+        if (slash == std::string::npos || line.find("libblas.so") == std::string::npos) continue;
+        const std::string path = line.substr(slash);
+        return (path.find("openblas") != std::string::npos ? "OpenBLAS (" : "reference BLAS (") + path + ")";
+    }
+    return "unknown";
+}
+
+int configureTorchThreads(int threads) {
+    static std::once_flag once;
+    std::call_once(once, [threads] {
+        int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+        if (n <= 0) n = 1;
+        torch::set_num_threads(n);
+    });
+    return torch::get_num_threads();
+}
+
+}  // namespace headlight

@@ -1,0 +1,192 @@
+// Checkpoint folders: config.json of the three families, single and sharded safetensors, the hub
+// cache layout, and clear errors for broken folders.
+#include <QTemporaryDir>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include "core/base/error.h"
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/model/checkpoint.h"
+#include "core/model/config.h"
+#include "tests/test_util.h"
+
+using namespace headlight;
+
+namespace {
+
+void copyFile(const QString& from, const QString& to) { io::writeFileAtomically(to, io::readFile(from)); }
+
+// Writes a sharded copy of `srcDir`'s model.safetensors into `dstDir` (two shards + index).
+void writeSharded(const QString& srcDir, const QString& dstDir) {
+    const auto st = io::SafetensorsFile::open(QDir(srcDir).filePath(QStringLiteral("model.safetensors")));
+    io::SafetensorsWriter a, b;
+    nlohmann::json index;
+    index["metadata"] = {{"total_size", 0}};
+    std::size_t i = 0;
+    for (const auto& t : st.tensors()) {
+        const bool first = (i++ % 2) == 0;
+        (first ? a : b).addBorrowed(t.name, t.dtype, t.shape, t.data, t.nbytes);
+        index["weight_map"][t.name] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+    }
+    a.write(QDir(dstDir).filePath(QStringLiteral("model-00001-of-00002.safetensors")));
+    b.write(QDir(dstDir).filePath(QStringLiteral("model-00002-of-00002.safetensors")));
+    io::writeFileAtomically(QDir(dstDir).filePath(QStringLiteral("model.safetensors.index.json")),
+                            QByteArray::fromStdString(index.dump(2)));
+    copyFile(QDir(srcDir).filePath(QStringLiteral("config.json")), QDir(dstDir).filePath(QStringLiteral("config.json")));
+}
+
+}  // namespace
+
+class TestCheckpoint : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+
+private Q_SLOTS:
+    void gpt2Config() {
+        const QString path = test::fixture(QStringLiteral("gpt2-tiny/config.json"));
+        HL_REQUIRE_FIXTURE(path);
+        const ModelConfig c = ModelConfig::fromFile(path);
+        QCOMPARE(c.family, Family::Gpt2);
+        QCOMPARE(c.nLayers, 3);
+        QCOMPARE(c.dModel, 64);
+        QCOMPARE(c.nHeads, 4);
+        QCOMPARE(c.dHead, 16);
+        QCOMPARE(c.dMlp, 256);
+        QCOMPARE(c.dVocab, 50257);
+        QCOMPARE(c.nCtx, 128);
+        QCOMPARE(c.act, Activation::GeluNew);
+        QCOMPARE(c.norm, NormKind::LayerNorm);
+        QCOMPARE(c.positional, PositionalKind::Learned);
+        QVERIFY(c.tiedEmbeddings);
+        QVERIFY(!c.parallelResidual);
+        QCOMPARE(c.bosTokenId.value_or(-1), 50256);
+    }
+
+    void neoxConfig() {
+        const QString path = test::fixture(QStringLiteral("pythia-tiny/config.json"));
+        HL_REQUIRE_FIXTURE(path);
+        const ModelConfig c = ModelConfig::fromFile(path);
+        QCOMPARE(c.family, Family::GptNeoX);
+        QCOMPARE(c.dHead, 16);
+        QCOMPARE(c.rotaryDim, 4);  // int(16 * 0.25)
+        QCOMPARE(c.act, Activation::Gelu);
+        QVERIFY(c.parallelResidual);
+        QVERIFY(!c.tiedEmbeddings);
+        QCOMPARE(c.dVocab, 50304);
+        QCOMPARE(c.bosTokenId.value_or(-1), 0);
+    }
+
+    void llamaConfig() {
+        const QString path = test::fixture(QStringLiteral("stories260k/config.json"));
+        HL_REQUIRE_FIXTURE(path);
+        const ModelConfig c = ModelConfig::fromFile(path);
+        QCOMPARE(c.family, Family::Llama);
+        QCOMPARE(c.nLayers, 5);
+        QCOMPARE(c.nHeads, 8);
+        QCOMPARE(c.nKvHeads, 4);
+        QCOMPARE(c.dHead, 8);
+        QCOMPARE(c.dMlp, 172);
+        QCOMPARE(c.norm, NormKind::RmsNorm);
+        QCOMPARE(c.mlp, MlpKind::Gated);
+        QCOMPARE(c.act, Activation::Silu);
+        QCOMPARE(c.rotaryDim, 8);
+        QVERIFY(c.tiedEmbeddings);
+        QVERIFY(!c.attnBias);
+    }
+
+    void badConfigs_data() {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("needle");
+        QTest::newRow("not json") << QByteArray("{") << "not valid JSON";
+        QTest::newRow("no model_type") << QByteArray(R"({"n_layer": 2})") << "missing field 'model_type'";
+        QTest::newRow("unknown type") << QByteArray(R"({"model_type": "bert"})") << "unsupported model_type 'bert'";
+        QTest::newRow("gpt2 missing n_layer")
+            << QByteArray(R"({"model_type": "gpt2", "n_embd": 8, "n_head": 2, "vocab_size": 10, "n_positions": 4})")
+            << "missing field 'n_layer'";
+        QTest::newRow("negative size")
+            << QByteArray(R"({"model_type": "gpt2", "n_layer": -1, "n_embd": 8, "n_head": 2, "vocab_size": 10, "n_positions": 4})")
+            << "positive integer";
+        QTest::newRow("bad activation")
+            << QByteArray(R"({"model_type": "gpt2", "n_layer": 1, "n_embd": 8, "n_head": 2, "vocab_size": 10, "n_positions": 4, "activation_function": "mish"})")
+            << "unsupported activation 'mish'";
+        QTest::newRow("rope scaling")
+            << QByteArray(R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4, "rope_scaling": {"type": "linear"}})")
+            << "rope_scaling";
+        QTest::newRow("gqa mismatch")
+            << QByteArray(R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 3, "num_key_value_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4})")
+            << "multiple of num_key_value_heads";
+    }
+    void badConfigs() {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, needle);
+        HL_EXPECT_ERROR(ModelConfig::fromJsonText(json.toStdString(), "x/config.json"), "x/config.json",
+                        needle);
+    }
+
+    void opensSingleFileCheckpoint() {
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("stories260k/model.safetensors")));
+        const Checkpoint ck = Checkpoint::open(test::fixture(QStringLiteral("stories260k")));
+        QCOMPARE(ck.weightFiles().size(), std::size_t(1));
+        QCOMPARE(ck.at("model.embed_tokens.weight").shape, (std::vector<int64_t>{512, 64}));
+        QCOMPARE(ck.parameterCount(), int64_t(260032));  // SOURCE.md: 260,032 parameters (tied head)
+        QCOMPARE(ck.dtypeSummary(), std::string("F32"));
+        HL_EXPECT_ERROR(ck.at("lm_head.weight"), "missing tensor 'lm_head.weight'");
+    }
+
+    void opensShardedCheckpoint() {
+        const QString dst = tmp_.filePath(QStringLiteral("sharded"));
+        QVERIFY(QDir().mkpath(dst));
+        writeSharded(test::fixture(QStringLiteral("stories260k")), dst);
+        const Checkpoint ck = Checkpoint::open(dst);
+        QCOMPARE(ck.weightFiles().size(), std::size_t(2));
+        QCOMPARE(ck.parameterCount(), int64_t(260032));
+        const auto& q = ck.at("model.layers.3.self_attn.q_proj.weight");
+        QCOMPARE(q.shape, (std::vector<int64_t>{64, 64}));
+        // Same bytes as the single-file checkpoint.
+        const Checkpoint single = Checkpoint::open(test::fixture(QStringLiteral("stories260k")));
+        const auto& q1 = single.at("model.layers.3.self_attn.q_proj.weight");
+        QCOMPARE(std::memcmp(q.data, q1.data, q.nbytes), 0);
+
+        // A shard that went missing is named.
+        QFile::remove(QDir(dst).filePath(QStringLiteral("model-00002-of-00002.safetensors")));
+        HL_EXPECT_ERROR(Checkpoint::open(dst), "model-00002-of-00002.safetensors", "missing");
+    }
+
+    void brokenFolders() {
+        const QString empty = tmp_.filePath(QStringLiteral("empty"));
+        QVERIFY(QDir().mkpath(empty));
+        HL_EXPECT_ERROR(Checkpoint::open(empty), "no config.json");
+        copyFile(test::fixture(QStringLiteral("stories260k/config.json")), QDir(empty).filePath(QStringLiteral("config.json")));
+        HL_EXPECT_ERROR(Checkpoint::open(empty), "no model.safetensors");
+        io::writeFileAtomically(QDir(empty).filePath(QStringLiteral("model.safetensors.index.json")), QByteArray("{]"));
+        HL_EXPECT_ERROR(Checkpoint::open(empty), "model.safetensors.index.json", "not valid JSON");
+        HL_EXPECT_ERROR(Checkpoint::open(tmp_.filePath(QStringLiteral("does/not/exist"))), "does not exist");
+    }
+
+    void hubCacheLayout() {
+        const QString home = tmp_.filePath(QStringLiteral("hf"));
+        const QString repo = QDir(home).filePath(QStringLiteral("hub/models--karpathy--stories260k"));
+        const QString snap = QDir(repo).filePath(QStringLiteral("snapshots/0123abcd"));
+        QVERIFY(QDir().mkpath(snap));
+        QVERIFY(QDir().mkpath(QDir(repo).filePath(QStringLiteral("refs"))));
+        io::writeFileAtomically(QDir(repo).filePath(QStringLiteral("refs/main")), QByteArray("0123abcd\n"));
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"})
+            QVERIFY(QFile::link(test::fixture(QStringLiteral("stories260k/") + QLatin1String(f)),
+                                QDir(snap).filePath(QLatin1String(f))));
+        qputenv("HF_HOME", home.toUtf8());
+        qunsetenv("HF_HUB_CACHE");
+        QCOMPARE(hubCacheDir(), QDir(home).filePath(QStringLiteral("hub")));
+        QCOMPARE(resolveModelDir(QStringLiteral("karpathy/stories260k")), snap);
+        QCOMPARE(resolveModelDir(QStringLiteral("karpathy/stories260k@0123abcd")), snap);
+        const Checkpoint ck = Checkpoint::open(QStringLiteral("karpathy/stories260k"));
+        QCOMPARE(ck.config().family, Family::Llama);
+        HL_EXPECT_ERROR(resolveModelDir(QStringLiteral("karpathy/stories260k@v2")), "revision 'v2'");
+        HL_EXPECT_ERROR(resolveModelDir(QStringLiteral("EleutherAI/pythia-160m")), "Hugging Face cache",
+                        "models--EleutherAI--pythia-160m");
+        qunsetenv("HF_HOME");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCheckpoint)
+#include "test_checkpoint.moc"

@@ -1,0 +1,121 @@
+// headlight-cli end to end: exit codes, one-line errors, info and tokenize output.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include "core/io/atomic_file.h"
+#include "tests/test_util.h"
+
+using namespace headlight;
+
+namespace {
+
+struct Result {
+    int code = -1;
+    QByteArray out, err;
+};
+
+Result runCli(const QStringList& args, const QByteArray& input = {}) {
+    QProcess p;
+    p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+    if (!p.waitForStarted()) return {};
+    p.write(input);
+    p.closeWriteChannel();
+    p.waitForFinished(120000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
+            p.readAllStandardError()};
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void helpForEveryCommand() {
+        const Result top = runCli({QStringLiteral("--help")});
+        QCOMPARE(top.code, 0);
+        QVERIFY(top.out.contains("info"));
+        QVERIFY(top.out.contains("tokenize"));
+        for (const char* cmd : {"info", "tokenize"}) {
+            const Result r = runCli({QLatin1String(cmd), QStringLiteral("--help")});
+            QCOMPARE(r.code, 0);
+            QVERIFY2(r.out.contains("--model"), cmd);
+        }
+    }
+
+    void errorsAreOneLine() {
+        const Result unknown = runCli({QStringLiteral("frobnicate")});
+        QVERIFY(unknown.code != 0);
+        QCOMPARE(unknown.err.count('\n'), 1);
+        const Result missing = runCli({QStringLiteral("info"), QStringLiteral("--model"), QStringLiteral("/no/such/dir")});
+        QCOMPARE(missing.code, 1);
+        QVERIFY(missing.err.startsWith("headlight-cli: error: "));
+        QVERIFY(missing.err.contains("/no/such/dir"));
+        QCOMPARE(missing.err.count('\n'), 1);
+        const Result badOpt = runCli({QStringLiteral("info"), QStringLiteral("--bogus")});
+        QVERIFY(badOpt.code != 0);
+        QVERIFY(badOpt.err.contains("bogus"));
+    }
+
+    void infoJson() {
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("stories260k/config.json")));
+        const Result r = runCli({QStringLiteral("info"), QStringLiteral("--model"),
+                                 test::fixture(QStringLiteral("stories260k")), QStringLiteral("--json")});
+        QCOMPARE(r.code, 0);
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j["family"].get<std::string>(), std::string("llama"));
+        QCOMPARE(j["n_layers"].get<int>(), 5);
+        QCOMPARE(j["n_kv_heads"].get<int>(), 4);
+        QCOMPARE(j["parameters"].get<long long>(), 260032LL);
+        QCOMPARE(j["dtype"].get<std::string>(), std::string("F32"));
+        QCOMPARE(j["files"].size(), std::size_t(1));
+        const Result text = runCli({QStringLiteral("info"), QStringLiteral("--model"),
+                                    test::fixture(QStringLiteral("gpt2-tiny"))});
+        QCOMPARE(text.code, 0);
+        QVERIFY(text.out.contains("gpt2"));
+        QVERIFY(text.out.contains("parameters:"));
+    }
+
+    void tokenizeMatchesGoldens() {
+        // The first 40 GPT-2 golden cases through the CLI (the full set is in test_tokenizer).
+        const QString casesPath = test::fixture(QStringLiteral("tokenizers/cases.jsonl"));
+        const QString goldPath = test::fixture(QStringLiteral("tokenizers/gpt2.jsonl"));
+        HL_REQUIRE_FIXTURE(casesPath);
+        const QList<QByteArray> cases = io::readFile(casesPath).split('\n');
+        const QList<QByteArray> gold = io::readFile(goldPath).split('\n');
+        QByteArray input;
+        for (int i = 0; i < 40; ++i) input += cases[i] + '\n';
+        const Result r = runCli({QStringLiteral("tokenize"), QStringLiteral("--model"),
+                                 test::fixture(QStringLiteral("tokenizers/gpt2"))}, input);
+        QCOMPARE(r.code, 0);
+        const QList<QByteArray> lines = r.out.split('\n');
+        QVERIFY(lines.size() >= 40);
+        for (int i = 0; i < 40; ++i) {
+            const auto got = nlohmann::json::parse(lines[i].toStdString());
+            const auto want = nlohmann::json::parse(gold[i].toStdString());
+            QVERIFY2(got["ids"] == want["ids"], want["id"].get<std::string>().c_str());
+            QVERIFY2(got["tokens"] == want["tokens"], want["id"].get<std::string>().c_str());
+            QCOMPARE(got["spans"].size(), got["ids"].size());
+        }
+        // "Hello world": spans in code points.
+        const Result hello = runCli({QStringLiteral("tokenize"), QStringLiteral("--model"),
+                                     test::fixture(QStringLiteral("tokenizers/gpt2"))},
+                                    QByteArray("{\"text\": \"h\xc3\xa9llo world\"}\n"));
+        QCOMPARE(hello.code, 0);
+        const auto j = nlohmann::json::parse(hello.out.toStdString());
+        QCOMPARE(j["spans"].back(), nlohmann::json::array({5, 11}));
+    }
+
+    void tokenizeRejectsInvalidUtf8() {
+        const Result r = runCli({QStringLiteral("tokenize"), QStringLiteral("--model"),
+                                 test::fixture(QStringLiteral("tokenizers/gpt2"))},
+                                QByteArray("{\"text\": \"ok\"}\n{\"text\": \"bad \xff\xfe\"}\n"));
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("line 2") && r.err.contains("invalid UTF-8"), r.err.constData());
+        QCOMPARE(r.out.count('\n'), 1);  // the good first line was written
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
