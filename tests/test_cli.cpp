@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/atomic_file.h"
+#include "core/study/bundle.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -105,6 +106,68 @@ private Q_SLOTS:
         QCOMPARE(hello.code, 0);
         const auto j = nlohmann::json::parse(hello.out.toStdString());
         QCOMPARE(j["spans"].back(), nlohmann::json::array({5, 11}));
+    }
+
+    void studyInfoAndExport() {
+        QTemporaryDir dir;
+        Study s;
+        s.nLayers = 2;
+        s.nHeads = 2;
+        s.dMlp = 8;
+        s.provenance.modelId = "m";
+        s.parameters.layers = {1};
+        NeuronResult r;
+        r.neuron = {{1, 5}, 42, " only", 2.5f, false};
+        r.candidateHeads = {0, 1};
+        r.relevantHeads = {1};
+        r.activeFraction = {0.f, 0.5f, 0.f, 0.f};
+        NeuronContext c;
+        c.doc = 3;
+        c.docLine = 3;
+        c.docSource = "corpus.jsonl";
+        c.position = 4;
+        c.start = 2;
+        c.activation = 1.25f;
+        c.truncatedActivation = 1.f;
+        c.tokens = {10, 11, 12, 13};
+        c.text = "for <b>purposes</b>";
+        c.headScores = {0.5f, -0.25f, NAN, NAN};
+        c.active = {1, 0, 0, 0};
+        r.contexts = {c};
+        s.neurons = {r};
+        const QString path = dir.filePath(QStringLiteral("s.headlight"));
+        saveBundle(s, path);
+
+        const Result info = runCli({QStringLiteral("study"), QStringLiteral("info"), path, QStringLiteral("--json")});
+        QCOMPARE(info.code, 0);
+        const auto ji = nlohmann::json::parse(info.out.toStdString());
+        QCOMPARE(ji["neurons"].get<int>(), 1);
+        QCOMPARE(ji["contexts"].get<int>(), 1);
+
+        const Result exp = runCli({QStringLiteral("study"), QStringLiteral("export"), path, QStringLiteral("--json")});
+        QCOMPARE(exp.code, 0);
+        const auto j = nlohmann::json::parse(exp.out.toStdString());
+        const auto& n = j["neurons"][0];
+        QCOMPARE(n["layer"].get<int>(), 1);
+        QCOMPARE(n["neuron"].get<int>(), 5);
+        QCOMPARE(n["token_id"].get<int>(), 42);
+        QCOMPARE(n["token"].get<std::string>(), std::string(" only"));
+        QCOMPARE(n["baseline"].get<bool>(), false);
+        QCOMPARE(n["relevant_heads"], nlohmann::json::array({"L0H1"}));
+        const auto& ctx = n["contexts"][0];
+        QCOMPARE(ctx["doc"].get<int>(), 3);
+        QCOMPARE(ctx["position"].get<int>(), 4);
+        QCOMPARE(ctx["start"].get<int>(), 2);
+        QCOMPARE(ctx["activation"].get<double>(), 1.25);
+        QCOMPARE(ctx["truncated_activation"].get<double>(), 1.0);
+        QCOMPARE(ctx["text"].get<std::string>(), std::string("for <b>purposes</b>"));
+        QCOMPARE(ctx["head_scores"], nlohmann::json::array({0.5, -0.25}));
+        QCOMPARE(ctx["active_heads"], nlohmann::json::array({"L0H0"}));
+        QCOMPARE(ctx["tokens"], nlohmann::json::array({11, 12, 13}));
+
+        const Result bad = runCli({QStringLiteral("study"), QStringLiteral("info"), dir.filePath(QStringLiteral("none.headlight"))});
+        QCOMPARE(bad.code, 1);
+        QCOMPARE(bad.err.count('\n'), 1);
     }
 
     void tokenizeRejectsInvalidUtf8() {

@@ -10,6 +10,7 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"info", "describe a checkpoint: architecture, sizes, parameters, files", runInfo},
         {"tokenize", "tokenize JSON Lines {\"text\": ...} from stdin into ids, tokens and spans", runTokenize},
+        {"study", "work on .headlight bundles: info, export (run, merge, ablate with the pipeline)", runStudy},
     };
     return table;
 }

@@ -32,5 +32,6 @@ void printErr(const std::string& text);
 // Command entry points (one file each).
 int runInfo(const QStringList& args);
 int runTokenize(const QStringList& args);
+int runStudy(const QStringList& args);
 
 }  // namespace headlight::cli

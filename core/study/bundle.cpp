@@ -1,0 +1,440 @@
+#include "core/study/bundle.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+
+#include <QFileInfo>
+
+#include "core/base/error.h"
+#include "core/io/safetensors.h"
+#include "core/study/study_json.h"
+
+namespace headlight {
+
+using io::DType;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kMetadataKey = "headlight";
+constexpr const char* kSchemaName = "headlight.bundle";
+
+// Columns of a study, laid out as the bundle stores them.
+struct Columns {
+    std::vector<int32_t> neuronLayer, neuronIndex, neuronToken;
+    std::vector<float> neuronCongruence;
+    std::vector<uint8_t> neuronBaseline;
+    std::vector<int64_t> neuronTokenTextOffset{0}, neuronContextOffset{0};
+    std::string neuronTokenText;
+    std::vector<uint8_t> neuronCandidate, neuronRelevant;
+    std::vector<float> neuronActiveFraction;
+
+    std::vector<int64_t> contextDoc, contextDocLine;
+    std::vector<int32_t> contextSource, contextPosition, contextStart;
+    std::vector<float> contextActivation, contextTruncated;
+    std::vector<int64_t> contextTokenOffset{0}, contextTextOffset{0};
+    std::vector<int32_t> contextTokens;
+    std::vector<float> contextTokenActivations;
+    std::string contextText;
+    std::vector<float> contextHeadScores;
+    std::vector<uint8_t> contextActive;
+};
+
+template <typename T>
+void addColumn(io::SafetensorsWriter& w, const std::string& name, DType dtype, std::vector<int64_t> shape,
+               const std::vector<T>& v) {
+    w.addBorrowed(name, dtype, std::move(shape), v.data(), v.size() * sizeof(T));
+}
+
+void requireSize(std::size_t got, std::size_t want, const std::string& what) {
+    if (got != want)
+        throw Error("cannot save study: " + what + " has " + std::to_string(got) + " entries, expected " +
+                    std::to_string(want));
+}
+
+}  // namespace
+
+void saveBundle(const Study& study, const QString& path) {
+    const int64_t heads = static_cast<int64_t>(study.nLayers) * study.nHeads;
+    if (heads <= 0) throw Error("cannot save study: model shape (layers x heads) is not set");
+    Columns c;
+    std::map<std::string, int32_t> sourceIndex;
+    json sources = json::array();
+    for (const NeuronResult& n : study.neurons) {
+        c.neuronLayer.push_back(n.neuron.ref.layer);
+        c.neuronIndex.push_back(n.neuron.ref.neuron);
+        c.neuronToken.push_back(n.neuron.tokenId);
+        c.neuronCongruence.push_back(n.neuron.congruence);
+        c.neuronBaseline.push_back(n.neuron.baseline ? 1 : 0);
+        c.neuronTokenText += n.neuron.token;
+        c.neuronTokenTextOffset.push_back(static_cast<int64_t>(c.neuronTokenText.size()));
+        std::vector<uint8_t> candidate(heads, 0), relevant(heads, 0);
+        for (int h : n.candidateHeads) candidate.at(h) = 1;
+        for (int h : n.relevantHeads) relevant.at(h) = 1;
+        c.neuronCandidate.insert(c.neuronCandidate.end(), candidate.begin(), candidate.end());
+        c.neuronRelevant.insert(c.neuronRelevant.end(), relevant.begin(), relevant.end());
+        std::vector<float> fraction = n.activeFraction;
+        if (fraction.empty()) fraction.assign(heads, 0.f);
+        requireSize(fraction.size(), heads, neuronName(n.neuron.ref) + " active fractions");
+        c.neuronActiveFraction.insert(c.neuronActiveFraction.end(), fraction.begin(), fraction.end());
+        for (const NeuronContext& x : n.contexts) {
+            const std::string where = neuronName(n.neuron.ref) + " context of document " + std::to_string(x.doc);
+            auto [it, inserted] = sourceIndex.emplace(x.docSource, static_cast<int32_t>(sourceIndex.size()));
+            if (inserted) sources.push_back(x.docSource);
+            c.contextDoc.push_back(x.doc);
+            c.contextDocLine.push_back(x.docLine);
+            c.contextSource.push_back(it->second);
+            c.contextPosition.push_back(x.position);
+            c.contextStart.push_back(x.start);
+            c.contextActivation.push_back(x.activation);
+            c.contextTruncated.push_back(x.truncatedActivation);
+            c.contextTokens.insert(c.contextTokens.end(), x.tokens.begin(), x.tokens.end());
+            std::vector<float> acts = x.tokenActivations;
+            if (acts.empty()) acts.assign(x.tokens.size(), std::numeric_limits<float>::quiet_NaN());
+            requireSize(acts.size(), x.tokens.size(), where + " token activations");
+            c.contextTokenActivations.insert(c.contextTokenActivations.end(), acts.begin(), acts.end());
+            c.contextTokenOffset.push_back(static_cast<int64_t>(c.contextTokens.size()));
+            c.contextText += x.text;
+            c.contextTextOffset.push_back(static_cast<int64_t>(c.contextText.size()));
+            requireSize(x.headScores.size(), heads, where + " head scores");
+            c.contextHeadScores.insert(c.contextHeadScores.end(), x.headScores.begin(), x.headScores.end());
+            std::vector<uint8_t> active = x.active;
+            if (active.empty()) active.assign(heads, 0);
+            requireSize(active.size(), heads, where + " active mask");
+            c.contextActive.insert(c.contextActive.end(), active.begin(), active.end());
+        }
+        c.neuronContextOffset.push_back(static_cast<int64_t>(c.contextDoc.size()));
+    }
+
+    const int64_t n = static_cast<int64_t>(study.neurons.size());
+    const int64_t nc = static_cast<int64_t>(c.contextDoc.size());
+    io::SafetensorsWriter w;
+    addColumn(w, "neurons.layer", DType::I32, {n}, c.neuronLayer);
+    addColumn(w, "neurons.neuron", DType::I32, {n}, c.neuronIndex);
+    addColumn(w, "neurons.token_id", DType::I32, {n}, c.neuronToken);
+    addColumn(w, "neurons.congruence", DType::F32, {n}, c.neuronCongruence);
+    addColumn(w, "neurons.baseline", DType::U8, {n}, c.neuronBaseline);
+    addColumn(w, "neurons.token_text_offset", DType::I64, {n + 1}, c.neuronTokenTextOffset);
+    w.addBorrowed("neurons.token_text", DType::U8, {int64_t(c.neuronTokenText.size())}, c.neuronTokenText.data(),
+                  c.neuronTokenText.size());
+    addColumn(w, "neurons.context_offset", DType::I64, {n + 1}, c.neuronContextOffset);
+    addColumn(w, "neurons.candidate", DType::U8, {n, heads}, c.neuronCandidate);
+    addColumn(w, "neurons.relevant", DType::U8, {n, heads}, c.neuronRelevant);
+    addColumn(w, "neurons.active_fraction", DType::F32, {n, heads}, c.neuronActiveFraction);
+    addColumn(w, "contexts.doc", DType::I64, {nc}, c.contextDoc);
+    addColumn(w, "contexts.doc_line", DType::I64, {nc}, c.contextDocLine);
+    addColumn(w, "contexts.source", DType::I32, {nc}, c.contextSource);
+    addColumn(w, "contexts.position", DType::I32, {nc}, c.contextPosition);
+    addColumn(w, "contexts.start", DType::I32, {nc}, c.contextStart);
+    addColumn(w, "contexts.activation", DType::F32, {nc}, c.contextActivation);
+    addColumn(w, "contexts.truncated_activation", DType::F32, {nc}, c.contextTruncated);
+    addColumn(w, "contexts.token_offset", DType::I64, {nc + 1}, c.contextTokenOffset);
+    addColumn(w, "contexts.tokens", DType::I32, {int64_t(c.contextTokens.size())}, c.contextTokens);
+    addColumn(w, "contexts.token_activations", DType::F32, {int64_t(c.contextTokenActivations.size())},
+              c.contextTokenActivations);
+    addColumn(w, "contexts.text_offset", DType::I64, {nc + 1}, c.contextTextOffset);
+    w.addBorrowed("contexts.text", DType::U8, {int64_t(c.contextText.size())}, c.contextText.data(),
+                  c.contextText.size());
+    addColumn(w, "contexts.head_scores", DType::F32, {nc, heads}, c.contextHeadScores);
+    addColumn(w, "contexts.active", DType::U8, {nc, heads}, c.contextActive);
+    for (const LayerCongruence& lc : study.congruence) {
+        const std::string prefix = "congruence.L" + std::to_string(lc.layer);
+        requireSize(lc.argmaxToken.size(), lc.maxValue.size(), prefix + " argmax");
+        addColumn(w, prefix + ".max", DType::F32, {int64_t(lc.maxValue.size())}, lc.maxValue);
+        addColumn(w, prefix + ".argmax", DType::I32, {int64_t(lc.argmaxToken.size())}, lc.argmaxToken);
+    }
+
+    ordered_json doc;
+    doc["schema"] = kSchemaName;
+    doc["schema_version"] = Study::kSchemaVersion;
+    doc["model"] = {{"n_layers", study.nLayers}, {"n_heads", study.nHeads}, {"d_mlp", study.dMlp}};
+    doc["counts"] = {{"neurons", n}, {"contexts", nc}, {"tokens", int64_t(c.contextTokens.size())}};
+    doc["provenance"] = toJson(study.provenance);
+    doc["parameters"] = toJson(study.parameters);
+    doc["sources"] = sources;
+    json congruenceLayers = json::array();
+    for (const LayerCongruence& lc : study.congruence) congruenceLayers.push_back(lc.layer);
+    doc["congruence_layers"] = congruenceLayers;
+    ordered_json ablations = ordered_json::array();
+    for (const AblationResult& a : study.ablations) ablations.push_back(toJson(a, study.nHeads));
+    doc["ablations"] = ablations;
+    doc["extra"] = study.extra;
+    try {
+        w.setMetadata(kMetadataKey, doc.dump());
+        w.setMetadata("format", "headlight");
+    } catch (const json::exception& e) {
+        throw Error("cannot save study to " + path.toStdString() + ": a string is not valid UTF-8 (" + e.what() + ")");
+    }
+    w.write(path);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+namespace {
+
+// A typed, validated column of the mapped file. Reads go through memcpy: tensors may be unaligned.
+template <typename T>
+struct Column {
+    const std::byte* data = nullptr;
+    int64_t size = 0;
+    T operator[](int64_t i) const {
+        T v;
+        std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+        return v;
+    }
+};
+
+}  // namespace
+
+struct Bundle::Impl {
+    QString path;
+    io::SafetensorsFile file;
+    Provenance provenance;
+    StudyParameters parameters;
+    int nLayers = 0, nHeads = 0, dMlp = 0;
+    int64_t heads = 0, neurons = 0, contexts = 0;
+    std::vector<std::string> sources;
+    std::vector<int> congruenceLayers;
+    std::vector<AblationResult> ablations;
+    std::map<std::string, std::string> extra;
+
+    Column<int32_t> neuronLayer, neuronIndex, neuronToken;
+    Column<float> neuronCongruence;
+    Column<uint8_t> neuronBaseline;
+    Column<int64_t> neuronTokenTextOffset, neuronContextOffset;
+    Column<uint8_t> neuronTokenText, neuronCandidate, neuronRelevant;
+    Column<float> neuronActiveFraction;
+    Column<int64_t> contextDoc, contextDocLine;
+    Column<int32_t> contextSource, contextPosition, contextStart;
+    Column<float> contextActivation, contextTruncated;
+    Column<int64_t> contextTokenOffset, contextTextOffset;
+    Column<int32_t> contextTokens;
+    Column<float> contextTokenActivations;
+    Column<uint8_t> contextText;
+    Column<float> contextHeadScores;
+    Column<uint8_t> contextActive;
+
+    [[noreturn]] void fail(const std::string& what) const {
+        throw Error("bundle " + path.toStdString() + ": " + what);
+    }
+
+    template <typename T>
+    Column<T> column(const std::string& name, DType dtype, std::vector<int64_t> shape) const {
+        const io::TensorView* t = file.find(name);
+        if (!t) fail("missing tensor '" + name + "' (not a Headlight bundle, or truncated)");
+        if (t->dtype != dtype)
+            fail("tensor '" + name + "' has dtype " + io::dtypeName(t->dtype) + ", expected " + io::dtypeName(dtype));
+        for (std::size_t i = 0; i < shape.size(); ++i)
+            if (shape[i] < 0) shape[i] = i < t->shape.size() ? t->shape[i] : -1;
+        if (t->shape != shape) {
+            io::TensorView expected;
+            expected.shape = shape;
+            fail("tensor '" + name + "' has shape " + t->shapeString() + ", expected " + expected.shapeString());
+        }
+        return Column<T>{t->data, t->numel()};
+    }
+
+    // Offsets must start at 0, never decrease and end at the length of what they index.
+    void checkOffsets(const Column<int64_t>& off, int64_t length, const std::string& name) const {
+        if (off[0] != 0) fail("tensor '" + name + "' does not start at 0");
+        for (int64_t i = 1; i < off.size; ++i)
+            if (off[i] < off[i - 1]) fail("tensor '" + name + "' decreases at entry " + std::to_string(i));
+        if (off[off.size - 1] != length)
+            fail("tensor '" + name + "' ends at " + std::to_string(off[off.size - 1]) + ", expected " +
+                 std::to_string(length));
+    }
+
+    std::string text(const Column<uint8_t>& bytes, const Column<int64_t>& off, int64_t i) const {
+        const int64_t b = off[i], e = off[i + 1];
+        return std::string(reinterpret_cast<const char*>(bytes.data) + b, static_cast<std::size_t>(e - b));
+    }
+};
+
+Bundle Bundle::open(const QString& path) {
+    auto impl = std::make_shared<Impl>();
+    impl->path = path;
+    try {
+        impl->file = io::SafetensorsFile::open(path);
+    } catch (const Error& e) {
+        throw Error("bundle " + path.toStdString() + " is not readable: " + e.what());
+    }
+    Impl& b = *impl;
+    const auto meta = b.file.metadata().find(kMetadataKey);
+    if (meta == b.file.metadata().end()) b.fail("no 'headlight' metadata: not a Headlight bundle");
+    json doc;
+    try {
+        doc = json::parse(meta->second);
+    } catch (const json::exception& e) {
+        b.fail(std::string("metadata is not valid JSON (") + e.what() + ")");
+    }
+    if (!doc.is_object() || doc.value("schema", std::string()) != kSchemaName) b.fail("metadata is not a Headlight study");
+    const int version = doc.value("schema_version", 0);
+    if (version > Study::kSchemaVersion)
+        b.fail("schema version " + std::to_string(version) + " is newer than this Headlight understands (" +
+               std::to_string(Study::kSchemaVersion) + "); update Headlight");
+    if (version < 1) b.fail("missing or invalid schema_version");
+    const std::string where = "bundle " + path.toStdString();
+    try {
+        b.nLayers = doc.at("model").at("n_layers").get<int>();
+        b.nHeads = doc.at("model").at("n_heads").get<int>();
+        b.dMlp = doc.at("model").at("d_mlp").get<int>();
+        b.sources = doc.at("sources").get<std::vector<std::string>>();
+        b.congruenceLayers = doc.at("congruence_layers").get<std::vector<int>>();
+        b.extra = doc.value("extra", std::map<std::string, std::string>{});
+    } catch (const json::exception& e) {
+        b.fail(std::string("metadata is incomplete (") + e.what() + ")");
+    }
+    if (b.nLayers <= 0 || b.nHeads <= 0 || b.nLayers > 100000 || b.nHeads > 100000) b.fail("invalid model shape");
+    b.provenance = provenanceFromJson(doc.value("provenance", json::object()), where);
+    b.parameters = parametersFromJson(doc.value("parameters", json::object()), where);
+    for (const json& a : doc.value("ablations", json::array())) b.ablations.push_back(ablationFromJson(a, where));
+    b.heads = int64_t(b.nLayers) * b.nHeads;
+
+    b.neuronLayer = b.column<int32_t>("neurons.layer", DType::I32, {-1});
+    b.neurons = b.neuronLayer.size;
+    const int64_t n = b.neurons, h = b.heads;
+    b.neuronIndex = b.column<int32_t>("neurons.neuron", DType::I32, {n});
+    b.neuronToken = b.column<int32_t>("neurons.token_id", DType::I32, {n});
+    b.neuronCongruence = b.column<float>("neurons.congruence", DType::F32, {n});
+    b.neuronBaseline = b.column<uint8_t>("neurons.baseline", DType::U8, {n});
+    b.neuronTokenTextOffset = b.column<int64_t>("neurons.token_text_offset", DType::I64, {n + 1});
+    b.neuronTokenText = b.column<uint8_t>("neurons.token_text", DType::U8, {-1});
+    b.neuronContextOffset = b.column<int64_t>("neurons.context_offset", DType::I64, {n + 1});
+    b.neuronCandidate = b.column<uint8_t>("neurons.candidate", DType::U8, {n, h});
+    b.neuronRelevant = b.column<uint8_t>("neurons.relevant", DType::U8, {n, h});
+    b.neuronActiveFraction = b.column<float>("neurons.active_fraction", DType::F32, {n, h});
+    b.contextDoc = b.column<int64_t>("contexts.doc", DType::I64, {-1});
+    b.contexts = b.contextDoc.size;
+    const int64_t c = b.contexts;
+    b.contextDocLine = b.column<int64_t>("contexts.doc_line", DType::I64, {c});
+    b.contextSource = b.column<int32_t>("contexts.source", DType::I32, {c});
+    b.contextPosition = b.column<int32_t>("contexts.position", DType::I32, {c});
+    b.contextStart = b.column<int32_t>("contexts.start", DType::I32, {c});
+    b.contextActivation = b.column<float>("contexts.activation", DType::F32, {c});
+    b.contextTruncated = b.column<float>("contexts.truncated_activation", DType::F32, {c});
+    b.contextTokenOffset = b.column<int64_t>("contexts.token_offset", DType::I64, {c + 1});
+    b.contextTokens = b.column<int32_t>("contexts.tokens", DType::I32, {-1});
+    b.contextTokenActivations = b.column<float>("contexts.token_activations", DType::F32, {b.contextTokens.size});
+    b.contextTextOffset = b.column<int64_t>("contexts.text_offset", DType::I64, {c + 1});
+    b.contextText = b.column<uint8_t>("contexts.text", DType::U8, {-1});
+    b.contextHeadScores = b.column<float>("contexts.head_scores", DType::F32, {c, h});
+    b.contextActive = b.column<uint8_t>("contexts.active", DType::U8, {c, h});
+
+    b.checkOffsets(b.neuronTokenTextOffset, b.neuronTokenText.size, "neurons.token_text_offset");
+    b.checkOffsets(b.neuronContextOffset, c, "neurons.context_offset");
+    b.checkOffsets(b.contextTokenOffset, b.contextTokens.size, "contexts.token_offset");
+    b.checkOffsets(b.contextTextOffset, b.contextText.size, "contexts.text_offset");
+    for (int64_t i = 0; i < n; ++i) {
+        const int layer = b.neuronLayer[i], neuron = b.neuronIndex[i];
+        if (layer < 0 || layer >= b.nLayers) b.fail("neuron " + std::to_string(i) + " has layer " + std::to_string(layer) + " outside the model");
+        if (neuron < 0 || neuron >= b.dMlp) b.fail("neuron " + std::to_string(i) + " has index " + std::to_string(neuron) + " outside d_mlp");
+    }
+    for (int64_t i = 0; i < c; ++i) {
+        const int32_t pos = b.contextPosition[i], start = b.contextStart[i];
+        const int64_t ntok = b.contextTokenOffset[i + 1] - b.contextTokenOffset[i];
+        if (pos < 1 || start < 1 || start > pos || ntok != pos)
+            b.fail("context " + std::to_string(i) + " has inconsistent position/start/tokens");
+        const int32_t src = b.contextSource[i];
+        if (src < 0 || src >= static_cast<int32_t>(b.sources.size()))
+            b.fail("context " + std::to_string(i) + " names source " + std::to_string(src) + " that does not exist");
+    }
+    for (int layer : b.congruenceLayers) {
+        const std::string prefix = "congruence.L" + std::to_string(layer);
+        b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
+        b.column<int32_t>(prefix + ".argmax", DType::I32, {b.dMlp});
+    }
+    Bundle bundle;
+    bundle.impl_ = std::move(impl);
+    return bundle;
+}
+
+const QString& Bundle::path() const { return impl_->path; }
+int Bundle::neuronCount() const { return static_cast<int>(impl_->neurons); }
+int64_t Bundle::contextCount() const { return impl_->contexts; }
+const Provenance& Bundle::provenance() const { return impl_->provenance; }
+const StudyParameters& Bundle::parameters() const { return impl_->parameters; }
+
+NextTokenNeuron Bundle::neuron(int i) const {
+    const Impl& b = *impl_;
+    if (i < 0 || i >= b.neurons) throw Error("bundle: neuron index out of range");
+    NextTokenNeuron n;
+    n.ref = {b.neuronLayer[i], b.neuronIndex[i]};
+    n.tokenId = b.neuronToken[i];
+    n.token = b.text(b.neuronTokenText, b.neuronTokenTextOffset, i);
+    n.congruence = b.neuronCongruence[i];
+    n.baseline = b.neuronBaseline[i] != 0;
+    return n;
+}
+
+int Bundle::contextCountOf(int i) const {
+    return static_cast<int>(impl_->neuronContextOffset[i + 1] - impl_->neuronContextOffset[i]);
+}
+
+NeuronResult Bundle::neuronResult(int i) const {
+    const Impl& b = *impl_;
+    NeuronResult r;
+    r.neuron = neuron(i);
+    const int64_t h = b.heads;
+    r.activeFraction.resize(h);
+    for (int64_t k = 0; k < h; ++k) {
+        if (b.neuronCandidate[i * h + k]) r.candidateHeads.push_back(static_cast<int>(k));
+        if (b.neuronRelevant[i * h + k]) r.relevantHeads.push_back(static_cast<int>(k));
+        r.activeFraction[k] = b.neuronActiveFraction[i * h + k];
+    }
+    for (int64_t c = b.neuronContextOffset[i]; c < b.neuronContextOffset[i + 1]; ++c) {
+        NeuronContext x;
+        x.doc = b.contextDoc[c];
+        x.docLine = b.contextDocLine[c];
+        x.docSource = b.sources[b.contextSource[c]];
+        x.position = b.contextPosition[c];
+        x.start = b.contextStart[c];
+        x.activation = b.contextActivation[c];
+        x.truncatedActivation = b.contextTruncated[c];
+        for (int64_t t = b.contextTokenOffset[c]; t < b.contextTokenOffset[c + 1]; ++t) {
+            x.tokens.push_back(b.contextTokens[t]);
+            x.tokenActivations.push_back(b.contextTokenActivations[t]);
+        }
+        x.text = b.text(b.contextText, b.contextTextOffset, c);
+        x.headScores.resize(h);
+        x.active.resize(h);
+        for (int64_t k = 0; k < h; ++k) {
+            x.headScores[k] = b.contextHeadScores[c * h + k];
+            x.active[k] = b.contextActive[c * h + k];
+        }
+        r.contexts.push_back(std::move(x));
+    }
+    return r;
+}
+
+Study Bundle::toStudy() const {
+    const Impl& b = *impl_;
+    Study s;
+    s.provenance = b.provenance;
+    s.parameters = b.parameters;
+    s.nLayers = b.nLayers;
+    s.nHeads = b.nHeads;
+    s.dMlp = b.dMlp;
+    s.ablations = b.ablations;
+    s.extra = b.extra;
+    for (int layer : b.congruenceLayers) {
+        const std::string prefix = "congruence.L" + std::to_string(layer);
+        const auto maxCol = b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
+        const auto argCol = b.column<int32_t>(prefix + ".argmax", DType::I32, {b.dMlp});
+        LayerCongruence lc;
+        lc.layer = layer;
+        for (int64_t k = 0; k < maxCol.size; ++k) {
+            lc.maxValue.push_back(maxCol[k]);
+            lc.argmaxToken.push_back(argCol[k]);
+        }
+        s.congruence.push_back(std::move(lc));
+    }
+    for (int i = 0; i < neuronCount(); ++i) s.neurons.push_back(neuronResult(i));
+    return s;
+}
+
+Study loadStudy(const QString& path) { return Bundle::open(path).toStudy(); }
+
+}  // namespace headlight

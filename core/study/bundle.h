@@ -1,0 +1,46 @@
+// The .headlight bundle: one self-contained, valid safetensors file holding a Study.
+// Numbers, token ids and UTF-8 strings live in tensors (columnar, concatenated with offset arrays);
+// the __metadata__ key "headlight" holds a JSON document with the schema version, provenance,
+// parameters and the small per-study records. Layout: docs/bundle-format.md.
+//
+// Bundle::open() maps and validates a file and gives columnar, lazy access (the GUI opens 300,000-neuron
+// bundles without materialising them); toStudy() materialises everything.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <QString>
+
+#include "core/study/study.h"
+
+namespace headlight {
+
+// Writes `study` atomically to `path` (temp file + rename). Throws headlight::Error on failure.
+void saveBundle(const Study& study, const QString& path);
+
+// A validated, memory-mapped bundle.
+class Bundle {
+public:
+    // Maps and fully validates; throws headlight::Error naming the file and what is wrong.
+    static Bundle open(const QString& path);
+
+    const QString& path() const;
+    int neuronCount() const;
+    int64_t contextCount() const;
+    NextTokenNeuron neuron(int i) const;          // cheap: no contexts
+    int contextCountOf(int neuronIndex) const;
+    NeuronResult neuronResult(int i) const;       // materialises one neuron with its contexts
+    const Provenance& provenance() const;
+    const StudyParameters& parameters() const;
+    Study toStudy() const;                        // materialises everything
+
+private:
+    struct Impl;
+    std::shared_ptr<const Impl> impl_;
+};
+
+// Convenience: Bundle::open(path).toStudy().
+Study loadStudy(const QString& path);
+
+}  // namespace headlight

@@ -1,0 +1,122 @@
+#include "core/study/study_export.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "core/study/study_json.h"
+
+namespace headlight {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+std::string headLabel(const Study& s, int flat) { return headName(flat / s.nHeads, flat % s.nHeads); }
+
+ordered_json headNames(const Study& s, const std::vector<int>& flat) {
+    ordered_json out = ordered_json::array();
+    for (int h : flat) out.push_back(headLabel(s, h));
+    return out;
+}
+
+}  // namespace
+
+ordered_json exportStudyJson(const Study& s) {
+    ordered_json doc;
+    doc["schema"] = "headlight.export";
+    doc["schema_version"] = Study::kSchemaVersion;
+    doc["model"] = {{"n_layers", s.nLayers}, {"n_heads", s.nHeads}, {"d_mlp", s.dMlp}};
+    doc["provenance"] = toJson(s.provenance);
+    doc["parameters"] = toJson(s.parameters);
+    ordered_json neurons = ordered_json::array();
+    for (const NeuronResult& n : s.neurons) {
+        ordered_json jn;
+        jn["layer"] = n.neuron.ref.layer;
+        jn["neuron"] = n.neuron.ref.neuron;
+        jn["token_id"] = n.neuron.tokenId;
+        jn["token"] = n.neuron.token;
+        jn["congruence"] = n.neuron.congruence;
+        jn["baseline"] = n.neuron.baseline;
+        jn["candidate_heads"] = headNames(s, n.candidateHeads);
+        jn["relevant_heads"] = headNames(s, n.relevantHeads);
+        ordered_json fractions = ordered_json::array();
+        for (int h : n.candidateHeads)
+            fractions.push_back(h < static_cast<int>(n.activeFraction.size()) ? n.activeFraction[h] : 0.f);
+        jn["active_fraction"] = fractions;
+        ordered_json contexts = ordered_json::array();
+        for (const NeuronContext& c : n.contexts) {
+            ordered_json jc;
+            jc["doc"] = c.docLine;
+            jc["doc_index"] = c.doc;
+            jc["source"] = c.docSource;
+            jc["position"] = c.position;
+            jc["activation"] = c.activation;
+            jc["start"] = c.start;
+            jc["truncated_activation"] = c.truncatedActivation;
+            jc["text"] = c.text;
+            ordered_json scores = ordered_json::array();
+            for (int h : n.candidateHeads) scores.push_back(c.headScores.at(h));
+            jc["head_scores"] = scores;
+            std::vector<int> active;
+            for (int h : n.candidateHeads)
+                if (h < static_cast<int>(c.active.size()) && c.active[h]) active.push_back(h);
+            jc["active_heads"] = headNames(s, active);
+            jc["tokens"] = std::vector<int>(c.tokens.begin() + (c.start - 1), c.tokens.end());
+            contexts.push_back(std::move(jc));
+        }
+        jn["contexts"] = std::move(contexts);
+        neurons.push_back(std::move(jn));
+    }
+    doc["neurons"] = std::move(neurons);
+    ordered_json ablations = ordered_json::array();
+    for (const AblationResult& a : s.ablations) ablations.push_back(toJson(a, s.nHeads));
+    doc["ablations"] = std::move(ablations);
+    return doc;
+}
+
+ordered_json studySummaryJson(const Study& s) {
+    int real = 0, baseline = 0, contexts = 0, relevant = 0;
+    for (const NeuronResult& n : s.neurons) {
+        (n.neuron.baseline ? baseline : real)++;
+        contexts += static_cast<int>(n.contexts.size());
+        relevant += static_cast<int>(n.relevantHeads.size());
+    }
+    ordered_json j;
+    j["provenance"] = toJson(s.provenance);
+    j["parameters"] = toJson(s.parameters);
+    j["model"] = {{"n_layers", s.nLayers}, {"n_heads", s.nHeads}, {"d_mlp", s.dMlp}};
+    j["neurons"] = real;
+    j["baseline_neurons"] = baseline;
+    j["contexts"] = contexts;
+    j["relevant_heads"] = relevant;
+    j["ablations"] = s.ablations.size();
+    return j;
+}
+
+std::string studySummaryText(const Study& s) {
+    const ordered_json j = studySummaryJson(s);
+    std::ostringstream out;
+    out << "model:      " << s.provenance.modelId << " (" << s.provenance.modelFamily << ", " << s.nLayers
+        << " layers x " << s.nHeads << " heads, d_mlp " << s.dMlp << ")\n";
+    out << "weights:    " << s.provenance.processing << " (hash " << s.provenance.weightHash << ")\n";
+    out << "corpus:     " << s.provenance.corpus << " (" << s.provenance.corpusDocuments << " documents, "
+        << s.provenance.corpusTokens << " tokens)\n";
+    out << "layers:     ";
+    for (std::size_t i = 0; i < s.parameters.layers.size(); ++i) out << (i ? "," : "") << s.parameters.layers[i];
+    out << "\nneurons:    " << j["neurons"].get<int>() << " (+" << j["baseline_neurons"].get<int>() << " baseline)\n";
+    out << "contexts:   " << j["contexts"].get<int>() << "\n";
+    out << "relevant:   " << j["relevant_heads"].get<int>() << " (neuron, head) pairs\n";
+    out << "created:    " << s.provenance.createdAt << " by " << s.provenance.software << "\n";
+    int shown = 0;
+    for (const NeuronResult& n : s.neurons) {
+        if (shown++ >= 10) break;
+        out << "  " << neuronName(n.neuron.ref) << (n.neuron.baseline ? " [baseline]" : "") << "  token "
+            << nlohmann::json(n.neuron.token).dump() << "  congruence " << n.neuron.congruence << "  contexts "
+            << n.contexts.size() << "  relevant";
+        for (int h : n.relevantHeads) out << " " << headLabel(s, h);
+        out << "\n";
+    }
+    return out.str();
+}
+
+}  // namespace headlight

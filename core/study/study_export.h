@@ -1,0 +1,17 @@
+// `headlight-cli study export --json` and `study info`: the whole Study as one JSON document for
+// scripts (schema in docs/bundle-format.md), and a short human summary.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/study/study.h"
+
+namespace headlight {
+
+nlohmann::ordered_json exportStudyJson(const Study& study);
+nlohmann::ordered_json studySummaryJson(const Study& study);
+std::string studySummaryText(const Study& study);
+
+}  // namespace headlight
