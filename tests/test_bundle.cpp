@@ -56,6 +56,7 @@ Study makeStudy() {
             x.text = "context \u2581 " + std::to_string(c);
             x.headScores = {0.1f, -0.2f, 0.3f, 0.4f, NAN, NAN};
             x.active = {0, 0, 1, 0, 0, 0};
+            x.kept = c != 1;
             r.contexts.push_back(std::move(x));
         }
         s.neurons.push_back(std::move(r));
@@ -104,6 +105,7 @@ void compareStudies(const Study& a, const Study& b) {
             QCOMPARE(q.tokenActivations, p.tokenActivations);
             QCOMPARE(q.text, p.text);
             QCOMPARE(q.active, p.active);
+            QCOMPARE(q.kept, p.kept);
             QCOMPARE(q.headScores.size(), p.headScores.size());
             for (std::size_t k = 0; k < p.headScores.size(); ++k) QVERIFY(sameFloat(q.headScores[k], p.headScores[k]));
         }

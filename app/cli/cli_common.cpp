@@ -1,6 +1,9 @@
 #include "app/cli/cli_common.h"
 
+#include <algorithm>
 #include <cstdio>
+
+#include <unistd.h>
 
 #include "core/base/error.h"
 
@@ -10,7 +13,9 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"info", "describe a checkpoint: architecture, sizes, parameters, files", runInfo},
         {"tokenize", "tokenize JSON Lines {\"text\": ...} from stdin into ids, tokens and spans", runTokenize},
-        {"study", "work on .headlight bundles: info, export (run, merge, ablate with the pipeline)", runStudy},
+        {"activations", "run token ids or text through a model; save hooked activations (TransformerLens names) as safetensors", runActivations},
+        {"neurons", "rank next-token neurons by congruence (step 1)", runNeuronsCommand},
+        {"study", "run the method and work on .headlight bundles: run, info, export, merge, ablate", runStudy},
     };
     return table;
 }
@@ -29,6 +34,21 @@ void parseOrThrow(QCommandLineParser& parser, const QStringList& args, const QSt
         printOut(text.toStdString());
         std::exit(0);
     }
+}
+
+Progress terminalProgress(const CancellationToken* token) {
+    if (!isatty(fileno(stderr))) return Progress({}, token);
+    return Progress(
+        [](int64_t done, int64_t total, const std::string& message) {
+            const int width = 30;
+            const int filled = total > 0 ? static_cast<int>(width * std::min<double>(1.0, double(done) / double(total))) : 0;
+            std::string line = "\r[" + std::string(filled, '#') + std::string(width - filled, ' ') + "] " + message;
+            if (line.size() > 150) line.resize(150);
+            line += "\x1b[K";
+            std::fwrite(line.data(), 1, line.size(), stderr);
+            std::fflush(stderr);
+        },
+        token);
 }
 
 void printOut(const std::string& text) {

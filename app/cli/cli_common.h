@@ -8,6 +8,8 @@
 #include <QCommandLineParser>
 #include <QStringList>
 
+#include "core/base/progress.h"
+
 namespace headlight::cli {
 
 // One sub-command: `headlight-cli NAME ...`. run() gets the arguments after NAME (argv[0] first)
@@ -32,6 +34,16 @@ void printErr(const std::string& text);
 // Command entry points (one file each).
 int runInfo(const QStringList& args);
 int runTokenize(const QStringList& args);
+int runActivations(const QStringList& args);
 int runStudy(const QStringList& args);
+int runNeuronsCommand(const QStringList& args);
+int runStudyRun(const QStringList& args);
+int runStudyMerge(const QStringList& args);
+int runStudyAblate(const QStringList& args);
+int runStudyExplain(const QStringList& args);  // cmd_explain.cpp
+int runStudyScore(const QStringList& args);    // cmd_explain.cpp
+
+// A progress sink that draws a one-line bar on stderr when it is a terminal (silent otherwise).
+Progress terminalProgress(const CancellationToken* token = nullptr);
 
 }  // namespace headlight::cli

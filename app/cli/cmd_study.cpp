@@ -52,8 +52,13 @@ struct SubCommand {
 };
 
 const SubCommand kSubCommands[] = {
+    {"run", "run steps 1-3 and write a bundle", runStudyRun},
     {"info", "summarise a bundle", runStudyInfo},
     {"export", "write the whole study as JSON", runStudyExport},
+    {"merge", "merge shard bundles", runStudyMerge},
+    {"ablate", "add the head-ablation experiment", runStudyAblate},
+    {"explain", "explain relevant heads with an LLM and the offline baseline", runStudyExplain},
+    {"score", "score explanations on a held-out corpus", runStudyScore},
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "core/analysis/head_activity.h"
 #include "core/base/error.h"
 #include "core/model/transformer.h"
 
@@ -141,10 +142,8 @@ std::vector<std::vector<float>> tokenActivations(const Transformer& model, const
 }
 
 std::vector<int> candidateHeads(int layer, int nHeads, bool sameLayerHeads) {
-    std::vector<int> out;
-    const int lastLayer = sameLayerHeads ? layer : layer - 1;
-    for (int l = 0; l <= lastLayer; ++l)
-        for (int h = 0; h < nHeads; ++h) out.push_back(l * nHeads + h);
+    std::vector<int> out(static_cast<std::size_t>(candidateHeadCount(layer, nHeads, sameLayerHeads)));
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int>(i);
     return out;
 }
 

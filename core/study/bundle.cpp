@@ -40,7 +40,7 @@ struct Columns {
     std::vector<float> contextTokenActivations;
     std::string contextText;
     std::vector<float> contextHeadScores;
-    std::vector<uint8_t> contextActive;
+    std::vector<uint8_t> contextActive, contextKept;
 };
 
 template <typename T>
@@ -105,6 +105,7 @@ void saveBundle(const Study& study, const QString& path) {
             if (active.empty()) active.assign(heads, 0);
             requireSize(active.size(), heads, where + " active mask");
             c.contextActive.insert(c.contextActive.end(), active.begin(), active.end());
+            c.contextKept.push_back(x.kept ? 1 : 0);
         }
         c.neuronContextOffset.push_back(static_cast<int64_t>(c.contextDoc.size()));
     }
@@ -140,6 +141,7 @@ void saveBundle(const Study& study, const QString& path) {
                   c.contextText.size());
     addColumn(w, "contexts.head_scores", DType::F32, {nc, heads}, c.contextHeadScores);
     addColumn(w, "contexts.active", DType::U8, {nc, heads}, c.contextActive);
+    addColumn(w, "contexts.kept", DType::U8, {nc}, c.contextKept);
     for (const LayerCongruence& lc : study.congruence) {
         const std::string prefix = "congruence.L" + std::to_string(lc.layer);
         requireSize(lc.argmaxToken.size(), lc.maxValue.size(), prefix + " argmax");
@@ -161,6 +163,12 @@ void saveBundle(const Study& study, const QString& path) {
     ordered_json ablations = ordered_json::array();
     for (const AblationResult& a : study.ablations) ablations.push_back(toJson(a, study.nHeads));
     doc["ablations"] = ablations;
+    if (!study.explanations.empty()) {  // steps 4-5 (optional key)
+        ordered_json explanations = ordered_json::array();
+        for (const HeadExplanation& e : study.explanations) explanations.push_back(toJson(e, study.nHeads));
+        doc["explanations"] = std::move(explanations);
+    }
+    if (!study.heldOut.corpus.empty() || !study.heldOut.corpusHash.empty()) doc["held_out"] = toJson(study.heldOut);
     doc["extra"] = study.extra;
     try {
         w.setMetadata(kMetadataKey, doc.dump());
@@ -200,6 +208,8 @@ struct Bundle::Impl {
     std::vector<int> congruenceLayers;
     std::vector<AblationResult> ablations;
     std::map<std::string, std::string> extra;
+    std::vector<HeadExplanation> explanations;
+    HeldOutProvenance heldOut;
 
     Column<int32_t> neuronLayer, neuronIndex, neuronToken;
     Column<float> neuronCongruence;
@@ -215,7 +225,7 @@ struct Bundle::Impl {
     Column<float> contextTokenActivations;
     Column<uint8_t> contextText;
     Column<float> contextHeadScores;
-    Column<uint8_t> contextActive;
+    Column<uint8_t> contextActive, contextKept;
 
     [[noreturn]] void fail(const std::string& what) const {
         throw Error("bundle " + path.toStdString() + ": " + what);
@@ -291,6 +301,14 @@ Bundle Bundle::open(const QString& path) {
     b.provenance = provenanceFromJson(doc.value("provenance", json::object()), where);
     b.parameters = parametersFromJson(doc.value("parameters", json::object()), where);
     for (const json& a : doc.value("ablations", json::array())) b.ablations.push_back(ablationFromJson(a, where));
+    const json explanations = doc.value("explanations", json::array());
+    if (!explanations.is_array()) b.fail("metadata field 'explanations' is not an array");
+    for (const json& e : explanations) {
+        HeadExplanation x = headExplanationFromJson(e, where);
+        if (x.head >= int64_t(b.nLayers) * b.nHeads) b.fail("an explanation names head " + std::to_string(x.head) + " outside the model");
+        b.explanations.push_back(std::move(x));
+    }
+    if (doc.contains("held_out")) b.heldOut = heldOutFromJson(doc["held_out"], where);
     b.heads = int64_t(b.nLayers) * b.nHeads;
 
     b.neuronLayer = b.column<int32_t>("neurons.layer", DType::I32, {-1});
@@ -322,6 +340,7 @@ Bundle Bundle::open(const QString& path) {
     b.contextText = b.column<uint8_t>("contexts.text", DType::U8, {-1});
     b.contextHeadScores = b.column<float>("contexts.head_scores", DType::F32, {c, h});
     b.contextActive = b.column<uint8_t>("contexts.active", DType::U8, {c, h});
+    b.contextKept = b.column<uint8_t>("contexts.kept", DType::U8, {c});
 
     b.checkOffsets(b.neuronTokenTextOffset, b.neuronTokenText.size, "neurons.token_text_offset");
     b.checkOffsets(b.neuronContextOffset, c, "neurons.context_offset");
@@ -356,6 +375,8 @@ int Bundle::neuronCount() const { return static_cast<int>(impl_->neurons); }
 int64_t Bundle::contextCount() const { return impl_->contexts; }
 const Provenance& Bundle::provenance() const { return impl_->provenance; }
 const StudyParameters& Bundle::parameters() const { return impl_->parameters; }
+const std::vector<HeadExplanation>& Bundle::explanations() const { return impl_->explanations; }
+const HeldOutProvenance& Bundle::heldOut() const { return impl_->heldOut; }
 
 NextTokenNeuron Bundle::neuron(int i) const {
     const Impl& b = *impl_;
@@ -398,6 +419,7 @@ NeuronResult Bundle::neuronResult(int i) const {
             x.tokenActivations.push_back(b.contextTokenActivations[t]);
         }
         x.text = b.text(b.contextText, b.contextTextOffset, c);
+        x.kept = b.contextKept[c] != 0;
         x.headScores.resize(h);
         x.active.resize(h);
         for (int64_t k = 0; k < h; ++k) {
@@ -418,6 +440,8 @@ Study Bundle::toStudy() const {
     s.nHeads = b.nHeads;
     s.dMlp = b.dMlp;
     s.ablations = b.ablations;
+    s.explanations = b.explanations;
+    s.heldOut = b.heldOut;
     s.extra = b.extra;
     for (int layer : b.congruenceLayers) {
         const std::string prefix = "congruence.L" + std::to_string(layer);
@@ -436,5 +460,36 @@ Study Bundle::toStudy() const {
 }
 
 Study loadStudy(const QString& path) { return Bundle::open(path).toStudy(); }
+
+int Bundle::nLayers() const { return impl_->nLayers; }
+int Bundle::nHeads() const { return impl_->nHeads; }
+int Bundle::layerOf(int i) const { return impl_->neuronLayer[i]; }
+bool Bundle::isBaseline(int i) const { return impl_->neuronBaseline[i] != 0; }
+const std::vector<AblationResult>& Bundle::ablations() const { return impl_->ablations; }
+
+float Bundle::maxActivationOf(int i) const {
+    const Impl& b = *impl_;
+    float best = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t c = b.neuronContextOffset[i]; c < b.neuronContextOffset[i + 1]; ++c) {
+        const float a = b.contextActivation[c];
+        if (std::isnan(best) || a > best) best = a;
+    }
+    return best;
+}
+
+int Bundle::keptCountOf(int i) const {
+    const Impl& b = *impl_;
+    int kept = 0;
+    for (int64_t c = b.neuronContextOffset[i]; c < b.neuronContextOffset[i + 1]; ++c) kept += b.contextKept[c] != 0;
+    return kept;
+}
+
+int Bundle::relevantCountOf(int i) const {
+    const Impl& b = *impl_;
+    const uint8_t* row = reinterpret_cast<const uint8_t*>(b.neuronRelevant.data) + int64_t(i) * b.heads;
+    int count = 0;
+    for (int64_t k = 0; k < b.heads; ++k) count += row[k] != 0;
+    return count;
+}
 
 }  // namespace headlight

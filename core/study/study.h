@@ -46,12 +46,14 @@ struct NeuronContext {
     std::string text;                 // decoded prompt, tokens [start, position]
     std::vector<float> headScores;    // score per head, all L*H heads layer-major; NaN where not a candidate
     std::vector<uint8_t> active;      // 1 where the head is active in this context (L*H entries)
+    bool kept = true;                 // false: among the scan's top N but dropped (too long, duplicate
+                                      // text, or past the first P); kept so that shard studies merge exactly
 };
 
 // Step 3 summary for one neuron.
 struct NeuronResult {
     NextTokenNeuron neuron;                 // the neuron and its token
-    std::vector<NeuronContext> contexts;    // kept contexts, descending activation
+    std::vector<NeuronContext> contexts;    // the scan's top N, descending activation; `kept` marks the P used
     std::vector<int> candidateHeads;        // flat indices of the candidate heads, ascending
     std::vector<float> activeFraction;      // per head (L*H), fraction of contexts where active
     std::vector<int> relevantHeads;         // flat indices of relevant heads, ascending
@@ -113,6 +115,54 @@ struct AblationResult {
     double ksPValue = 1.0;                   // its p-value
 };
 
+// Step 5: one held-out test context of a head explanation score.
+struct ExplanationTest {
+    int64_t doc = 0;                // 0-based line of the document in its held-out corpus file
+    int64_t docIndex = 0;           // 0-based document index in the held-out corpus (reading order)
+    std::string text;               // the context text (shown with the neuron's token appended)
+    float activation = 0.f;         // the neuron's max activation in that document
+    bool label = false;             // truth: the head is active in this context (steps 2-3 re-run)
+    std::optional<bool> predicted;  // the classifier's Yes/No; empty: invalid reply
+    std::string reply;              // the classifier's raw reply
+};
+
+// Steps 4-5: the explanation of one relevant (neuron, head) and its head explanation score E.
+struct HeadExplanation {
+    NeuronRef neuron;                 // the neuron
+    bool baseline = false;            // the neuron's baseline flag (random-neuron baseline)
+    int head = 0;                     // flat head index, layer * n_heads + head
+    std::string source;               // "llm" or "baseline" (offline n-gram explainer, no LLM)
+    std::string model;                // explainer model id ("ngram-log-odds" for the baseline)
+    std::string endpoint;             // explainer URL, never the key ("" for the baseline)
+    std::string prompt;               // rendered explainer prompt ("### role" lines start messages)
+    std::string parameters;           // JSON: request parameters (baseline: its n-grams and threshold)
+    std::string reply;                // raw reply (reasoning included)
+    std::string explanation;          // the explanation (reasoning stripped)
+    std::string error;                // "" or why the explainer request failed (then no explanation)
+    int64_t promptTokens = 0;         // explainer usage
+    int64_t completionTokens = 0;
+    double cost = 0;                  // explainer cost (USD) at the configured prices
+    std::string classifierModel;      // step 5: classifier model id ("" before scoring)
+    std::string classifierEndpoint;   // classifier URL, never the key
+    std::string classifierParameters; // JSON: classifier request parameters
+    std::vector<ExplanationTest> tests;  // held-out test contexts, descending activation
+    int64_t tp = 0, fn = 0, fp = 0, tn = 0;  // confusion matrix ("positive" = head active)
+    int64_t invalid = 0;              // replies neither Yes nor No (not in the score)
+    std::optional<double> score;      // E = balanced accuracy; empty: not scored, or one-class labels
+    int64_t classifierPromptTokens = 0;      // classifier usage, all tests together
+    int64_t classifierCompletionTokens = 0;
+    double classifierCost = 0;        // classifier cost (USD)
+};
+
+// Step 5: where the held-out labels came from.
+struct HeldOutProvenance {
+    std::string corpus;               // held-out corpus path as given ("" before scoring)
+    std::string corpusHash;           // its SHA-256 (analysis::corpusFingerprint)
+    int testsPerHead = 10;            // test contexts per (neuron, head): the first, by activation
+    std::string classifierTemplate;   // the classifier prompt template as used
+    std::string createdAt;            // ISO 8601 UTC of the scoring run
+};
+
 struct Study {
     static constexpr int kSchemaVersion = 1;
     Provenance provenance;                   // where the numbers came from
@@ -124,6 +174,8 @@ struct Study {
     std::vector<NeuronResult> neurons;       // selected neurons (real first, then baseline)
     std::vector<AblationResult> ablations;   // optional validation experiment
     std::map<std::string, std::string> extra;  // free-form notes (JSON strings), kept on round trip
+    std::vector<HeadExplanation> explanations;  // steps 4-5: LLM and baseline explanations with scores
+    HeldOutProvenance heldOut;               // step 5: the held-out corpus of the scores
 
     const NeuronResult* find(const NeuronRef& ref, bool baseline = false) const;
 };

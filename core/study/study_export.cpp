@@ -1,6 +1,7 @@
 #include "core/study/study_export.h"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "core/study/study_json.h"
@@ -28,6 +29,8 @@ ordered_json exportStudyJson(const Study& s) {
     doc["model"] = {{"n_layers", s.nLayers}, {"n_heads", s.nHeads}, {"d_mlp", s.dMlp}};
     doc["provenance"] = toJson(s.provenance);
     doc["parameters"] = toJson(s.parameters);
+    std::map<std::pair<NeuronRef, bool>, std::vector<const HeadExplanation*>> explanationsOf;
+    for (const HeadExplanation& e : s.explanations) explanationsOf[{e.neuron, e.baseline}].push_back(&e);
     ordered_json neurons = ordered_json::array();
     for (const NeuronResult& n : s.neurons) {
         ordered_json jn;
@@ -45,6 +48,7 @@ ordered_json exportStudyJson(const Study& s) {
         jn["active_fraction"] = fractions;
         ordered_json contexts = ordered_json::array();
         for (const NeuronContext& c : n.contexts) {
+            if (!c.kept) continue;  // dropped by the length cut, as a duplicate, or past P
             ordered_json jc;
             jc["doc"] = c.docLine;
             jc["doc_index"] = c.doc;
@@ -65,12 +69,17 @@ ordered_json exportStudyJson(const Study& s) {
             contexts.push_back(std::move(jc));
         }
         jn["contexts"] = std::move(contexts);
+        ordered_json explanations = ordered_json::array();  // steps 4-5
+        if (const auto it = explanationsOf.find({n.neuron.ref, n.neuron.baseline}); it != explanationsOf.end())
+            for (const HeadExplanation* e : it->second) explanations.push_back(toExportJson(*e, s.nHeads));
+        jn["explanations"] = std::move(explanations);
         neurons.push_back(std::move(jn));
     }
     doc["neurons"] = std::move(neurons);
     ordered_json ablations = ordered_json::array();
     for (const AblationResult& a : s.ablations) ablations.push_back(toJson(a, s.nHeads));
     doc["ablations"] = std::move(ablations);
+    if (!s.heldOut.corpus.empty() || !s.heldOut.corpusHash.empty()) doc["held_out"] = toJson(s.heldOut);
     return doc;
 }
 
@@ -78,7 +87,7 @@ ordered_json studySummaryJson(const Study& s) {
     int real = 0, baseline = 0, contexts = 0, relevant = 0;
     for (const NeuronResult& n : s.neurons) {
         (n.neuron.baseline ? baseline : real)++;
-        contexts += static_cast<int>(n.contexts.size());
+        for (const NeuronContext& c : n.contexts) contexts += c.kept ? 1 : 0;
         relevant += static_cast<int>(n.relevantHeads.size());
     }
     ordered_json j;

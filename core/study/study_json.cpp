@@ -1,5 +1,7 @@
 #include "core/study/study_json.h"
 
+#include <limits>
+
 #include "core/base/error.h"
 
 namespace headlight {
@@ -129,9 +131,167 @@ AblationResult ablationFromJson(const json& j, const std::string& where) {
     read(j, "head_index", a.head, w);
     read(j, "drop_active", a.dropActive, w);
     read(j, "drop_inactive", a.dropInactive, w);
-    read(j, "ks_statistic", a.ksStatistic, w);
-    read(j, "ks_p_value", a.ksPValue, w);
+    // NaN (one side empty) is written as null.
+    for (auto [key, value] : {std::pair<const char*, double*>{"ks_statistic", &a.ksStatistic}, {"ks_p_value", &a.ksPValue}}) {
+        if (j.contains(key) && j.at(key).is_null())
+            *value = std::numeric_limits<double>::quiet_NaN();
+        else
+            read(j, key, *value, w);
+    }
     return a;
+}
+
+namespace {
+
+nlohmann::ordered_json optionalBool(const std::optional<bool>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+nlohmann::ordered_json optionalDouble(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+
+ordered_json testsJson(const HeadExplanation& e, bool full) {
+    ordered_json tests = ordered_json::array();
+    for (const ExplanationTest& t : e.tests) {
+        ordered_json jt;
+        jt["doc"] = t.doc;
+        jt["doc_index"] = t.docIndex;
+        jt["text"] = t.text;
+        if (full) jt["activation"] = t.activation;
+        jt["label"] = t.label;
+        jt["predicted"] = optionalBool(t.predicted);
+        jt["reply"] = t.reply;
+        tests.push_back(std::move(jt));
+    }
+    return tests;
+}
+
+}  // namespace
+
+ordered_json toJson(const HeadExplanation& e, int nHeads) {
+    ordered_json j;
+    j["layer"] = e.neuron.layer;
+    j["neuron"] = e.neuron.neuron;
+    j["baseline"] = e.baseline;
+    j["head"] = headName(e.head / nHeads, e.head % nHeads);
+    j["head_index"] = e.head;
+    j["source"] = e.source;
+    j["model"] = e.model;
+    j["endpoint"] = e.endpoint;
+    j["prompt"] = e.prompt;
+    j["parameters"] = e.parameters;
+    j["reply"] = e.reply;
+    j["explanation"] = e.explanation;
+    j["error"] = e.error;
+    j["prompt_tokens"] = e.promptTokens;
+    j["completion_tokens"] = e.completionTokens;
+    j["cost"] = e.cost;
+    j["classifier_model"] = e.classifierModel;
+    j["classifier_endpoint"] = e.classifierEndpoint;
+    j["classifier_parameters"] = e.classifierParameters;
+    j["tests"] = testsJson(e, true);
+    j["tp"] = e.tp;
+    j["fn"] = e.fn;
+    j["fp"] = e.fp;
+    j["tn"] = e.tn;
+    j["invalid"] = e.invalid;
+    j["score"] = optionalDouble(e.score);
+    j["classifier_prompt_tokens"] = e.classifierPromptTokens;
+    j["classifier_completion_tokens"] = e.classifierCompletionTokens;
+    j["classifier_cost"] = e.classifierCost;
+    return j;
+}
+
+ordered_json toExportJson(const HeadExplanation& e, int nHeads) {
+    ordered_json j;
+    j["head"] = headName(e.head / nHeads, e.head % nHeads);
+    j["source"] = e.source;
+    j["model"] = e.model;
+    j["explanation"] = e.explanation;
+    j["score"] = optionalDouble(e.score);
+    j["tp"] = e.tp;
+    j["fn"] = e.fn;
+    j["fp"] = e.fp;
+    j["tn"] = e.tn;
+    j["invalid"] = e.invalid;
+    ordered_json tests = ordered_json::array();
+    for (const ExplanationTest& t : e.tests)
+        tests.push_back({{"doc", t.doc}, {"text", t.text}, {"label", t.label}, {"predicted", optionalBool(t.predicted)}});
+    j["tests"] = std::move(tests);
+    if (!e.error.empty()) j["error"] = e.error;
+    return j;
+}
+
+HeadExplanation headExplanationFromJson(const json& j, const std::string& where) {
+    HeadExplanation e;
+    const std::string w = where + " explanation";
+    read(j, "layer", e.neuron.layer, w);
+    read(j, "neuron", e.neuron.neuron, w);
+    read(j, "baseline", e.baseline, w);
+    read(j, "head_index", e.head, w);
+    read(j, "source", e.source, w);
+    read(j, "model", e.model, w, false);
+    read(j, "endpoint", e.endpoint, w, false);
+    read(j, "prompt", e.prompt, w, false);
+    read(j, "parameters", e.parameters, w, false);
+    read(j, "reply", e.reply, w, false);
+    read(j, "explanation", e.explanation, w);
+    read(j, "error", e.error, w, false);
+    read(j, "prompt_tokens", e.promptTokens, w, false);
+    read(j, "completion_tokens", e.completionTokens, w, false);
+    read(j, "cost", e.cost, w, false);
+    read(j, "classifier_model", e.classifierModel, w, false);
+    read(j, "classifier_endpoint", e.classifierEndpoint, w, false);
+    read(j, "classifier_parameters", e.classifierParameters, w, false);
+    read(j, "tp", e.tp, w, false);
+    read(j, "fn", e.fn, w, false);
+    read(j, "fp", e.fp, w, false);
+    read(j, "tn", e.tn, w, false);
+    read(j, "invalid", e.invalid, w, false);
+    read(j, "classifier_prompt_tokens", e.classifierPromptTokens, w, false);
+    read(j, "classifier_completion_tokens", e.classifierCompletionTokens, w, false);
+    read(j, "classifier_cost", e.classifierCost, w, false);
+    if (j.contains("score") && !j["score"].is_null()) {
+        double score = 0;
+        read(j, "score", score, w);
+        e.score = score;
+    }
+    if (j.contains("tests")) {
+        if (!j["tests"].is_array()) throw Error(w + ": field 'tests' has the wrong type");
+        for (const json& jt : j["tests"]) {
+            ExplanationTest t;
+            const std::string wt = w + " test";
+            read(jt, "doc", t.doc, wt);
+            read(jt, "doc_index", t.docIndex, wt, false);
+            read(jt, "text", t.text, wt);
+            read(jt, "activation", t.activation, wt, false);
+            read(jt, "label", t.label, wt);
+            read(jt, "reply", t.reply, wt, false);
+            if (jt.contains("predicted") && !jt["predicted"].is_null()) {
+                bool p = false;
+                read(jt, "predicted", p, wt);
+                t.predicted = p;
+            }
+            e.tests.push_back(std::move(t));
+        }
+    }
+    if (e.head < 0) throw Error(w + ": negative head index");
+    return e;
+}
+
+ordered_json toJson(const HeldOutProvenance& h) {
+    return {{"corpus", h.corpus},
+            {"corpus_hash", h.corpusHash},
+            {"tests_per_head", h.testsPerHead},
+            {"classifier_template", h.classifierTemplate},
+            {"created_at", h.createdAt}};
+}
+
+HeldOutProvenance heldOutFromJson(const json& j, const std::string& where) {
+    HeldOutProvenance h;
+    const std::string w = where + " held_out";
+    read(j, "corpus", h.corpus, w, false);
+    read(j, "corpus_hash", h.corpusHash, w, false);
+    read(j, "tests_per_head", h.testsPerHead, w, false);
+    read(j, "classifier_template", h.classifierTemplate, w, false);
+    read(j, "created_at", h.createdAt, w, false);
+    return h;
 }
 
 }  // namespace headlight

@@ -1,0 +1,220 @@
+// The pipeline commands:
+//   headlight-cli neurons --model M --layers 3,4 [--top K] [--json]
+//   headlight-cli study run --model M --corpus FILE [--layers ...] [--top K] [--docs N] [--prompts P] [--shard i/N] --out X.headlight
+//   headlight-cli study merge A.headlight B.headlight ... --out C.headlight
+//   headlight-cli study ablate X.headlight --out Y.headlight [--model M]
+#include <csignal>
+
+#include <QFile>
+#include <QStringList>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/cli_common.h"
+#include "core/base/error.h"
+#include "core/study/bundle.h"
+#include "core/study/pipeline.h"
+
+namespace headlight::cli {
+
+namespace {
+
+CancellationToken* gInterrupt = nullptr;
+extern "C" void onInterrupt(int) {
+    if (gInterrupt) gInterrupt->cancel();
+}
+
+// Ctrl-C cancels the job cleanly (checkpoint written, no half-written bundle).
+struct InterruptGuard {
+    CancellationToken token;
+    InterruptGuard() {
+        gInterrupt = &token;
+        std::signal(SIGINT, onInterrupt);
+        std::signal(SIGTERM, onInterrupt);
+    }
+    ~InterruptGuard() {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+        gInterrupt = nullptr;
+    }
+};
+
+std::vector<int> parseIntList(const QString& text, const char* what) {
+    std::vector<int> out;
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const int v = part.trimmed().toInt(&ok);
+        if (!ok) throw Error(std::string("--") + what + ": '" + part.toStdString() + "' is not an integer");
+        out.push_back(v);
+    }
+    return out;
+}
+
+int parseInt(const QCommandLineParser& p, const QString& name) {
+    bool ok = false;
+    const int v = p.value(name).toInt(&ok);
+    if (!ok) throw Error("--" + name.toStdString() + ": '" + p.value(name).toStdString() + "' is not an integer");
+    return v;
+}
+
+double parseDouble(const QCommandLineParser& p, const QString& name) {
+    bool ok = false;
+    const double v = p.value(name).toDouble(&ok);
+    if (!ok) throw Error("--" + name.toStdString() + ": '" + p.value(name).toStdString() + "' is not a number");
+    return v;
+}
+
+void addOption(QCommandLineParser& p, const char* name, const char* help, const char* valueName = nullptr,
+               const char* defaultValue = nullptr) {
+    if (valueName)
+        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help), QLatin1String(valueName),
+                                       defaultValue ? QLatin1String(defaultValue) : QString()));
+    else
+        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help)));
+}
+
+// Options shared by `neurons` and `study run` (step 1).
+void addSelectionOptions(QCommandLineParser& p) {
+    addOption(p, "model", "Checkpoint folder or hub id.", "DIR|HUB_ID");
+    addOption(p, "layers", "Layers to study, comma-separated (default: the last 3).", "L1,L2");
+    addOption(p, "top", "Next-token neurons kept per layer.", "K", "20");
+    addOption(p, "random", "Random-baseline neurons per layer.", "K", "0");
+    addOption(p, "seed", "Seed of the random baseline.", "SEED", "0");
+    addOption(p, "min-token-chars", "Decoded token length in code points, at least.", "N", "3");
+    addOption(p, "no-word-boundary", "Do not require the token to start a word.");
+    addOption(p, "reject-token", "Token text never selected (repeatable).", "TEXT");
+    addOption(p, "reject-neuron", "Neuron never selected, as L{layer}N{neuron} (repeatable).", "NAME");
+    addOption(p, "raw", "Turn TransformerLens' weight processing off.");
+}
+
+void readSelectionOptions(const QCommandLineParser& p, PipelineOptions& o) {
+    if (!p.isSet(QStringLiteral("model"))) throw Error("--model is required");
+    o.model = p.value(QStringLiteral("model"));
+    o.rawWeights = p.isSet(QStringLiteral("raw"));
+    StudyParameters& s = o.parameters;
+    if (p.isSet(QStringLiteral("layers"))) s.layers = parseIntList(p.value(QStringLiteral("layers")), "layers");
+    s.topK = parseInt(p, QStringLiteral("top"));
+    s.randomPerLayer = parseInt(p, QStringLiteral("random"));
+    s.randomSeed = static_cast<uint64_t>(p.value(QStringLiteral("seed")).toULongLong());
+    s.minTokenChars = parseInt(p, QStringLiteral("min-token-chars"));
+    s.requireWordBoundary = !p.isSet(QStringLiteral("no-word-boundary"));
+    for (const QString& t : p.values(QStringLiteral("reject-token"))) s.rejectTokens.push_back(t.toStdString());
+    for (const QString& n : p.values(QStringLiteral("reject-neuron"))) s.rejectNeurons.push_back(n.toStdString());
+}
+
+int runNeurons(const QStringList& args) {
+    QCommandLineParser parser;
+    addSelectionOptions(parser);
+    addOption(parser, "json", "Print a JSON array instead of text.");
+    parseOrThrow(parser, args, QStringLiteral("Rank next-token neurons by congruence with the unembedding (step 1)."));
+    PipelineOptions o;
+    readSelectionOptions(parser, o);
+    const std::vector<NextTokenNeuron> neurons = rankNextTokenNeurons(o, terminalProgress());
+    if (parser.isSet(QStringLiteral("json"))) {
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const NextTokenNeuron& n : neurons)
+            out.push_back({{"layer", n.ref.layer}, {"neuron", n.ref.neuron}, {"token_id", n.tokenId},
+                           {"token", n.token}, {"congruence", n.congruence}, {"baseline", n.baseline}});
+        printOut(out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        return 0;
+    }
+    std::string s;
+    for (const NextTokenNeuron& n : neurons)
+        s += neuronName(n.ref) + "\t" + nlohmann::json(n.token).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+             "\t" + std::to_string(n.tokenId) + "\t" + std::to_string(n.congruence) + (n.baseline ? "\tbaseline" : "") + "\n";
+    printOut(s);
+    return 0;
+}
+
+}  // namespace
+
+int runStudyRun(const QStringList& args) {
+    QCommandLineParser parser;
+    addSelectionOptions(parser);
+    addOption(parser, "corpus", "Corpus: JSON Lines or text file, or a folder of them.", "FILE");
+    addOption(parser, "text-field", "JSON Lines field holding the text.", "NAME", "text");
+    addOption(parser, "docs", "Documents kept per neuron by the scan (N).", "N", "30");
+    addOption(parser, "max-documents", "Scan only the first N documents of the corpus (0: all).", "N", "0");
+    addOption(parser, "prompts", "Prompts kept per neuron (P).", "P", "20");
+    addOption(parser, "ratio", "Truncation: keep the shortest suffix above RATIO x max.", "RATIO", "0.8");
+    addOption(parser, "max-context-tokens", "Drop contexts of this many tokens or more.", "N", "100");
+    addOption(parser, "same-layer-heads", "Candidate heads in layers <= the neuron's (default: <).");
+    addOption(parser, "std-multiplier", "Active head: score > mean + K x std.", "K", "2");
+    addOption(parser, "relevant-min", "Relevant head: active in at least this fraction of contexts.", "F", "0.25");
+    addOption(parser, "relevant-max", "... and at most this fraction.", "F", "0.75");
+    addOption(parser, "mimic-newlines", "Replace newlines by spaces and re-tokenize prompts, as the paper's code.");
+    addOption(parser, "shard", "Scan only shard i of N (0-based).", "i/N");
+    addOption(parser, "checkpoint", "Scan checkpoint for resuming (default: OUT.scan-checkpoint).", "FILE");
+    addOption(parser, "batch-tokens", "Padded tokens per forward batch.", "N", "4096");
+    addOption(parser, "bf16", "Compute in bfloat16.");
+    addOption(parser, "out", "The bundle to write.", "X.headlight");
+    parseOrThrow(parser, args, QStringLiteral("Run steps 1-3 of the method and write a .headlight bundle."));
+    PipelineOptions o;
+    readSelectionOptions(parser, o);
+    if (!parser.isSet(QStringLiteral("corpus"))) throw Error("study run: --corpus is required");
+    if (!parser.isSet(QStringLiteral("out"))) throw Error("study run: --out is required");
+    o.corpus = parser.value(QStringLiteral("corpus"));
+    o.textField = parser.value(QStringLiteral("text-field"));
+    o.bf16 = parser.isSet(QStringLiteral("bf16"));
+    o.batchTokens = parseInt(parser, QStringLiteral("batch-tokens"));
+    StudyParameters& s = o.parameters;
+    s.topDocuments = parseInt(parser, QStringLiteral("docs"));
+    s.maxDocuments = parseInt(parser, QStringLiteral("max-documents"));
+    s.promptsPerNeuron = parseInt(parser, QStringLiteral("prompts"));
+    s.truncationRatio = parseDouble(parser, QStringLiteral("ratio"));
+    s.maxContextTokens = parseInt(parser, QStringLiteral("max-context-tokens"));
+    s.sameLayerHeads = parser.isSet(QStringLiteral("same-layer-heads"));
+    s.activeStdMultiplier = parseDouble(parser, QStringLiteral("std-multiplier"));
+    s.relevantMin = parseDouble(parser, QStringLiteral("relevant-min"));
+    s.relevantMax = parseDouble(parser, QStringLiteral("relevant-max"));
+    s.mimicNewlineRoundTrip = parser.isSet(QStringLiteral("mimic-newlines"));
+    if (parser.isSet(QStringLiteral("shard"))) {
+        const QStringList parts = parser.value(QStringLiteral("shard")).split(QLatin1Char('/'));
+        bool ok1 = false, ok2 = false;
+        if (parts.size() == 2) {
+            s.shardIndex = parts[0].toInt(&ok1);
+            s.shardCount = parts[1].toInt(&ok2);
+        }
+        if (!ok1 || !ok2) throw Error("--shard: expected i/N, e.g. 0/4");
+    }
+    const QString out = parser.value(QStringLiteral("out"));
+    o.checkpointPath = parser.isSet(QStringLiteral("checkpoint")) ? parser.value(QStringLiteral("checkpoint"))
+                                                                   : out + QStringLiteral(".scan-checkpoint");
+    InterruptGuard interrupt;
+    const Study study = runStudyPipeline(o, terminalProgress(&interrupt.token));
+    saveBundle(study, out);
+    QFile::remove(o.checkpointPath);  // the bundle holds everything now
+    printErr("wrote " + out.toStdString() + "\n");
+    return 0;
+}
+
+int runStudyMerge(const QStringList& args) {
+    QCommandLineParser parser;
+    addOption(parser, "out", "The merged bundle.", "C.headlight");
+    parser.addPositionalArgument(QStringLiteral("shards"), QStringLiteral("Shard bundles (all N of them)."),
+                                 QStringLiteral("A.headlight B.headlight ..."));
+    parseOrThrow(parser, args, QStringLiteral("Merge the shard bundles of one run; the result equals a single run."));
+    if (!parser.isSet(QStringLiteral("out"))) throw Error("study merge: --out is required");
+    std::vector<Study> shards;
+    for (const QString& path : parser.positionalArguments()) shards.push_back(loadStudy(path));
+    saveBundle(mergeStudies(shards), parser.value(QStringLiteral("out")));
+    return 0;
+}
+
+int runStudyAblate(const QStringList& args) {
+    QCommandLineParser parser;
+    addOption(parser, "out", "The bundle with the ablation results (may be the input).", "Y.headlight");
+    addOption(parser, "model", "Model folder or hub id (default: the one recorded in the bundle).", "DIR|HUB_ID");
+    parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file."));
+    parseOrThrow(parser, args, QStringLiteral("Add the head zero-ablation experiment (KS test, active vs inactive)."));
+    if (parser.positionalArguments().size() != 1) throw Error("study ablate: give exactly one bundle");
+    if (!parser.isSet(QStringLiteral("out"))) throw Error("study ablate: --out is required");
+    Study study = loadStudy(parser.positionalArguments().front());
+    InterruptGuard interrupt;
+    addAblations(study, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token));
+    saveBundle(study, parser.value(QStringLiteral("out")));
+    return 0;
+}
+
+int runNeuronsCommand(const QStringList& args) { return runNeurons(args); }
+
+}  // namespace headlight::cli

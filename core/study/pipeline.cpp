@@ -1,0 +1,375 @@
+#include "core/study/pipeline.h"
+
+#include "core/study/study_json.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <QDateTime>
+
+#include "core/analysis/ablation.h"
+#include "core/analysis/activation_scan.h"
+#include "core/analysis/congruence.h"
+#include "core/analysis/context_analysis.h"
+#include "core/analysis/corpus.h"
+#include "core/analysis/head_activity.h"
+#include "core/analysis/token_filter.h"
+#include "core/base/error.h"
+#include "core/base/versions.h"
+#include "core/model/checkpoint.h"
+#include "core/model/tokenizer.h"
+#include "core/model/transformer.h"
+
+namespace headlight {
+
+using namespace analysis;
+
+namespace {
+
+// Reports a step's own progress as part of the whole run: "step: message".
+Progress stepProgress(const Progress& parent, const std::string& step) {
+    return Progress([&parent, step](int64_t done, int64_t total, const std::string& message) {
+        parent.report(done, total, step + ": " + message);
+    }, parent.token());
+}
+
+void validate(const StudyParameters& p, const ModelConfig& c) {
+    if (p.layers.empty()) throw Error("no layers to study");
+    for (int l : p.layers)
+        if (l < 0 || l >= c.nLayers)
+            throw Error("layer " + std::to_string(l) + " does not exist (the model has " + std::to_string(c.nLayers) +
+                        " layers)");
+    if (p.topK < 0 || p.randomPerLayer < 0) throw Error("the numbers of neurons per layer must not be negative");
+    if (p.topDocuments < 1) throw Error("the number of documents per neuron must be at least 1");
+    if (p.promptsPerNeuron < 1) throw Error("the number of prompts per neuron must be at least 1");
+    if (!(p.truncationRatio > 0 && p.truncationRatio <= 1)) throw Error("the truncation ratio must be in (0, 1]");
+    if (p.maxContextTokens < 2) throw Error("the context length limit must be at least 2 tokens");
+    if (!(p.relevantMin >= 0 && p.relevantMin <= p.relevantMax && p.relevantMax <= 1))
+        throw Error("relevant-head bounds must satisfy 0 <= min <= max <= 1");
+    if (p.shardCount < 1 || p.shardIndex < 0 || p.shardIndex >= p.shardCount)
+        throw Error("shard " + std::to_string(p.shardIndex) + "/" + std::to_string(p.shardCount) + " is not valid");
+}
+
+// Step 1: the paper's selection per layer, then the random baseline.
+std::vector<NextTokenNeuron> selectNeurons(const Transformer& model, const Tokenizer& tokenizer,
+                                           const std::vector<LayerCongruence>& congruence, const StudyParameters& p) {
+    TokenFilterOptions filter;
+    filter.minCodePoints = p.minTokenChars;
+    filter.requireWordBoundary = p.requireWordBoundary;
+    filter.rejectTokens = p.rejectTokens;
+    filter.rejectNeurons = p.rejectNeurons;
+    std::vector<NextTokenNeuron> out;
+    for (const LayerCongruence& lc : congruence) {
+        std::vector<NeuronCandidate> candidates;
+        for (std::size_t n = 0; n < lc.maxValue.size(); ++n)
+            candidates.push_back({int(n), lc.maxValue[n], lc.argmaxToken[n],
+                                  tokenizer.tokenText(lc.argmaxToken[n]).toStdString()});
+        for (const NeuronCandidate& c : selectTopNeurons(lc.layer, candidates, p.topK, filter))
+            out.push_back({{lc.layer, c.neuron}, c.tokenId, c.token, c.congruence, false});
+    }
+    for (const LayerCongruence& lc : congruence) {
+        if (p.randomPerLayer <= 0) break;
+        for (int n : selectRandomNeurons(lc.layer, model.config().dMlp, p.randomPerLayer, p.randomSeed))
+            out.push_back({{lc.layer, n}, lc.argmaxToken[n], tokenizer.tokenText(lc.argmaxToken[n]).toStdString(),
+                           lc.maxValue[n], true});
+    }
+    return out;
+}
+
+struct DocumentTokens {
+    std::string source;        // corpus file
+    int64_t line = 0;          // line in it
+    std::vector<int> tokens;   // BOS + tokens as the scan ran them
+};
+
+// Reads back the documents the scan kept (by global index) and tokenizes them again.
+std::map<int64_t, DocumentTokens> fetchDocuments(const Transformer& model, const Tokenizer& tokenizer,
+                                                 const QString& corpus, const CorpusOptions& options,
+                                                 const std::set<int64_t>& wanted) {
+    std::map<int64_t, DocumentTokens> out;
+    if (wanted.empty()) return out;
+    CorpusReader reader = CorpusReader::open(corpus, options);
+    Document doc;
+    while (reader.next(doc)) {
+        if (!wanted.count(doc.index)) continue;
+        out[doc.index] = {doc.source.toStdString(), doc.line, documentTokens(model, tokenizer, doc.text)};
+        if (out.size() == wanted.size()) break;
+    }
+    return out;
+}
+
+std::string utcNow() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString(); }
+
+// Marks which contexts the method uses (METHOD.md section 2): in the scan's order, drop contexts of
+// maxContextTokens tokens or more and repeated texts, keep the first P.
+void markKept(std::vector<NeuronContext>& contexts, const StudyParameters& p) {
+    std::set<std::string> seen;
+    int kept = 0;
+    for (NeuronContext& c : contexts) {
+        const int length = c.position - c.start + 1;
+        c.kept = length < p.maxContextTokens && seen.insert(c.text).second && kept < p.promptsPerNeuron;
+        if (c.kept) ++kept;
+    }
+}
+
+// Active heads per context and relevant heads per neuron from the contexts' head scores.
+void markHeads(NeuronResult& r, int nLayers, int nHeads, const StudyParameters& p) {
+    const int heads = nLayers * nHeads;
+    const int64_t candidates = candidateHeadCount(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
+    r.candidateHeads = candidateHeads(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
+    HeadActivityOptions options;
+    options.stdMultiplier = p.activeStdMultiplier;
+    options.relevantMin = p.relevantMin;
+    options.relevantMax = p.relevantMax;
+    std::vector<uint8_t> keptActive;
+    int64_t keptCount = 0;
+    for (NeuronContext& c : r.contexts) {
+        c.active.assign(heads, 0);
+        if (c.headScores.size() != std::size_t(heads) || candidates == 0) continue;
+        const std::vector<float> scores(c.headScores.begin(), c.headScores.begin() + candidates);
+        if (std::isnan(scores.front())) continue;  // not attributed (too long)
+        const ContextActivity activity = activeHeads(scores, 1, candidates, options);
+        std::copy(activity.active.begin(), activity.active.end(), c.active.begin());
+        if (c.kept) {
+            keptActive.insert(keptActive.end(), activity.active.begin(), activity.active.end());
+            ++keptCount;
+        }
+    }
+    r.activeFraction.assign(heads, 0.f);
+    r.relevantHeads.clear();
+    if (candidates == 0) return;
+    const HeadRelevance relevance = relevantHeads(keptActive, keptCount, candidates, options);
+    for (int64_t h = 0; h < candidates; ++h) r.activeFraction[h] = static_cast<float>(relevance.activeFraction[h]);
+    for (int64_t h : relevance.relevant) r.relevantHeads.push_back(static_cast<int>(h));
+}
+
+}  // namespace
+
+static Transformer loadModel(const QString& model, bool raw, bool bf16, const Progress& progress) {
+    LoadOptions load;
+    load.processing = raw ? WeightProcessing::none() : WeightProcessing::transformerLensDefaults();
+    load.dtype = bf16 ? ComputeDType::BFloat16 : ComputeDType::Float32;
+    progress.report(0, 1, "load: " + model.toStdString());
+    return Transformer::load(model, load);
+}
+
+std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options, const Progress& progress) {
+    const Transformer model = loadModel(options.model, options.rawWeights, false, progress);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
+    StudyParameters p = options.parameters;
+    if (p.layers.empty())
+        for (int l = std::max(0, model.config().nLayers - 3); l < model.config().nLayers; ++l) p.layers.push_back(l);
+    validate(p, model.config());
+    return selectNeurons(model, tokenizer, computeCongruence(model, p.layers, stepProgress(progress, "congruence")), p);
+}
+
+void addAblations(Study& study, const QString& modelOverride, const Progress& progress) {
+    const QString modelId = modelOverride.isEmpty() ? QString::fromStdString(study.provenance.modelId) : modelOverride;
+    const bool raw = study.provenance.processing.rfind("none", 0) == 0;
+    const Transformer model = loadModel(modelId, raw, false, progress);
+    if (!study.provenance.weightHash.empty() && model.weightHash() != study.provenance.weightHash)
+        throw Error("model " + modelId.toStdString() + " is not the one the study was made with (weight hash " +
+                    model.weightHash() + " != " + study.provenance.weightHash + ")");
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
+    study.ablations = runHeadAblations(model, tokenizer, study, 8192, stepProgress(progress, "ablate"));
+}
+
+Study runStudyPipeline(const PipelineOptions& options, const Progress& progress) {
+    const Transformer model = loadModel(options.model, options.rawWeights, options.bf16, progress);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
+    Study study = runStudyPipeline(model, tokenizer, options, progress);
+    study.provenance.modelId = options.model.toStdString();
+    study.provenance.tokenizer = tokenizer.kind() + " (" + tokenizer.source().toStdString() + ")";
+    return study;
+}
+
+Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, const PipelineOptions& options,
+                       const Progress& progress) {
+    const ModelConfig& config = model.config();
+    Study study;
+    study.parameters = options.parameters;
+    StudyParameters& p = study.parameters;
+    if (p.layers.empty())
+        for (int l = std::max(0, config.nLayers - 3); l < config.nLayers; ++l) p.layers.push_back(l);
+    validate(p, config);
+    study.nLayers = config.nLayers;
+    study.nHeads = config.nHeads;
+    study.dMlp = config.dMlp;
+
+    // Step 1: congruence and selection.
+    study.congruence = computeCongruence(model, p.layers, stepProgress(progress, "congruence"));
+    const std::vector<NextTokenNeuron> selected = selectNeurons(model, tokenizer, study.congruence, p);
+    if (selected.empty()) throw Error("no neuron passes the selection (token filter, reject lists, top K)");
+
+    // Step 2: the scan.
+    ScanOptions scan;
+    for (const NextTokenNeuron& n : selected) scan.neurons.push_back(n.ref);
+    scan.topDocuments = p.topDocuments;
+    scan.batchTokens = options.batchTokens;
+    scan.corpus.textField = options.textField.toStdString();
+    scan.corpus.maxDocuments = p.maxDocuments;
+    scan.corpus.shardIndex = p.shardIndex;
+    scan.corpus.shardCount = p.shardCount;
+    scan.checkpointPath = options.checkpointPath;
+    const ScanResult scanned = runActivationScan(model, tokenizer, options.corpus, scan, stepProgress(progress, "scan"));
+
+    // The kept documents, read back and cut at each maximum.
+    std::set<int64_t> wanted;
+    for (int64_t i = 0; i < scanned.top.neurons(); ++i)
+        for (const TopKEntry& e : scanned.top.sorted(i)) wanted.insert(e.document);
+    const auto documents = fetchDocuments(model, tokenizer, options.corpus, scan.corpus, wanted);
+    std::vector<ContextInput> inputs;
+    std::vector<std::pair<std::size_t, TopKEntry>> owners;  // (neuron slot, entry) per input
+    for (std::size_t i = 0; i < selected.size(); ++i)
+        for (const TopKEntry& e : scanned.top.sorted(static_cast<int64_t>(i))) {
+            const auto it = documents.find(e.document);
+            if (it == documents.end()) throw Error("the corpus changed during the run (document " +
+                                                   std::to_string(e.document) + " is gone)");
+            const std::vector<int>& t = it->second.tokens;
+            inputs.push_back({selected[i].ref, std::vector<int>(t.begin(), t.begin() + e.position + 1), e.value});
+            owners.push_back({i, e});
+        }
+
+    // Truncation (batched rounds of the paper's binary search).
+    const std::vector<Truncation> cuts =
+        truncateContexts(model, inputs, p.truncationRatio, options.batchTokens, stepProgress(progress, "truncate"));
+
+    std::vector<NeuronResult> results(selected.size());
+    for (std::size_t i = 0; i < selected.size(); ++i) results[i].neuron = selected[i];
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+        const auto& [slot, entry] = owners[k];
+        const DocumentTokens& doc = documents.at(entry.document);
+        NeuronContext c;
+        c.doc = entry.document;
+        c.docSource = doc.source;
+        c.docLine = doc.line;
+        c.position = entry.position;
+        c.activation = entry.value;
+        c.start = cuts[k].start;
+        c.truncatedActivation = cuts[k].truncatedActivation;
+        c.tokens.assign(inputs[k].tokens.begin() + 1, inputs[k].tokens.end());
+        c.text = tokenizer.decode(std::vector<int>(inputs[k].tokens.begin() + c.start, inputs[k].tokens.end()))
+                     .toStdString();
+        results[slot].contexts.push_back(std::move(c));
+    }
+    for (NeuronResult& r : results) markKept(r.contexts, p);
+
+    // Step 3: head attribution for every context that passes the length cut (so shard studies merge
+    // exactly), and per-token activations for highlighting.
+    std::vector<ContextInput> prompts, documentsForHighlight;
+    std::vector<NeuronContext*> targets;
+    const std::optional<int> bos = model.bosTokenId();
+    for (NeuronResult& r : results)
+        for (NeuronContext& c : r.contexts) {
+            if (c.position - c.start + 1 >= p.maxContextTokens) continue;
+            std::vector<int> prompt;
+            if (bos) prompt.push_back(*bos);
+            if (p.mimicNewlineRoundTrip) {
+                std::string text = c.text;
+                std::replace(text.begin(), text.end(), '\n', ' ');
+                const Encoding enc = tokenizer.encodeUtf8(text);
+                prompt.insert(prompt.end(), enc.ids.begin(), enc.ids.end());
+            } else {
+                prompt.insert(prompt.end(), c.tokens.begin() + (c.start - 1), c.tokens.end());
+            }
+            prompts.push_back({r.neuron.ref, prompt, c.activation});
+            std::vector<int> full;
+            if (bos) full.push_back(*bos);
+            full.insert(full.end(), c.tokens.begin(), c.tokens.end());
+            documentsForHighlight.push_back({r.neuron.ref, full, c.activation});
+            targets.push_back(&c);
+        }
+    progress.throwIfCancelled();
+    progress.report(0, 2, "attribute: " + std::to_string(prompts.size()) + " prompts");
+    const auto scores = attributeHeads(model, prompts, p.sameLayerHeads, options.batchTokens);
+    progress.throwIfCancelled();
+    progress.report(1, 2, "attribute: token activations");
+    const auto activations = tokenActivations(model, documentsForHighlight, options.batchTokens);
+    const int heads = config.nLayers * config.nHeads;
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+        targets[k]->headScores = scores[k];
+        targets[k]->tokenActivations = activations[k];
+    }
+    for (NeuronResult& r : results) {
+        for (NeuronContext& c : r.contexts) {
+            if (c.headScores.empty()) c.headScores.assign(heads, std::numeric_limits<float>::quiet_NaN());
+            if (c.tokenActivations.empty()) c.tokenActivations.assign(c.tokens.size(), std::numeric_limits<float>::quiet_NaN());
+        }
+        markHeads(r, config.nLayers, config.nHeads, p);
+    }
+    progress.report(2, 2, "attribute: done");
+    study.neurons = std::move(results);
+
+    Provenance& prov = study.provenance;
+    prov.modelId = model.identity().modelId;
+    prov.modelFamily = familyName(config.family);
+    prov.weightHash = model.weightHash();
+    prov.processing = model.processing().describe();
+    prov.tokenizer = tokenizer.kind() + " (" + tokenizer.source().toStdString() + ")";
+    prov.corpus = options.corpus.toStdString();
+    prov.corpusHash = scanned.corpusHash;
+    prov.corpusDocuments = scanned.documents;
+    prov.corpusTokens = scanned.tokens;
+    prov.software = "headlight " + headlightVersion() + " (Qt " + qtVersion() + ", libtorch " + libtorchVersion() + ")";
+    prov.createdAt = utcNow();
+    return study;
+}
+
+Study mergeStudies(const std::vector<Study>& shards) {
+    if (shards.empty()) throw Error("merge: no studies given");
+    const Study& first = shards.front();
+    const int count = first.parameters.shardCount;
+    if (static_cast<int>(shards.size()) != count)
+        throw Error("merge: the studies are shards of " + std::to_string(count) + " but " +
+                    std::to_string(shards.size()) + " were given");
+    std::set<int> indices;
+    for (const Study& s : shards) {
+        auto differs = [&](const std::string& what) {
+            throw Error("merge: shard " + std::to_string(s.parameters.shardIndex) + " differs from shard " +
+                        std::to_string(first.parameters.shardIndex) + " in its " + what);
+        };
+        if (s.provenance.weightHash != first.provenance.weightHash) differs("model weights");
+        if (s.provenance.processing != first.provenance.processing) differs("weight processing");
+        if (s.provenance.corpusHash != first.provenance.corpusHash) differs("corpus");
+        StudyParameters a = s.parameters, b = first.parameters;
+        a.shardIndex = b.shardIndex = 0;
+        if (toJson(a).dump() != toJson(b).dump()) differs("parameters");
+        if (s.parameters.shardCount != count) differs("shard count");
+        if (s.neurons.size() != first.neurons.size()) differs("neurons");
+        for (std::size_t i = 0; i < s.neurons.size(); ++i)
+            if (!(s.neurons[i].neuron.ref == first.neurons[i].neuron.ref) ||
+                s.neurons[i].neuron.baseline != first.neurons[i].neuron.baseline)
+                differs("neurons");
+        if (!indices.insert(s.parameters.shardIndex).second)
+            throw Error("merge: shard " + std::to_string(s.parameters.shardIndex) + " is given twice");
+    }
+    Study merged = first;
+    merged.parameters.shardIndex = 0;
+    merged.parameters.shardCount = 1;
+    merged.provenance.corpusDocuments = 0;
+    merged.provenance.corpusTokens = 0;
+    merged.ablations.clear();
+    for (const Study& s : shards) {
+        merged.provenance.corpusDocuments += s.provenance.corpusDocuments;
+        merged.provenance.corpusTokens += s.provenance.corpusTokens;
+    }
+    for (std::size_t i = 0; i < merged.neurons.size(); ++i) {
+        std::vector<NeuronContext> all;
+        for (const Study& s : shards)
+            all.insert(all.end(), s.neurons[i].contexts.begin(), s.neurons[i].contexts.end());
+        std::sort(all.begin(), all.end(), [](const NeuronContext& a, const NeuronContext& b) {
+            if (a.activation != b.activation) return a.activation > b.activation;
+            if (a.doc != b.doc) return a.doc < b.doc;
+            return a.position < b.position;
+        });
+        if (static_cast<int>(all.size()) > merged.parameters.topDocuments) all.resize(merged.parameters.topDocuments);
+        merged.neurons[i].contexts = std::move(all);
+        markKept(merged.neurons[i].contexts, merged.parameters);
+        markHeads(merged.neurons[i], merged.nLayers, merged.nHeads, merged.parameters);
+    }
+    return merged;
+}
+
+}  // namespace headlight

@@ -1,0 +1,46 @@
+// Steps 1-3 of METHOD.md end to end, as one call the GUI and the CLI both drive: load the model,
+// rank next-token neurons (congruence + the paper's selection, plus the random baseline), scan the
+// corpus, truncate, attribute heads, mark active/relevant heads, and return the Study. Torch-free.
+#pragma once
+
+#include <QString>
+
+#include "core/base/progress.h"
+#include "core/study/study.h"
+
+namespace headlight {
+
+class Transformer;
+class Tokenizer;
+
+struct PipelineOptions {
+    QString model;                   // checkpoint folder or hub id
+    QString corpus;                  // JSON Lines / text file or folder
+    QString textField = "text";      // JSON Lines field
+    bool rawWeights = false;         // turn TransformerLens' weight processing off
+    bool bf16 = false;               // compute in bfloat16 (captures stay float32)
+    StudyParameters parameters;      // every METHOD.md parameter (layers empty: the last 3 layers)
+    QString checkpointPath;          // scan checkpoint for resuming; empty: none
+    int64_t batchTokens = 4096;      // padded tokens per forward batch
+};
+
+// Step names reported through Progress messages: "congruence", "scan", "truncate", "attribute".
+// Throws headlight::Cancelled if cancelled, headlight::Error on bad input.
+Study runStudyPipeline(const PipelineOptions& options, const Progress& progress = {});
+
+// The same with a model and tokenizer already loaded (tests build planted models in memory).
+Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, const PipelineOptions& options,
+                       const Progress& progress = {});
+
+// Step 1 alone: the selected neurons (real, then baseline) for options.parameters' layers.
+std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options, const Progress& progress = {});
+
+// Adds the head-ablation experiment (METHOD.md section 6) to a study; `model` overrides the model
+// recorded in its provenance (same weights required: the weight hash is checked).
+void addAblations(Study& study, const QString& model = {}, const Progress& progress = {});
+
+// Merges shard studies of one run (same model, corpus, parameters; shards 0..N-1): the result equals a
+// single-machine run. Throws headlight::Error naming what differs.
+Study mergeStudies(const std::vector<Study>& shards);
+
+}  // namespace headlight

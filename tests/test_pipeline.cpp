@@ -1,0 +1,308 @@
+// Steps 1-3 end to end.
+// 1. A planted circuit: a tiny GPT-2 built here whose weights wire neuron L2N0 to the token " only"
+//    and heads L0H0 / L0H1 to the trigger words " purposes" / " solely"; the pipeline must rank that
+//    neuron first, keep exactly the trigger documents, cut each prompt at its trigger, and name
+//    L0H0 active exactly in the " purposes" contexts and L0H1 exactly in the " solely" ones.
+// 2. The real stories260k model on a real corpus: the bundle loads back identically, shard studies
+//    merge into the single run, and the ablation experiment runs.
+#include <cmath>
+#include <random>
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/base/error.h"
+#include "core/io/atomic_file.h"
+#include "core/model/tokenizer.h"
+#include "core/model/transformer.h"
+#include "core/model/weights.h"
+#include "core/study/bundle.h"
+#include "core/study/pipeline.h"
+#include "tests/test_util.h"
+
+using namespace headlight;
+
+namespace {
+
+// GPT-2's byte -> printable character table (bytes_to_unicode).
+std::vector<QString> byteSymbols() {
+    std::vector<int> bs;
+    for (int b = '!'; b <= '~'; ++b) bs.push_back(b);
+    for (int b = 0xA1; b <= 0xAC; ++b) bs.push_back(b);
+    for (int b = 0xAE; b <= 0xFF; ++b) bs.push_back(b);
+    std::vector<QString> table(256);
+    std::vector<bool> seen(256, false);
+    for (int b : bs) {
+        table[b] = QString(QChar(b));
+        seen[b] = true;
+    }
+    int n = 0;
+    for (int b = 0; b < 256; ++b)
+        if (!seen[b]) table[b] = QString(QChar(256 + n++));
+    return table;
+}
+
+const QStringList kFillers = {QStringLiteral(" the"), QStringLiteral(" cat"), QStringLiteral(" sat"),
+                              QStringLiteral(" mat"), QStringLiteral(" dog"), QStringLiteral(" ran"),
+                              QStringLiteral(" big"), QStringLiteral(" red"), QStringLiteral(" sun")};
+const QString kTriggerA = QStringLiteral(" purposes");
+const QString kTriggerB = QStringLiteral(" solely");
+const QString kOnly = QStringLiteral(" only");
+
+}  // namespace
+
+class TestPipeline : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    std::map<QString, int> vocab_;
+
+    // Writes the tokenizer files and returns the folder.
+    QString writeTokenizer() {
+        const std::vector<QString> bytes = byteSymbols();
+        nlohmann::json vocab = nlohmann::json::object();
+        int next = 0;
+        for (const QString& s : bytes) vocab[s.toStdString()] = next++;
+        QString merges = QStringLiteral("#version: 0.2\n");
+        QStringList words = kFillers;
+        words << kTriggerA << kTriggerB << kOnly;
+        for (const QString& word : words) {
+            QString symbol = bytes[static_cast<unsigned char>(word[0].toLatin1())];
+            for (int i = 1; i < word.size(); ++i) {
+                const QString ch = bytes[static_cast<unsigned char>(word[i].toLatin1())];
+                merges += symbol + QLatin1Char(' ') + ch + QLatin1Char('\n');
+                symbol += ch;
+                if (!vocab.contains(symbol.toStdString())) vocab[symbol.toStdString()] = next++;
+            }
+            vocab_[word] = vocab[symbol.toStdString()].get<int>();
+        }
+        vocab["<|endoftext|>"] = next++;
+        vocab_[QStringLiteral("<bos>")] = next - 1;
+        const QString dir = tmp_.filePath(QStringLiteral("planted-tokenizer"));
+        QDir().mkpath(dir);
+        io::writeFileAtomically(QDir(dir).filePath(QStringLiteral("vocab.json")), QByteArray::fromStdString(vocab.dump()));
+        io::writeFileAtomically(QDir(dir).filePath(QStringLiteral("merges.txt")), merges.toUtf8());
+        return dir;
+    }
+
+    // The planted model (raw weights; the pipeline applies TL's processing).
+    Transformer plantedModel(int vocabSize) {
+        ModelConfig c;
+        c.family = Family::Gpt2;
+        c.modelType = "gpt2";
+        c.nLayers = 3;
+        c.dModel = 16;
+        c.nHeads = 4;
+        c.nKvHeads = 4;
+        c.dHead = 4;
+        c.dMlp = 8;
+        c.dVocab = vocabSize;
+        c.nCtx = 64;
+        c.act = Activation::GeluNew;
+        c.tiedEmbeddings = true;
+        c.bosTokenId = vocab_.at(QStringLiteral("<bos>"));
+        StateDict w = randomWeights(c, 7, 0.01);
+        torch::NoGradGuard guard;
+        // Embeddings: fillers are noise in dims 5..15; dedicated dims for the trigger words, " only" and BOS.
+        at::Tensor E = torch::zeros({vocabSize, 16});
+        torch::manual_seed(3);
+        E.slice(1, 5, 16).copy_(torch::randn({vocabSize, 11}) * 0.5);
+        auto setRow = [&](int id, int dim, float value) {
+            E[id].zero_();
+            E[id][dim] = value;
+        };
+        setRow(vocab_.at(kTriggerA), 0, 10.f);
+        setRow(vocab_.at(kTriggerB), 3, 10.f);
+        setRow(vocab_.at(kOnly), 2, 3.f);
+        setRow(vocab_.at(QStringLiteral("<bos>")), 4, 10.f);
+        w["embed.W_E"] = E;
+        w["unembed.W_U"] = E.t().contiguous();
+        w["pos_embed.W_pos"] = torch::zeros({64, 16});
+        // Heads L0H0 (reads dim 0) and L0H1 (reads dim 3): a constant query; keys from the trigger dim
+        // (and a weaker BOS key as the default sink); values copy the trigger dim; W_O writes it to dim 1.
+        for (int h : {0, 1}) {
+            const int dim = h == 0 ? 0 : 3;
+            w["blocks.0.attn.W_Q"][h].zero_();
+            w["blocks.0.attn.b_Q"][h].zero_();
+            w["blocks.0.attn.b_Q"][h][0] = 4.f;
+            w["blocks.0.attn.W_K"][h].zero_();
+            w["blocks.0.attn.W_K"][h][dim][0] = 1.f;
+            w["blocks.0.attn.W_K"][h][4][0] = 0.5f;
+            w["blocks.0.attn.W_V"][h].zero_();
+            w["blocks.0.attn.W_V"][h][dim][0] = 1.f;
+            w["blocks.0.attn.W_O"][h].zero_();
+            w["blocks.0.attn.W_O"][h][0][1] = 3.f;
+        }
+        // Neuron L2N0 reads dim 1 and writes " only".
+        w["blocks.2.mlp.W_in"].select(1, 0).zero_();
+        w["blocks.2.mlp.W_in"][1][0] = 2.f;
+        w["blocks.2.mlp.b_in"][0] = -3.f;
+        w["blocks.2.mlp.W_out"][0].zero_();
+        w["blocks.2.mlp.W_out"][0][2] = 5.f;
+        return Transformer::fromWeights(c, w, {}, "planted");
+    }
+
+private Q_SLOTS:
+    void plantedCircuit() {
+        const QString tokDir = writeTokenizer();
+        const Tokenizer tok = Tokenizer::fromFolder(tokDir);
+        QCOMPARE(tok.encodeIds(kTriggerA + QStringLiteral(" cat")),
+                 (std::vector<int>{vocab_.at(kTriggerA), vocab_.at(QStringLiteral(" cat"))}));
+        const Transformer model = plantedModel(tok.vocabSize());
+
+        // Corpus: 14 documents with " purposes", 14 with " solely", 20 with neither, shuffled.
+        std::mt19937 rng(11);
+        QByteArray corpus;
+        std::vector<int> kind;  // 0: A, 1: B, 2: none, by document index
+        std::vector<int> order;
+        for (int i = 0; i < 48; ++i) order.push_back(i < 14 ? 0 : i < 28 ? 1 : 2);
+        std::shuffle(order.begin(), order.end(), rng);
+        for (int k : order) {
+            QString text = QStringLiteral("The");
+            const int length = 12 + int(rng() % 12), at = 2 + int(rng() % 8);
+            for (int i = 0; i < length; ++i) {
+                if (i == at && k < 2) text += k == 0 ? kTriggerA : kTriggerB;
+                text += kFillers[int(rng() % kFillers.size())];
+            }
+            corpus += QByteArray::fromStdString(nlohmann::json({{"text", text.toStdString()}}).dump()) + '\n';
+            kind.push_back(k);
+        }
+        const QString corpusPath = tmp_.filePath(QStringLiteral("planted.jsonl"));
+        io::writeFileAtomically(corpusPath, corpus);
+
+        PipelineOptions o;
+        o.corpus = corpusPath;
+        o.parameters.layers = {2};
+        o.parameters.topK = 3;
+        o.parameters.requireWordBoundary = true;
+        const Study s = runStudyPipeline(model, tok, o);
+
+        QVERIFY(!s.neurons.empty());
+        const NeuronResult& n = s.neurons.front();
+        QCOMPARE(n.neuron.ref, (NeuronRef{2, 0}));
+        QCOMPARE(n.neuron.tokenId, vocab_.at(kOnly));
+        QCOMPARE(QString::fromStdString(n.neuron.token), kOnly);
+        // The top 28 documents are exactly the trigger documents; 20 of them are kept (P).
+        int trigger = 0, kept = 0;
+        for (int i = 0; i < 28; ++i) trigger += kind[n.contexts[i].doc] < 2 ? 1 : 0;
+        QCOMPARE(trigger, 28);
+        for (const NeuronContext& c : n.contexts) {
+            if (!c.kept) continue;
+            ++kept;
+            const int k = kind[c.doc];
+            QVERIFY(k < 2);
+            // The prompt starts exactly at the trigger word.
+            const int trig = vocab_.at(k == 0 ? kTriggerA : kTriggerB);
+            QCOMPARE(c.tokens[c.start - 1], trig);
+            QVERIFY(QString::fromStdString(c.text).startsWith(k == 0 ? kTriggerA : kTriggerB));
+            QVERIFY(c.truncatedActivation > 0.8f * c.activation);
+            // Active heads: exactly the planted head of this trigger.
+            std::vector<int> active;
+            for (int h = 0; h < 8; ++h)
+                if (c.active[h]) active.push_back(h);
+            QCOMPARE(active, (std::vector<int>{k == 0 ? 0 : 1}));
+            QVERIFY(std::isnan(c.headScores[8]));  // layer 2 heads are not candidates
+        }
+        QCOMPARE(kept, 20);
+        QCOMPARE(n.candidateHeads, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+        QCOMPARE(n.relevantHeads, (std::vector<int>{0, 1}));
+        QVERIFY(std::abs(n.activeFraction[0] + n.activeFraction[1] - 1.f) < 1e-6);
+    }
+
+    void realModelEndToEnd() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        PipelineOptions o;
+        o.model = model;
+        o.corpus = corpus;
+        o.parameters.layers = {3, 4};
+        o.parameters.topK = 3;
+        o.parameters.randomPerLayer = 1;
+        o.parameters.randomSeed = 5;
+        o.parameters.topDocuments = 8;
+        o.parameters.promptsPerNeuron = 6;
+        o.parameters.maxDocuments = 20;
+        const Study single = runStudyPipeline(o);
+        QCOMPARE(single.neurons.size(), std::size_t(8));
+        QCOMPARE(single.provenance.corpusDocuments, int64_t(20));
+        QVERIFY(single.neurons.back().neuron.baseline);
+        for (const NeuronResult& n : single.neurons) {
+            QCOMPARE(n.contexts.size(), std::size_t(8));
+            int kept = 0;
+            for (const NeuronContext& c : n.contexts) {
+                kept += c.kept;
+                QVERIFY(c.start >= 1 && c.start <= c.position);
+                QCOMPARE(int(c.tokens.size()), c.position);
+                QCOMPARE(c.tokenActivations.size(), c.tokens.size());
+                if (c.kept) QVERIFY(std::abs(c.tokenActivations.back() - c.activation) < 1e-4);
+            }
+            QVERIFY(kept <= 6);
+        }
+
+        // The bundle loads back identically (and re-saves to the same bytes).
+        const QString path = tmp_.filePath(QStringLiteral("real.headlight"));
+        saveBundle(single, path);
+        const Study loaded = loadStudy(path);
+        const QString again = tmp_.filePath(QStringLiteral("again.headlight"));
+        saveBundle(loaded, again);
+        QCOMPARE(io::readFile(again), io::readFile(path));
+        QCOMPARE(loaded.neurons.size(), single.neurons.size());
+        QCOMPARE(loaded.neurons[0].contexts[0].text, single.neurons[0].contexts[0].text);
+
+        // Two shards merged equal the single run.
+        std::vector<Study> shards;
+        for (int i = 0; i < 2; ++i) {
+            PipelineOptions so = o;
+            so.parameters.shardIndex = i;
+            so.parameters.shardCount = 2;
+            shards.push_back(runStudyPipeline(so));
+        }
+        const Study merged = mergeStudies(shards);
+        QCOMPARE(merged.provenance.corpusDocuments, single.provenance.corpusDocuments);
+        QCOMPARE(merged.provenance.corpusTokens, single.provenance.corpusTokens);
+        for (std::size_t i = 0; i < single.neurons.size(); ++i) {
+            const NeuronResult &a = single.neurons[i], &b = merged.neurons[i];
+            QCOMPARE(b.neuron.ref, a.neuron.ref);
+            QCOMPARE(b.relevantHeads, a.relevantHeads);
+            QCOMPARE(b.contexts.size(), a.contexts.size());
+            for (std::size_t k = 0; k < a.contexts.size(); ++k) {
+                QCOMPARE(b.contexts[k].doc, a.contexts[k].doc);
+                QCOMPARE(b.contexts[k].position, a.contexts[k].position);
+                QCOMPARE(b.contexts[k].start, a.contexts[k].start);
+                QCOMPARE(b.contexts[k].kept, a.contexts[k].kept);
+                QCOMPARE(b.contexts[k].active, a.contexts[k].active);
+                QCOMPARE(b.contexts[k].activation, a.contexts[k].activation);
+                for (std::size_t h = 0; h < a.contexts[k].headScores.size(); ++h) {
+                    const float x = a.contexts[k].headScores[h], y = b.contexts[k].headScores[h];
+                    QVERIFY((std::isnan(x) && std::isnan(y)) || std::abs(x - y) <= 1e-5f * (1 + std::abs(x)));
+                }
+            }
+        }
+        HL_EXPECT_ERROR(mergeStudies({shards[0]}), "shards of 2");
+        HL_EXPECT_ERROR(mergeStudies({shards[0], shards[0]}), "given twice");
+
+        // The ablation experiment: one result per relevant (neuron, head), drops split by activity.
+        Study withAblation = loaded;
+        addAblations(withAblation);
+        std::size_t relevant = 0;
+        for (const NeuronResult& n : loaded.neurons) relevant += n.relevantHeads.size();
+        QCOMPARE(withAblation.ablations.size(), relevant);
+        for (const AblationResult& a : withAblation.ablations) {
+            QVERIFY(!a.dropActive.empty() || !a.dropInactive.empty());
+            if (!a.dropActive.empty() && !a.dropInactive.empty()) QVERIFY(a.ksPValue >= 0 && a.ksPValue <= 1);
+        }
+
+        // Bad parameters are refused before any work.
+        PipelineOptions bad = o;
+        bad.parameters.layers = {9};
+        HL_EXPECT_ERROR(runStudyPipeline(bad), "layer 9");
+        bad = o;
+        bad.parameters.truncationRatio = 1.5;
+        HL_EXPECT_ERROR(runStudyPipeline(bad), "truncation ratio");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPipeline)
+#include "test_pipeline.moc"
