@@ -12,12 +12,20 @@ echo "== the model"
 build/app/headlight-cli info --model "$model" | tee out/demo-model.txt
 echo "== tokenizing the corpus ($corpus)"
 build/app/headlight-cli tokenize --model "$model" < "$corpus" > out/demo-tokens.jsonl
-docs=$(wc -l < out/demo-tokens.jsonl)
-tokens=$(grep -o '"ids":\[[^]]*\]' out/demo-tokens.jsonl | tr -cd ',\n' | wc -c)
-echo "   $docs documents, about $tokens tokens -> out/demo-tokens.jsonl"
+echo "   $(wc -l < out/demo-tokens.jsonl) documents -> out/demo-tokens.jsonl"
+echo "== step 1: next-token neurons of layers 3 and 4"
+build/app/headlight-cli neurons --model "$model" --layers 3,4 --top 10 | tee out/demo-neurons.tsv
+echo "== steps 1-3: scan, truncate, attribute heads (writes out/demo.headlight)"
+build/app/headlight-cli study run --model "$model" --corpus "$corpus" --layers 3,4 --top 10 --random 5 \
+  --out out/demo.headlight
+echo "== validation: head ablation (KS test)"
+build/app/headlight-cli study ablate out/demo.headlight --out out/demo.headlight
+build/app/headlight-cli study info out/demo.headlight | tee out/demo-summary.txt
+build/app/headlight-cli study export out/demo.headlight --json --out out/demo.json
+echo "   the whole study as JSON: out/demo.json"
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   echo "== opening the GUI"
-  build/app/headlight
+  build/app/headlight out/demo.headlight
 else
-  echo "== no display: the GUI is not opened (run build/app/headlight on a desktop, or under xvfb-run)"
+  echo "== no display: the GUI is not opened (run build/app/headlight out/demo.headlight on a desktop, or under xvfb-run)"
 fi

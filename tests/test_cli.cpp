@@ -170,6 +170,67 @@ private Q_SLOTS:
         QCOMPARE(bad.err.count('\n'), 1);
     }
 
+    void neuronsJson() {
+        const Result r = runCli({QStringLiteral("neurons"), QStringLiteral("--model"), test::fixture(QStringLiteral("gpt2-mini")),
+                                 QStringLiteral("--layers"), QStringLiteral("3"), QStringLiteral("--top"), QStringLiteral("5"),
+                                 QStringLiteral("--json")});
+        QCOMPARE(r.code, 0);
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j.size(), std::size_t(5));
+        double previous = 1e9;
+        for (const auto& n : j) {
+            QCOMPARE(n["layer"].get<int>(), 3);
+            const std::string token = n["token"].get<std::string>();
+            QVERIFY2(token.size() >= 3 && token[0] == ' ', token.c_str());
+            QVERIFY(n["congruence"].get<double>() <= previous);
+            previous = n["congruence"].get<double>();
+            QVERIFY(n.contains("neuron") && n.contains("token_id"));
+        }
+        const Result bad = runCli({QStringLiteral("neurons"), QStringLiteral("--model"), test::fixture(QStringLiteral("gpt2-mini")),
+                                   QStringLiteral("--layers"), QStringLiteral("7")});
+        QCOMPARE(bad.code, 1);
+        QVERIFY(bad.err.contains("layer 7"));
+    }
+
+    void studyRunShardMergeExport() {
+        QTemporaryDir dir;
+        auto run = [&](const QString& out, const QString& shard) {
+            QStringList args = {QStringLiteral("study"), QStringLiteral("run"), QStringLiteral("--model"),
+                                test::fixture(QStringLiteral("stories260k")), QStringLiteral("--corpus"),
+                                test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl")), QStringLiteral("--layers"),
+                                QStringLiteral("4"), QStringLiteral("--top"), QStringLiteral("2"), QStringLiteral("--docs"),
+                                QStringLiteral("4"), QStringLiteral("--prompts"), QStringLiteral("3"),
+                                QStringLiteral("--max-documents"), QStringLiteral("8"), QStringLiteral("--out"), out};
+            if (!shard.isEmpty()) args << QStringLiteral("--shard") << shard;
+            return runCli(args);
+        };
+        const QString single = dir.filePath(QStringLiteral("single.headlight"));
+        const Result r = run(single, {});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(!QFileInfo::exists(single + QStringLiteral(".scan-checkpoint")));  // removed once the bundle is written
+        QCOMPARE(run(dir.filePath(QStringLiteral("a.headlight")), QStringLiteral("0/2")).code, 0);
+        QCOMPARE(run(dir.filePath(QStringLiteral("b.headlight")), QStringLiteral("1/2")).code, 0);
+        const QString merged = dir.filePath(QStringLiteral("merged.headlight"));
+        const Result m = runCli({QStringLiteral("study"), QStringLiteral("merge"), dir.filePath(QStringLiteral("a.headlight")),
+                                 dir.filePath(QStringLiteral("b.headlight")), QStringLiteral("--out"), merged});
+        QVERIFY2(m.code == 0, m.err.constData());
+        auto exported = [&](const QString& path) {
+            const Result e = runCli({QStringLiteral("study"), QStringLiteral("export"), path, QStringLiteral("--json")});
+            auto j = nlohmann::json::parse(e.out.toStdString());
+            j["provenance"].erase("created_at");
+            j["parameters"].erase("shard_index");
+            j["parameters"].erase("shard_count");
+            return j;
+        };
+        const auto a = exported(single), b = exported(merged);
+        QCOMPARE(a["neurons"].size(), std::size_t(2));
+        QCOMPARE(a["neurons"][0]["contexts"].size(), std::size_t(3));
+        QVERIFY(a["neurons"][0]["contexts"][0].contains("head_scores"));
+        QCOMPARE(a["neurons"][0]["contexts"][0]["head_scores"].size(), std::size_t(32));  // layers 0-3 x 8 heads
+        QVERIFY(a == b);
+        QVERIFY(run(single, QStringLiteral("2/2")).code != 0);
+    }
+
     void tokenizeRejectsInvalidUtf8() {
         const Result r = runCli({QStringLiteral("tokenize"), QStringLiteral("--model"),
                                  test::fixture(QStringLiteral("tokenizers/gpt2"))},

@@ -6,6 +6,7 @@
 // 2. The real stories260k model on a real corpus: the bundle loads back identically, shard studies
 //    merge into the single run, and the ablation experiment runs.
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include <QTemporaryDir>
@@ -274,10 +275,14 @@ private Q_SLOTS:
                 QCOMPARE(b.contexts[k].kept, a.contexts[k].kept);
                 QCOMPARE(b.contexts[k].active, a.contexts[k].active);
                 QCOMPARE(b.contexts[k].activation, a.contexts[k].activation);
-                for (std::size_t h = 0; h < a.contexts[k].headScores.size(); ++h) {
-                    const float x = a.contexts[k].headScores[h], y = b.contexts[k].headScores[h];
-                    QVERIFY((std::isnan(x) && std::isnan(y)) || std::abs(x - y) <= 1e-5f * (1 + std::abs(x)));
-                }
+                QCOMPARE(b.contexts[k].truncatedActivation, a.contexts[k].truncatedActivation);
+                QCOMPARE(b.contexts[k].text, a.contexts[k].text);
+                // Bit for bit (NaN where not attributed).
+                QCOMPARE(b.contexts[k].headScores.size(), a.contexts[k].headScores.size());
+                QCOMPARE(std::memcmp(b.contexts[k].headScores.data(), a.contexts[k].headScores.data(),
+                                     a.contexts[k].headScores.size() * sizeof(float)), 0);
+                QCOMPARE(std::memcmp(b.contexts[k].tokenActivations.data(), a.contexts[k].tokenActivations.data(),
+                                     a.contexts[k].tokenActivations.size() * sizeof(float)), 0);
             }
         }
         HL_EXPECT_ERROR(mergeStudies({shards[0]}), "shards of 2");

@@ -190,13 +190,17 @@ int runStudyRun(const QStringList& args) {
 int runStudyMerge(const QStringList& args) {
     QCommandLineParser parser;
     addOption(parser, "out", "The merged bundle.", "C.headlight");
+    addOption(parser, "model", "Model folder or hub id (default: the one recorded in the shards).", "DIR|HUB_ID");
     parser.addPositionalArgument(QStringLiteral("shards"), QStringLiteral("Shard bundles (all N of them)."),
                                  QStringLiteral("A.headlight B.headlight ..."));
-    parseOrThrow(parser, args, QStringLiteral("Merge the shard bundles of one run; the result equals a single run."));
+    parseOrThrow(parser, args, QStringLiteral("Merge the shard bundles of one run (re-runs truncation and attribution on "
+                                              "the merged top documents with the model); the result equals a single run."));
     if (!parser.isSet(QStringLiteral("out"))) throw Error("study merge: --out is required");
     std::vector<Study> shards;
     for (const QString& path : parser.positionalArguments()) shards.push_back(loadStudy(path));
-    saveBundle(mergeStudies(shards), parser.value(QStringLiteral("out")));
+    InterruptGuard interrupt;
+    saveBundle(mergeStudies(shards, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token)),
+               parser.value(QStringLiteral("out")));
     return 0;
 }
 

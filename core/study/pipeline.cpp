@@ -1,5 +1,6 @@
 #include "core/study/pipeline.h"
 
+#include "core/study/heldout.h"
 #include "core/study/study_json.h"
 
 #include <algorithm>
@@ -145,6 +146,141 @@ void markHeads(NeuronResult& r, int nLayers, int nHeads, const StudyParameters& 
     for (int64_t h : relevance.relevant) r.relevantHeads.push_back(static_cast<int>(h));
 }
 
+// One document of a neuron's top N, as the scan found it.
+struct ScanHit {
+    float value = 0.f;         // the document's max activation
+    int64_t document = 0;      // global document index
+    int position = 0;          // where the max is (BOS = 0)
+    std::string source;        // corpus file
+    int64_t line = 0;          // line in it
+    std::vector<int> tokens;   // [BOS, t1, ..., t_position]
+};
+
+// Steps 2b-3 from the scan's hits (per neuron, in the scan's order): truncation, the kept prompts,
+// head attribution, per-token activations, active and relevant heads. The result depends only on the
+// hits, so a merge of shard scans analysed here equals the single run bit for bit (the batches, and so
+// the floating-point sums, are the same).
+std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokenizer& tokenizer,
+                                          const std::vector<NextTokenNeuron>& selected,
+                                          const std::vector<std::vector<ScanHit>>& hits, const StudyParameters& p,
+                                          int64_t batchTokens, const Progress& progress) {
+    const ModelConfig& config = model.config();
+    std::vector<ContextInput> inputs;
+    std::vector<std::pair<std::size_t, const ScanHit*>> owners;  // (neuron slot, hit) per input
+    for (std::size_t i = 0; i < selected.size(); ++i)
+        for (const ScanHit& h : hits[i]) {
+            inputs.push_back({selected[i].ref, h.tokens, h.value});
+            owners.push_back({i, &h});
+        }
+
+    // Truncation (batched rounds of the paper's binary search).
+    const std::vector<Truncation> cuts =
+        truncateContexts(model, inputs, p.truncationRatio, batchTokens, stepProgress(progress, "truncate"));
+
+    std::vector<NeuronResult> results(selected.size());
+    for (std::size_t i = 0; i < selected.size(); ++i) results[i].neuron = selected[i];
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+        const auto& [slot, hit] = owners[k];
+        NeuronContext c;
+        c.doc = hit->document;
+        c.docSource = hit->source;
+        c.docLine = hit->line;
+        c.position = hit->position;
+        c.activation = hit->value;
+        c.start = cuts[k].start;
+        c.truncatedActivation = cuts[k].truncatedActivation;
+        c.tokens.assign(inputs[k].tokens.begin() + 1, inputs[k].tokens.end());
+        c.text = tokenizer.decode(std::vector<int>(inputs[k].tokens.begin() + c.start, inputs[k].tokens.end()))
+                     .toStdString();
+        results[slot].contexts.push_back(std::move(c));
+    }
+    for (NeuronResult& r : results) markKept(r.contexts, p);
+
+    // Step 3: head attribution for every context that passes the length cut, and per-token
+    // activations for highlighting.
+    std::vector<ContextInput> prompts, documentsForHighlight;
+    std::vector<NeuronContext*> targets;
+    const std::optional<int> bos = model.bosTokenId();
+    for (NeuronResult& r : results)
+        for (NeuronContext& c : r.contexts) {
+            if (c.position - c.start + 1 >= p.maxContextTokens) continue;
+            std::vector<int> prompt;
+            if (bos) prompt.push_back(*bos);
+            if (p.mimicNewlineRoundTrip) {
+                std::string text = c.text;
+                std::replace(text.begin(), text.end(), '\n', ' ');
+                const Encoding enc = tokenizer.encodeUtf8(text);
+                prompt.insert(prompt.end(), enc.ids.begin(), enc.ids.end());
+            } else {
+                prompt.insert(prompt.end(), c.tokens.begin() + (c.start - 1), c.tokens.end());
+            }
+            prompts.push_back({r.neuron.ref, prompt, c.activation});
+            std::vector<int> full;
+            if (bos) full.push_back(*bos);
+            full.insert(full.end(), c.tokens.begin(), c.tokens.end());
+            documentsForHighlight.push_back({r.neuron.ref, full, c.activation});
+            targets.push_back(&c);
+        }
+    progress.throwIfCancelled();
+    progress.report(0, 2, "attribute: " + std::to_string(prompts.size()) + " prompts");
+    const auto scores = attributeHeads(model, prompts, p.sameLayerHeads, batchTokens);
+    progress.throwIfCancelled();
+    progress.report(1, 2, "attribute: token activations");
+    const auto activations = tokenActivations(model, documentsForHighlight, batchTokens);
+    const int heads = config.nLayers * config.nHeads;
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+        targets[k]->headScores = scores[k];
+        targets[k]->tokenActivations = activations[k];
+    }
+    for (NeuronResult& r : results) {
+        for (NeuronContext& c : r.contexts) {
+            if (c.headScores.empty()) c.headScores.assign(heads, std::numeric_limits<float>::quiet_NaN());
+            if (c.tokenActivations.empty()) c.tokenActivations.assign(c.tokens.size(), std::numeric_limits<float>::quiet_NaN());
+        }
+        markHeads(r, config.nLayers, config.nHeads, p);
+    }
+    progress.report(2, 2, "attribute: done");
+    return results;
+}
+
+// Steps 2-3 for given neurons on a corpus: scan, then analyzeContexts.
+struct AnalysisRun {
+    std::vector<NeuronResult> neurons;  // one per selected neuron, same order
+    ScanResult scan;                    // the scan's bookkeeping (documents, tokens, corpus hash)
+};
+
+AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
+                           const std::vector<NextTokenNeuron>& selected, const QString& corpus,
+                           const PipelineOptions& options, const StudyParameters& p, const Progress& progress) {
+    ScanOptions scan;
+    for (const NextTokenNeuron& n : selected) scan.neurons.push_back(n.ref);
+    scan.topDocuments = p.topDocuments;
+    scan.batchTokens = p.batchTokens;
+    scan.corpus.textField = options.textField.toStdString();
+    scan.corpus.maxDocuments = p.maxDocuments;
+    scan.corpus.shardIndex = p.shardIndex;
+    scan.corpus.shardCount = p.shardCount;
+    scan.checkpointPath = options.checkpointPath;
+    ScanResult scanned = runActivationScan(model, tokenizer, corpus, scan, stepProgress(progress, "scan"));
+
+    // The kept documents, read back and cut at each maximum.
+    std::set<int64_t> wanted;
+    for (int64_t i = 0; i < scanned.top.neurons(); ++i)
+        for (const TopKEntry& e : scanned.top.sorted(i)) wanted.insert(e.document);
+    const auto documents = fetchDocuments(model, tokenizer, corpus, scan.corpus, wanted);
+    std::vector<std::vector<ScanHit>> hits(selected.size());
+    for (std::size_t i = 0; i < selected.size(); ++i)
+        for (const TopKEntry& e : scanned.top.sorted(static_cast<int64_t>(i))) {
+            const auto it = documents.find(e.document);
+            if (it == documents.end())
+                throw Error("the corpus changed during the run (document " + std::to_string(e.document) + " is gone)");
+            const std::vector<int>& t = it->second.tokens;
+            hits[i].push_back({e.value, e.document, e.position, it->second.source, it->second.line,
+                               std::vector<int>(t.begin(), t.begin() + e.position + 1)});
+        }
+    return {analyzeContexts(model, tokenizer, selected, hits, p, p.batchTokens, progress), std::move(scanned)};
+}
+
 }  // namespace
 
 static Transformer loadModel(const QString& model, bool raw, bool bf16, const Progress& progress) {
@@ -191,6 +327,7 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     Study study;
     study.parameters = options.parameters;
     StudyParameters& p = study.parameters;
+    p.batchTokens = options.batchTokens;
     if (p.layers.empty())
         for (int l = std::max(0, config.nLayers - 3); l < config.nLayers; ++l) p.layers.push_back(l);
     validate(p, config);
@@ -203,104 +340,9 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     const std::vector<NextTokenNeuron> selected = selectNeurons(model, tokenizer, study.congruence, p);
     if (selected.empty()) throw Error("no neuron passes the selection (token filter, reject lists, top K)");
 
-    // Step 2: the scan.
-    ScanOptions scan;
-    for (const NextTokenNeuron& n : selected) scan.neurons.push_back(n.ref);
-    scan.topDocuments = p.topDocuments;
-    scan.batchTokens = options.batchTokens;
-    scan.corpus.textField = options.textField.toStdString();
-    scan.corpus.maxDocuments = p.maxDocuments;
-    scan.corpus.shardIndex = p.shardIndex;
-    scan.corpus.shardCount = p.shardCount;
-    scan.checkpointPath = options.checkpointPath;
-    const ScanResult scanned = runActivationScan(model, tokenizer, options.corpus, scan, stepProgress(progress, "scan"));
-
-    // The kept documents, read back and cut at each maximum.
-    std::set<int64_t> wanted;
-    for (int64_t i = 0; i < scanned.top.neurons(); ++i)
-        for (const TopKEntry& e : scanned.top.sorted(i)) wanted.insert(e.document);
-    const auto documents = fetchDocuments(model, tokenizer, options.corpus, scan.corpus, wanted);
-    std::vector<ContextInput> inputs;
-    std::vector<std::pair<std::size_t, TopKEntry>> owners;  // (neuron slot, entry) per input
-    for (std::size_t i = 0; i < selected.size(); ++i)
-        for (const TopKEntry& e : scanned.top.sorted(static_cast<int64_t>(i))) {
-            const auto it = documents.find(e.document);
-            if (it == documents.end()) throw Error("the corpus changed during the run (document " +
-                                                   std::to_string(e.document) + " is gone)");
-            const std::vector<int>& t = it->second.tokens;
-            inputs.push_back({selected[i].ref, std::vector<int>(t.begin(), t.begin() + e.position + 1), e.value});
-            owners.push_back({i, e});
-        }
-
-    // Truncation (batched rounds of the paper's binary search).
-    const std::vector<Truncation> cuts =
-        truncateContexts(model, inputs, p.truncationRatio, options.batchTokens, stepProgress(progress, "truncate"));
-
-    std::vector<NeuronResult> results(selected.size());
-    for (std::size_t i = 0; i < selected.size(); ++i) results[i].neuron = selected[i];
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-        const auto& [slot, entry] = owners[k];
-        const DocumentTokens& doc = documents.at(entry.document);
-        NeuronContext c;
-        c.doc = entry.document;
-        c.docSource = doc.source;
-        c.docLine = doc.line;
-        c.position = entry.position;
-        c.activation = entry.value;
-        c.start = cuts[k].start;
-        c.truncatedActivation = cuts[k].truncatedActivation;
-        c.tokens.assign(inputs[k].tokens.begin() + 1, inputs[k].tokens.end());
-        c.text = tokenizer.decode(std::vector<int>(inputs[k].tokens.begin() + c.start, inputs[k].tokens.end()))
-                     .toStdString();
-        results[slot].contexts.push_back(std::move(c));
-    }
-    for (NeuronResult& r : results) markKept(r.contexts, p);
-
-    // Step 3: head attribution for every context that passes the length cut (so shard studies merge
-    // exactly), and per-token activations for highlighting.
-    std::vector<ContextInput> prompts, documentsForHighlight;
-    std::vector<NeuronContext*> targets;
-    const std::optional<int> bos = model.bosTokenId();
-    for (NeuronResult& r : results)
-        for (NeuronContext& c : r.contexts) {
-            if (c.position - c.start + 1 >= p.maxContextTokens) continue;
-            std::vector<int> prompt;
-            if (bos) prompt.push_back(*bos);
-            if (p.mimicNewlineRoundTrip) {
-                std::string text = c.text;
-                std::replace(text.begin(), text.end(), '\n', ' ');
-                const Encoding enc = tokenizer.encodeUtf8(text);
-                prompt.insert(prompt.end(), enc.ids.begin(), enc.ids.end());
-            } else {
-                prompt.insert(prompt.end(), c.tokens.begin() + (c.start - 1), c.tokens.end());
-            }
-            prompts.push_back({r.neuron.ref, prompt, c.activation});
-            std::vector<int> full;
-            if (bos) full.push_back(*bos);
-            full.insert(full.end(), c.tokens.begin(), c.tokens.end());
-            documentsForHighlight.push_back({r.neuron.ref, full, c.activation});
-            targets.push_back(&c);
-        }
-    progress.throwIfCancelled();
-    progress.report(0, 2, "attribute: " + std::to_string(prompts.size()) + " prompts");
-    const auto scores = attributeHeads(model, prompts, p.sameLayerHeads, options.batchTokens);
-    progress.throwIfCancelled();
-    progress.report(1, 2, "attribute: token activations");
-    const auto activations = tokenActivations(model, documentsForHighlight, options.batchTokens);
-    const int heads = config.nLayers * config.nHeads;
-    for (std::size_t k = 0; k < targets.size(); ++k) {
-        targets[k]->headScores = scores[k];
-        targets[k]->tokenActivations = activations[k];
-    }
-    for (NeuronResult& r : results) {
-        for (NeuronContext& c : r.contexts) {
-            if (c.headScores.empty()) c.headScores.assign(heads, std::numeric_limits<float>::quiet_NaN());
-            if (c.tokenActivations.empty()) c.tokenActivations.assign(c.tokens.size(), std::numeric_limits<float>::quiet_NaN());
-        }
-        markHeads(r, config.nLayers, config.nHeads, p);
-    }
-    progress.report(2, 2, "attribute: done");
-    study.neurons = std::move(results);
+    // Steps 2-3.
+    const AnalysisRun run = analyzeNeurons(model, tokenizer, selected, options.corpus, options, p, progress);
+    study.neurons = run.neurons;
 
     Provenance& prov = study.provenance;
     prov.modelId = model.identity().modelId;
@@ -309,15 +351,36 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     prov.processing = model.processing().describe();
     prov.tokenizer = tokenizer.kind() + " (" + tokenizer.source().toStdString() + ")";
     prov.corpus = options.corpus.toStdString();
-    prov.corpusHash = scanned.corpusHash;
-    prov.corpusDocuments = scanned.documents;
-    prov.corpusTokens = scanned.tokens;
+    prov.corpusHash = run.scan.corpusHash;
+    prov.corpusDocuments = run.scan.documents;
+    prov.corpusTokens = run.scan.tokens;
     prov.software = "headlight " + headlightVersion() + " (Qt " + qtVersion() + ", libtorch " + libtorchVersion() + ")";
     prov.createdAt = utcNow();
     return study;
 }
 
-Study mergeStudies(const std::vector<Study>& shards) {
+std::vector<NeuronResult> labelHeldOut(const Study& study, const QString& modelDirOrHubId,
+                                       const QString& heldoutCorpus, const Progress& progress) {
+    const QString modelId = modelDirOrHubId.isEmpty() ? QString::fromStdString(study.provenance.modelId) : modelDirOrHubId;
+    const bool raw = study.provenance.processing.rfind("none", 0) == 0;
+    const Transformer model = loadModel(modelId, raw, false, progress);
+    if (!study.provenance.weightHash.empty() && model.weightHash() != study.provenance.weightHash)
+        throw Error("model " + modelId.toStdString() + " is not the one the study was made with (weight hash " +
+                    model.weightHash() + " != " + study.provenance.weightHash + ")");
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
+    std::vector<NextTokenNeuron> selected;
+    for (const NeuronResult& n : study.neurons) selected.push_back(n.neuron);
+    if (selected.empty()) return {};
+    StudyParameters p = study.parameters;
+    p.shardIndex = 0;
+    p.shardCount = 1;
+    PipelineOptions options;
+    options.model = modelId;
+    options.corpus = heldoutCorpus;
+    return analyzeNeurons(model, tokenizer, selected, heldoutCorpus, options, p, progress).neurons;
+}
+
+Study mergeStudies(const std::vector<Study>& shards, const QString& modelOverride, const Progress& progress) {
     if (shards.empty()) throw Error("merge: no studies given");
     const Study& first = shards.front();
     const int count = first.parameters.shardCount;
@@ -336,7 +399,6 @@ Study mergeStudies(const std::vector<Study>& shards) {
         StudyParameters a = s.parameters, b = first.parameters;
         a.shardIndex = b.shardIndex = 0;
         if (toJson(a).dump() != toJson(b).dump()) differs("parameters");
-        if (s.parameters.shardCount != count) differs("shard count");
         if (s.neurons.size() != first.neurons.size()) differs("neurons");
         for (std::size_t i = 0; i < s.neurons.size(); ++i)
             if (!(s.neurons[i].neuron.ref == first.neurons[i].neuron.ref) ||
@@ -350,25 +412,45 @@ Study mergeStudies(const std::vector<Study>& shards) {
     merged.parameters.shardCount = 1;
     merged.provenance.corpusDocuments = 0;
     merged.provenance.corpusTokens = 0;
+    merged.provenance.createdAt = utcNow();
     merged.ablations.clear();
     for (const Study& s : shards) {
         merged.provenance.corpusDocuments += s.provenance.corpusDocuments;
         merged.provenance.corpusTokens += s.provenance.corpusTokens;
     }
+    // The scans merge exactly (a total order on (value, document, position)); steps 2b-3 are then run
+    // once on the merged top N, exactly as the single run does.
+    std::vector<NextTokenNeuron> selected;
+    std::vector<std::vector<ScanHit>> hits(merged.neurons.size());
     for (std::size_t i = 0; i < merged.neurons.size(); ++i) {
-        std::vector<NeuronContext> all;
+        selected.push_back(merged.neurons[i].neuron);
+        std::vector<const NeuronContext*> all;
         for (const Study& s : shards)
-            all.insert(all.end(), s.neurons[i].contexts.begin(), s.neurons[i].contexts.end());
-        std::sort(all.begin(), all.end(), [](const NeuronContext& a, const NeuronContext& b) {
-            if (a.activation != b.activation) return a.activation > b.activation;
-            if (a.doc != b.doc) return a.doc < b.doc;
-            return a.position < b.position;
+            for (const NeuronContext& c : s.neurons[i].contexts) all.push_back(&c);
+        std::sort(all.begin(), all.end(), [](const NeuronContext* a, const NeuronContext* b) {
+            if (a->activation != b->activation) return a->activation > b->activation;
+            if (a->doc != b->doc) return a->doc < b->doc;
+            return a->position < b->position;
         });
         if (static_cast<int>(all.size()) > merged.parameters.topDocuments) all.resize(merged.parameters.topDocuments);
-        merged.neurons[i].contexts = std::move(all);
-        markKept(merged.neurons[i].contexts, merged.parameters);
-        markHeads(merged.neurons[i], merged.nLayers, merged.nHeads, merged.parameters);
+        for (const NeuronContext* c : all) {
+            ScanHit h{c->activation, c->doc, c->position, c->docSource, c->docLine, {}};
+            if (first.provenance.modelFamily.empty()) throw Error("merge: the shards do not record their model");
+            hits[i].push_back(std::move(h));
+            hits[i].back().tokens = c->tokens;  // BOS is prepended below, once the model is known
+        }
     }
+    const QString modelId = modelOverride.isEmpty() ? QString::fromStdString(first.provenance.modelId) : modelOverride;
+    const bool raw = first.provenance.processing.rfind("none", 0) == 0;
+    const Transformer model = loadModel(modelId, raw, false, progress);
+    if (model.weightHash() != first.provenance.weightHash)
+        throw Error("merge: model " + modelId.toStdString() + " is not the one the shards were made with");
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
+    for (auto& list : hits)
+        for (ScanHit& h : list)
+            if (const auto bos = model.bosTokenId()) h.tokens.insert(h.tokens.begin(), *bos);
+    merged.neurons = analyzeContexts(model, tokenizer, selected, hits, merged.parameters, merged.parameters.batchTokens,
+                                     progress);
     return merged;
 }
 

@@ -39,8 +39,10 @@ std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options
 // recorded in its provenance (same weights required: the weight hash is checked).
 void addAblations(Study& study, const QString& model = {}, const Progress& progress = {});
 
-// Merges shard studies of one run (same model, corpus, parameters; shards 0..N-1): the result equals a
-// single-machine run. Throws headlight::Error naming what differs.
-Study mergeStudies(const std::vector<Study>& shards);
+// Merges shard studies of one run (same model, corpus, parameters; shards 0..N-1): the scans' top N
+// merge exactly, then truncation and attribution run once on the merged contexts with the model
+// (`model` overrides the one recorded in the shards; the weight hash must match), so the result equals
+// a single-machine run bit for bit. Throws headlight::Error naming what differs.
+Study mergeStudies(const std::vector<Study>& shards, const QString& model = {}, const Progress& progress = {});
 
 }  // namespace headlight

@@ -81,6 +81,8 @@ struct StudyParameters {
     bool mimicNewlineRoundTrip = false;     // paper: replace newlines by spaces and re-tokenize
     int shardIndex = 0;                     // this run scanned shard shardIndex of shardCount
     int shardCount = 1;
+    int64_t batchTokens = 4096;             // padded tokens per forward batch (results are bit-identical
+                                            // across runs and shard merges for the same value)
 };
 
 // Where the numbers came from.

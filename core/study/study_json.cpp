@@ -83,7 +83,8 @@ ordered_json toJson(const StudyParameters& p) {
             {"relevant_max", p.relevantMax},
             {"mimic_newline_round_trip", p.mimicNewlineRoundTrip},
             {"shard_index", p.shardIndex},
-            {"shard_count", p.shardCount}};
+            {"shard_count", p.shardCount},
+            {"batch_tokens", p.batchTokens}};
 }
 
 StudyParameters parametersFromJson(const json& j, const std::string& where) {
@@ -109,6 +110,7 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     read(j, "mimic_newline_round_trip", p.mimicNewlineRoundTrip, w);
     read(j, "shard_index", p.shardIndex, w);
     read(j, "shard_count", p.shardCount, w);
+    read(j, "batch_tokens", p.batchTokens, w, false);
     return p;
 }
 
