@@ -244,6 +244,31 @@ private Q_SLOTS:
         }
     }
 
+    // Long sequences run attention in blocks of query rows against the keys they can see; capturing the
+    // pattern switches to one block of all rows. Both must agree (GQA stories260k and a random GPT-2).
+    void blockedAttentionEqualsWholePattern() {
+        ModelConfig gpt2 = loadFixture("gpt2-tiny").config();
+        gpt2.nCtx = 600;
+        gpt2.nLayers = 2;
+        const Transformer randomGpt2 = Transformer::fromWeights(gpt2, randomWeights(gpt2, 3, 0.1));
+        const Transformer llama = loadFixture("stories260k");
+        for (const Transformer* model : {&randomGpt2, &llama}) {
+            const int64_t T = std::min<int64_t>(model->config().nCtx, 600) - 20;
+            const at::Tensor ids = at::randint(3, 500, {2, T}, at::kLong);
+            const TokenBatch batch{ids, {T, T - 77}};
+            HookSet blocked;
+            blocked.capture({L(1, "attn.hook_z"), L(1, "hook_resid_post")});
+            HookSet whole = blocked;
+            whole.capture({L(0, "attn.hook_pattern"), L(1, "attn.hook_pattern")});
+            const ActivationCache a = model->run(batch, blocked), b = model->run(batch, whole);
+            for (const std::string& n : {L(1, "attn.hook_z"), L(1, "hook_resid_post")})
+                for (int64_t row = 0; row < 2; ++row) {
+                    const int64_t len = batch.lengths[row];
+                    EXPECT_CLOSE(a.at(n)[row].narrow(0, 0, len), b.at(n)[row].narrow(0, 0, len), 1e-5);
+                }
+        }
+    }
+
     void bf16CloseToFp32() {
         const Transformer fp32 = loadFixture("gpt2-mini");
         const Transformer bf16 = loadFixture("gpt2-mini", true, ComputeDType::BFloat16);

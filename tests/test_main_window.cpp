@@ -1,16 +1,191 @@
-// The main window opens offscreen with File/View/Help menus and an About box with versions.
+// The main window, driven through its real widgets offscreen: menus and About; opening a bundle fills
+// the neuron table and the neuron view; filters and sorting; a click on a heat-map cell selects that
+// context and head everywhere; corrupt and foreign files give an error dialog and keep the current
+// study; markup in corpus text is shown literally; dropped contexts toggle; overview "no data"
+// states; the Run dialog's defaults and a real pipeline run on stories260k (worker thread, progress,
+// the result opens); the playground on the same model.
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
+
 #include "core/base/versions.h"
+#include "core/model/tokenizer.h"
+#include "core/study/bundle.h"
+#include "test_util.h"
+#include "ui/app_settings.h"
+#include "ui/context_list.h"
+#include "ui/head_heatmap.h"
 #include "ui/main_window.h"
+#include "ui/neuron_table_model.h"
+#include "ui/neuron_table_panel.h"
+#include "ui/neuron_view.h"
+#include "ui/overview_view.h"
+#include "ui/playground_view.h"
+#include "ui/qcp.h"
+#include "ui/run_dialog.h"
+#include "ui/study_document.h"
+#include "ui/study_runner.h"
 
 using namespace headlight;
 
+namespace {
+
+const char* kMarkup = "<img src=x onerror=alert(1)> <a href=\"http://e.org\">link</a> <b>bold</b> & more";
+
+// A small synthetic study with real token ids of the stories260k tokenizer (so token text displays).
+Study syntheticStudy(bool withAblation) {
+    const QString modelDir = test::fixture(QStringLiteral("stories260k"));
+    const Tokenizer tok = Tokenizer::fromFolder(modelDir);
+    Study s;
+    s.nLayers = 5;
+    s.nHeads = 8;
+    s.dMlp = 172;
+    s.provenance.modelId = modelDir.toStdString();
+    s.provenance.processing = "fold_ln,center_unembed";
+    s.parameters.layers = {3, 4};
+    const QStringList docs = {
+        QStringLiteral("Once upon a time there was a little cat. The cat liked to play in the sun."),
+        QString::fromUtf8(kMarkup) + QStringLiteral(" The dog ran to the park."),
+        QStringLiteral("Lily saw a big tree. She wanted to climb the tree with her friend."),
+        QStringLiteral("Tom had a red ball. He threw the ball to the dog and the dog ran."),
+        QStringLiteral("The sun was hot. The kids went to the lake to swim and play."),
+        QStringLiteral("Mom made a cake. It was sweet and everyone ate the cake."),
+    };
+    struct Spec { int layer, neuron; const char* token; float congruence; bool baseline; };
+    const Spec specs[] = {{3, 10, " the", 2.5f, false}, {4, 20, " cat", 3.5f, false}, {4, 5, " play", 0.7f, true}};
+    const int heads = s.nLayers * s.nHeads;
+    int seed = 1;
+    for (const Spec& spec : specs) {
+        NeuronResult r;
+        r.neuron.ref = {spec.layer, spec.neuron};
+        r.neuron.token = spec.token;
+        r.neuron.tokenId = tok.encodeIds(QString::fromUtf8(spec.token)).front();
+        r.neuron.congruence = spec.congruence;
+        r.neuron.baseline = spec.baseline;
+        for (int h = 0; h < spec.layer * s.nHeads; ++h) r.candidateHeads.push_back(h);
+        r.activeFraction.assign(heads, 0.f);
+        std::vector<int> activeCount(heads, 0);
+        for (int d = 0; d < docs.size(); ++d) {
+            NeuronContext c;
+            c.doc = d;
+            c.docSource = "synthetic.jsonl";
+            c.docLine = d;
+            c.tokens = tok.encodeIds(docs[d]);
+            c.position = static_cast<int>(c.tokens.size());
+            c.start = std::max(1, c.position - 8 - d);
+            c.text = tok.decode(std::vector<int>(c.tokens.begin() + (c.start - 1), c.tokens.end())).toStdString();
+            for (int t = 0; t < c.position; ++t) c.tokenActivations.push_back(std::sin(0.7f * t + seed) * (1.0f + t * 0.05f));
+            c.tokenActivations.back() = 3.0f - 0.3f * d;
+            c.activation = c.tokenActivations.back();
+            c.truncatedActivation = c.activation * 0.9f;
+            c.headScores.assign(heads, std::nanf(""));
+            c.active.assign(heads, 0);
+            for (int h : r.candidateHeads) c.headScores[h] = std::sin(1.3f * h + 0.9f * d + seed) * (h % 3 == 0 ? 2.f : 0.5f);
+            const int a1 = r.candidateHeads[(d * 5 + seed) % r.candidateHeads.size()];
+            const int a2 = r.candidateHeads[(seed * 3) % r.candidateHeads.size()];
+            c.headScores[a1] = 4.f;
+            c.active[a1] = 1;
+            if (d % 2 == 0) {
+                c.headScores[a2] = 3.5f;
+                c.active[a2] = 1;
+            }
+            c.kept = d < 5;
+            if (c.kept)
+                for (int h = 0; h < heads; ++h) activeCount[h] += c.active[h];
+            r.contexts.push_back(std::move(c));
+        }
+        for (int h = 0; h < heads; ++h) {
+            r.activeFraction[h] = activeCount[h] / 5.f;
+            if (r.activeFraction[h] >= 0.25f && r.activeFraction[h] <= 0.75f) r.relevantHeads.push_back(h);
+        }
+        s.neurons.push_back(std::move(r));
+        ++seed;
+    }
+    if (withAblation) {
+        // Steps 4-5 for each relevant head of L4N20 and of the baseline neuron: an LLM explanation with its
+        // score and test contexts, and the offline baseline's.
+        for (const NeuronResult& r : s.neurons) {
+            if (r.neuron.ref.layer != 4) continue;
+            for (int h : r.relevantHeads) {
+                HeadExplanation e;
+                e.neuron = r.neuron.ref;
+                e.baseline = r.neuron.baseline;
+                e.head = h;
+                e.source = "llm";
+                e.model = "test-explainer";
+                e.explanation = "Active when the text mentions <b>animals</b> & pets.";
+                ExplanationTest t1{0, 0, "The cat sat", 2.0f, true, true, "Yes"};
+                ExplanationTest t2{1, 1, "A <i>car</i> drove", 1.0f, false, true, "Yes"};
+                ExplanationTest t3{2, 2, "The dog ran", 1.5f, true, std::nullopt, "Maybe"};
+                e.tests = {t1, t2, t3};
+                e.tp = 1;
+                e.fp = 1;
+                e.invalid = 1;
+                e.score = r.neuron.baseline ? 0.4 : 0.5 + 0.05 * (h % 5);
+                s.explanations.push_back(e);
+                HeadExplanation b = e;
+                b.source = "baseline";
+                b.model = "ngram-log-odds";
+                b.explanation = "n-grams: cat, dog";
+                b.score = 0.55;
+                s.explanations.push_back(b);
+            }
+        }
+        AblationResult a;
+        a.neuron = {4, 20};
+        a.head = 3;
+        a.dropActive = {0.30f, 0.25f, 0.41f, 0.18f, 0.33f};
+        a.dropInactive = {0.02f, -0.01f, 0.05f, 0.0f, 0.03f, 0.04f};
+        a.ksStatistic = 1.0;
+        a.ksPValue = 0.0022;
+        s.ablations.push_back(a);
+    }
+    return s;
+}
+
+QMessageBox* waitForErrorBox(QWidget* parent) {
+    QMessageBox* box = nullptr;
+    for (int i = 0; i < 100 && !box; ++i) {
+        box = parent->findChild<QMessageBox*>(QStringLiteral("errorBox"));
+        if (!box) QTest::qWait(20);
+    }
+    return box;
+}
+
+}  // namespace
+
 class TestMainWindow : public QObject {
     Q_OBJECT
+    QTemporaryDir dir_;
+    QString bundle_, plainBundle_;
+
 private Q_SLOTS:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("HeadlightTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_main_window"));
+        QSettings().clear();
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("stories260k/tokenizer.json")));
+        QVERIFY(dir_.isValid());
+        bundle_ = dir_.filePath(QStringLiteral("synthetic.headlight"));
+        plainBundle_ = dir_.filePath(QStringLiteral("plain.headlight"));
+        saveBundle(syntheticStudy(true), bundle_);
+        saveBundle(syntheticStudy(false), plainBundle_);
+    }
+
     void menusExist() {
         ui::MainWindow w;
         w.show();
@@ -37,7 +212,373 @@ private Q_SLOTS:
         QVERIFY(box->text().contains(QString::fromLatin1(qVersion())));
         box->accept();
     }
+
+    void openBundleFillsTableAndView() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(w.openBundle(bundle_));
+        QVERIFY(w.document());
+        QVERIFY(w.document()->hasTokenizer());
+        QTableView* table = w.neuronPanel()->table();
+        QCOMPARE(table->model()->rowCount(), 3);
+        // Columns: layer, neuron, token, congruence, top activation, contexts kept, relevant heads, best E, kind.
+        const QAbstractItemModel* m = table->model();
+        QCOMPARE(m->data(m->index(1, ui::NeuronTableModel::Layer)).toInt(), 4);
+        QCOMPARE(m->data(m->index(1, ui::NeuronTableModel::Neuron)).toInt(), 20);
+        QCOMPARE(m->data(m->index(1, ui::NeuronTableModel::Token)).toString(), QStringLiteral("\" cat\""));
+        QCOMPARE(m->data(m->index(1, ui::NeuronTableModel::Kept)).toInt(), 5);
+        QCOMPARE(m->data(m->index(1, ui::NeuronTableModel::TopActivation)).toString(), QStringLiteral("3.000"));
+        QCOMPARE(m->data(m->index(2, ui::NeuronTableModel::Kind)).toString(), QStringLiteral("baseline"));
+        QCOMPARE(m->data(m->index(0, ui::NeuronTableModel::BestScore)).toString(), QStringLiteral("—"));  // L3N10: no explanations
+        // A neuron is selected at open and the view shows its kept contexts.
+        QVERIFY(w.selection()->neuron() >= 0);
+        table->setCurrentIndex(m->index(1, 0));
+        QCOMPARE(w.selection()->neuron(), 1);
+        QCOMPARE(w.neuronView()->contextList()->model()->rowCount(), 5);
+        QCOMPARE(w.neuronView()->contextHeadMap()->rows(), 5);
+        QCOMPARE(w.neuronView()->contextHeadMap()->columns(), 32);   // layers 0-3 x 8 heads
+        QVERIFY(w.neuronView()->relevantHeadsTable()->model()->rowCount() > 0);
+        // Keyboard: Down in the table moves to the next neuron.
+        table->setFocus();
+        QTest::keyClick(table, Qt::Key_Down);
+        QCOMPARE(w.selection()->neuron(), 2);
+    }
+
+    void filtersAndSorting() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        ui::NeuronTablePanel* p = w.neuronPanel();
+        p->searchField()->setText(QStringLiteral("cat"));
+        QTRY_COMPARE(p->proxy()->rowCount(), 1);
+        p->searchField()->setText(QStringLiteral("L3N10"));
+        QTRY_COMPARE(p->proxy()->rowCount(), 1);
+        p->searchField()->clear();
+        QTRY_COMPARE(p->proxy()->rowCount(), 3);
+        p->layerBox()->setCurrentIndex(p->layerBox()->findData(4));
+        QCOMPARE(p->proxy()->rowCount(), 2);
+        p->kindBox()->setCurrentIndex(2);  // baseline only
+        QCOMPARE(p->proxy()->rowCount(), 1);
+        QCOMPARE(p->proxy()->data(p->proxy()->index(0, ui::NeuronTableModel::Neuron)).toInt(), 5);
+        p->kindBox()->setCurrentIndex(1);  // real only
+        QCOMPARE(p->proxy()->rowCount(), 1);
+        p->kindBox()->setCurrentIndex(0);
+        p->layerBox()->setCurrentIndex(0);
+        p->table()->sortByColumn(ui::NeuronTableModel::Congruence, Qt::DescendingOrder);
+        QCOMPARE(p->proxy()->data(p->proxy()->index(0, ui::NeuronTableModel::Neuron)).toInt(), 20);
+        QCOMPARE(p->proxy()->data(p->proxy()->index(2, ui::NeuronTableModel::Neuron)).toInt(), 5);
+    }
+
+    void heatMapClickSelectsContextAndHeadEverywhere() {
+        ui::MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(w.openBundle(bundle_));
+        w.neuronPanel()->selectNeuron(1);
+        QCOMPARE(w.selection()->neuron(), 1);
+        ui::HeadHeatMap* map = w.neuronView()->contextHeadMap();
+        map->replot();
+        QApplication::processEvents();
+        const int row = 2, column = 11;
+        const QPoint pixel = map->cellCenter(row, column);
+        int r = -1, c = -1;
+        QVERIFY(map->cellAt(pixel, &r, &c));
+        QCOMPARE(r, row);
+        QCOMPARE(c, column);
+        QTest::mouseClick(map, Qt::LeftButton, Qt::NoModifier, pixel);
+        const int context = w.neuronView()->contextList()->contextModel()->contextOfRow(row);
+        const int head = w.neuronView()->columnHeads()[column];
+        QCOMPARE(w.selection()->context(), context);
+        QCOMPARE(w.selection()->head(), head);
+        // The context list follows.
+        QCOMPARE(w.neuronView()->contextList()->currentIndex().row(), row);
+        // The layer x head map shows that context, with the head outlined at (layer, head).
+        ui::HeadHeatMap* layers = w.neuronView()->layerHeadMap();
+        QCOMPARE(layers->rows(), 5);
+        QCOMPARE(layers->columns(), 8);
+        const NeuronResult* n = w.neuronView()->neuron();
+        QCOMPARE(layers->value(head / 8, head % 8), n->contexts[context].headScores[head]);
+        QCOMPARE(map->value(row, column), n->contexts[context].headScores[head]);
+        // Clicking in the layer map changes the head everywhere.
+        QTest::mouseClick(layers, Qt::LeftButton, Qt::NoModifier, layers->cellCenter(1, 2));
+        QCOMPARE(w.selection()->head(), 1 * 8 + 2);
+        QCOMPARE(w.selection()->context(), context);
+        // Keyboard on the heat map: Right moves one head.
+        map->setFocus();
+        QTest::keyClick(map, Qt::Key_Right);
+        QCOMPARE(w.selection()->head(), w.neuronView()->columnHeads()[1 * 8 + 2 + 1]);
+        // A relevant head chosen in the table selects the head too.
+        QTableView* relevant = w.neuronView()->relevantHeadsTable();
+        QVERIFY(relevant->model()->rowCount() > 0);
+        relevant->setCurrentIndex(relevant->model()->index(0, 0));
+        QCOMPARE(w.selection()->head(), n->relevantHeads.front());
+    }
+
+    void corruptOrForeignFileKeepsCurrentStudy() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        const auto before = w.document();
+        const int neuronBefore = w.selection()->neuron();
+
+        QFile good(bundle_);
+        QVERIFY(good.open(QIODevice::ReadOnly));
+        const QByteArray bytes = good.readAll();
+        const QString truncated = dir_.filePath(QStringLiteral("truncated.headlight"));
+        const QString garbage = dir_.filePath(QStringLiteral("garbage.headlight"));
+        const QString foreign = dir_.filePath(QStringLiteral("foreign.headlight"));
+        const QString flipped = dir_.filePath(QStringLiteral("flipped.headlight"));
+        auto write = [](const QString& path, const QByteArray& b) {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(b);
+        };
+        write(truncated, bytes.left(bytes.size() / 2));
+        write(garbage, QByteArray("this is not a bundle at all <b>bold</b>"));
+        QFile model(test::fixture(QStringLiteral("stories260k/model.safetensors")));
+        QVERIFY(model.open(QIODevice::ReadOnly));
+        write(foreign, model.readAll());   // a valid safetensors file, but not a study
+        QByteArray changed = bytes;
+        int at = changed.indexOf("schema_version");
+        QVERIFY(at > 0);
+        while (at < changed.size() && !(changed[at] >= '0' && changed[at] <= '9')) ++at;
+        QCOMPARE(changed[at], '1');
+        changed[at] = '9';   // a newer schema than this build understands
+        write(flipped, changed);
+
+        for (const QString& bad : {truncated, garbage, foreign, flipped, dir_.filePath(QStringLiteral("missing.headlight"))}) {
+            QVERIFY2(!w.openBundle(bad), qPrintable(bad));
+            QMessageBox* box = waitForErrorBox(&w);
+            QVERIFY2(box, "no error dialog");
+            QTRY_VERIFY(box->isVisible());
+            QVERIFY(box->text().contains(QFileInfo(bad).fileName()));
+            QCOMPARE(box->textFormat(), Qt::PlainText);
+            box->close();
+            delete box;
+            QCOMPARE(w.document(), before);
+            QCOMPARE(w.selection()->neuron(), neuronBefore);
+            QCOMPARE(w.neuronPanel()->table()->model()->rowCount(), 3);
+        }
+    }
+
+    void markupInContextsIsShownLiterally() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        w.neuronPanel()->selectNeuron(0);
+        ui::ContextListModel* m = w.neuronView()->contextList()->contextModel();
+        // Context 1's document holds the markup before its prompt; show it all.
+        const int row = m->rowOfContext(1);
+        QVERIFY(row >= 0);
+        const ui::HighlightedContext& h = m->highlighted(row);
+        QString painted;
+        for (const ui::TokenPiece& p : h.pieces) painted += p.text;
+        QVERIFY2(painted.contains(QStringLiteral("<b>bold</b>")), qPrintable(painted));
+        // The view shows at most 48 tokens before the prompt; built in full, the whole markup is there.
+        const ui::HighlightedContext full = ui::makeHighlightedContext(*m->neuron(), 1, *w.document(), 1.f, 100000);
+        painted.clear();
+        for (const ui::TokenPiece& p : full.pieces) painted += p.text;
+        QVERIFY2(painted.contains(QStringLiteral("<img src=x onerror=alert(1)>")), qPrintable(painted));
+        QVERIFY(painted.contains(QStringLiteral("<a href=\"http://e.org\">link</a>")));
+        QVERIFY(painted.contains(QStringLiteral("<b>bold</b>")));
+        // The tooltip is escaped rich text.
+        for (const ui::TokenPiece& p : h.pieces)
+            if (p.text.contains(QLatin1Char('<'))) {
+                QVERIFY(ui::pieceToolTip(p).contains(QStringLiteral("&lt;")));
+                QVERIFY(!ui::pieceToolTip(p).contains(QStringLiteral("<img")));
+            }
+        // Painting draws the characters: render the list and check it is not blank.
+        QImage image(w.neuronView()->contextList()->viewport()->size(), QImage::Format_ARGB32);
+        image.fill(Qt::white);
+        w.neuronView()->contextList()->viewport()->render(&image);
+        QVERIFY(image.pixelColor(5, 5).isValid());
+        // The predicted token follows the prompt.
+        QCOMPARE(h.pieces.back().kind, ui::TokenPiece::Predicted);
+        QCOMPARE(h.pieces.back().text, QStringLiteral(" the"));
+        // Before-start pieces come before the prompt pieces.
+        bool seenPrompt = false;
+        for (const ui::TokenPiece& p : h.pieces) {
+            if (p.kind == ui::TokenPiece::Prompt) seenPrompt = true;
+            if (p.kind == ui::TokenPiece::Before) QVERIFY(!seenPrompt);
+        }
+        // HTML export escapes the markup.
+        const QString html = dir_.filePath(QStringLiteral("contexts.html"));
+        w.neuronView()->showDroppedBox()->setChecked(true);
+        QVERIFY(w.exportContexts(html));
+        QFile f(html);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(f.readAll());
+        QString stripped = text;   // the text content, without Headlight's own span tags
+        stripped.remove(QRegularExpression(QStringLiteral("<[^>]*>")));
+        QVERIFY2(stripped.contains(QStringLiteral("&lt;b&gt;bold&lt;/b&gt;")), qPrintable(stripped));
+        QVERIFY(stripped.contains(QStringLiteral("&lt;a href=&quot;http://e.org&quot;&gt;")));
+        QVERIFY(!text.contains(QStringLiteral("<b>bold")));
+        QVERIFY(!text.contains(QStringLiteral("<img")));
+        QVERIFY(!text.contains(QStringLiteral("<a href")));
+    }
+
+    void explanationPanelShowsScoresAndTests() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        w.neuronPanel()->selectNeuron(1);   // L4N20
+        const NeuronResult* n = w.neuronView()->neuron();
+        QVERIFY(!n->relevantHeads.empty());
+        const int head = n->relevantHeads.front();
+        const double e = 0.5 + 0.05 * (head % 5);
+        // Table: best E of the neuron; relevant heads: E and the baseline's E side by side.
+        const QAbstractItemModel* m = w.neuronPanel()->table()->model();
+        QVERIFY(!m->data(m->index(1, ui::NeuronTableModel::BestScore)).toString().startsWith(QStringLiteral("—")));
+        QTableView* relevant = w.neuronView()->relevantHeadsTable();
+        QCOMPARE(relevant->model()->data(relevant->model()->index(0, 2)).toString(), QString::number(e, 'f', 3));
+        QCOMPARE(relevant->model()->data(relevant->model()->index(0, 3)).toString(), QStringLiteral("0.550"));
+        relevant->setCurrentIndex(relevant->model()->index(0, 0));
+        auto* details = w.neuronView()->findChild<QPlainTextEdit*>(QStringLiteral("headDetails"));
+        QVERIFY(details);
+        const QString text = details->toPlainText();
+        QVERIFY2(text.contains(QStringLiteral("<b>animals</b> & pets")), qPrintable(text));   // literally
+        QVERIFY(text.contains(QStringLiteral("E = %1").arg(e, 0, 'f', 3)));
+        QVERIFY(text.contains(QStringLiteral("invalid replies: 1")));
+        QVERIFY(text.contains(QStringLiteral("inactive / active")));   // the car: true inactive, predicted active
+        QVERIFY(text.contains(QStringLiteral("A <i>car</i> drove")));
+        QVERIFY(text.contains(QStringLiteral("Offline baseline explanation (ngram-log-odds)")));
+    }
+
+    void droppedContextsToggle() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        w.neuronPanel()->selectNeuron(1);
+        QCOMPARE(w.neuronView()->contextList()->model()->rowCount(), 5);
+        w.neuronView()->showDroppedBox()->setChecked(true);
+        QCOMPARE(w.neuronView()->contextList()->model()->rowCount(), 6);
+        QCOMPARE(w.neuronView()->contextHeadMap()->rows(), 6);
+        QVERIFY(!w.neuronView()->contextList()->model()->index(5, 0).data(ui::ContextListModel::KeptRole).toBool());
+        w.neuronView()->showDroppedBox()->setChecked(false);
+        QCOMPARE(w.neuronView()->contextHeadMap()->rows(), 5);
+    }
+
+    void overviewShowsDataOrSaysNone() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        ui::OverviewView* o = w.overviewView();
+        QVERIFY(!o->scorePlot()->property("noData").isValid());
+        QCOMPARE(o->scorePlot()->plottableCount(), 2);   // next-token neurons and the random baseline
+        QVERIFY(o->scoreStats()->text().contains(QStringLiteral("mean")));
+        QVERIFY(!o->ablationPlot()->property("noData").isValid());
+        QVERIFY(o->ablationStats()->text().contains(QStringLiteral("KS D = 1.000")));
+        QCOMPARE(o->ablationPlot()->plottableCount(), 2);
+        QVERIFY(o->congruencePlot()->plottableCount() >= 1);
+        QVERIFY(w.openBundle(plainBundle_));
+        QVERIFY(o->ablationPlot()->property("noData").toString().contains(QStringLiteral("No ablation")));
+        QVERIFY(o->scorePlot()->property("noData").toString().contains(QStringLiteral("No explanation")));
+    }
+
+    void saveAsWritesAnEqualBundle() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        const QString copy = dir_.filePath(QStringLiteral("copy.headlight"));
+        QVERIFY(w.saveStudyAs(copy));
+        const Bundle a = Bundle::open(bundle_), b = Bundle::open(copy);
+        QCOMPARE(b.neuronCount(), a.neuronCount());
+        QCOMPARE(b.contextCount(), a.contextCount());
+        QCOMPARE(b.neuronResult(1).contexts[1].text, a.neuronResult(1).contexts[1].text);
+        QVERIFY(ui::recentFiles().contains(QFileInfo(copy).absoluteFilePath()));
+    }
+
+    void runDialogDefaultsAreThePapers() {
+        ui::MainWindow w;
+        const PipelineOptions o = w.runDialog()->options();
+        const StudyParameters d;
+        QCOMPARE(o.parameters.topK, d.topK);
+        QCOMPARE(o.parameters.topDocuments, d.topDocuments);
+        QCOMPARE(o.parameters.promptsPerNeuron, d.promptsPerNeuron);
+        QCOMPARE(o.parameters.truncationRatio, d.truncationRatio);
+        QCOMPARE(o.parameters.maxContextTokens, d.maxContextTokens);
+        QCOMPARE(o.parameters.activeStdMultiplier, d.activeStdMultiplier);
+        QCOMPARE(o.parameters.relevantMin, d.relevantMin);
+        QCOMPARE(o.parameters.relevantMax, d.relevantMax);
+        QCOMPARE(o.parameters.sameLayerHeads, d.sameLayerHeads);
+        QCOMPARE(o.parameters.requireWordBoundary, d.requireWordBoundary);
+        QCOMPARE(o.parameters.minTokenChars, d.minTokenChars);
+        QVERIFY(o.parameters.layers.empty());
+        QVERIFY(!o.rawWeights);
+        // The API key is never written to the settings.
+        ui::setSessionApiKey(QStringLiteral("sk-secret-test"));
+        QSettings s;
+        for (const QString& key : s.allKeys()) QVERIFY(!s.value(key).toString().contains(QStringLiteral("sk-secret")));
+        ui::setSessionApiKey(QString());
+    }
+
+    void runDialogRunsThePipelineOnAWorkerThread() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(model);
+        HL_REQUIRE_FIXTURE(corpus);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(plainBundle_));
+        ui::RunDialog* d = w.runDialog();
+        PipelineOptions o = d->options();
+        o.model = model;
+        o.corpus = corpus;
+        o.parameters.layers = {4};
+        o.parameters.topK = 3;
+        o.parameters.randomPerLayer = 1;
+        o.parameters.topDocuments = 6;
+        o.parameters.promptsPerNeuron = 4;
+        o.parameters.maxDocuments = 12;
+        d->setOptions(o);
+        d->setOutputPath(dir_.filePath(QStringLiteral("run.headlight")));
+        d->show();
+        QSignalSpy progress(d->runner(), &ui::StudyRunner::progress);
+        QSignalSpy done(d->runner(), &ui::StudyRunner::finished);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QVERIFY(d->cancelButton()->isEnabled());   // returned at once: the job runs elsewhere
+        QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1 || d->statusLabel()->text().startsWith(QStringLiteral("Failed")), 400000);
+        QVERIFY2(done.count() == 1, qPrintable(d->statusLabel()->text()));
+        QVERIFY(progress.count() > 0);
+        QCOMPARE(w.document()->path(), dir_.filePath(QStringLiteral("run.headlight")));
+        QCOMPARE(w.neuronPanel()->table()->model()->rowCount(), 3 + 1);
+        QVERIFY(w.neuronView()->contextList()->model()->rowCount() > 0);
+        // The result can be saved elsewhere.
+        QVERIFY(w.saveStudyAs(dir_.filePath(QStringLiteral("saved-run.headlight"))));
+
+        // The playground loads the same model on a worker thread and answers as you type.
+        ui::PlaygroundView* p = w.playgroundView();
+        QSignalSpy ready(p, &ui::PlaygroundView::resultReady);
+        p->editor()->setPlainText(QStringLiteral("Once upon a time there was a cat."));
+        QTRY_VERIFY_WITH_TIMEOUT(ready.count() >= 1 || p->statusLabel()->text().startsWith(QStringLiteral("Could not")), 300000);
+        QVERIFY2(ready.count() >= 1, qPrintable(p->statusLabel()->text()));
+        const auto& r = p->lastResult();
+        QVERIFY(!r.tokens.empty());
+        QCOMPARE(r.activations.size(), r.tokens.size());
+        QCOMPARE(static_cast<int>(r.headScores.size()), 5 * 8);
+        QCOMPARE(r.position, static_cast<int>(r.tokens.size()) - 1);
+        QCOMPARE(p->headMap()->rows(), 5);
+
+        // Cancel: a second run stops (or finishes first on a fast machine) without blocking.
+        QSignalSpy cancelled(d->runner(), &ui::StudyRunner::cancelled);
+        QSignalSpy failed(d->runner(), &ui::StudyRunner::failed);
+        d->setOutputPath(dir_.filePath(QStringLiteral("run2.headlight")));
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QTest::mouseClick(d->cancelButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(cancelled.count() + done.count() + failed.count() == 2, 400000);
+        QVERIFY2(failed.isEmpty(), qPrintable(d->statusLabel()->text()));
+        QVERIFY(d->runButton()->isEnabled());
+    }
 };
 
-QTEST_MAIN(TestMainWindow)
+// The pipeline run takes a while on a loaded machine: allow 15 minutes per test function.
+int main(int argc, char** argv) {
+    if (qEnvironmentVariableIsEmpty("QTEST_FUNCTION_TIMEOUT")) qputenv("QTEST_FUNCTION_TIMEOUT", "900000");
+    QApplication app(argc, argv);
+    app.setAttribute(Qt::AA_Use96Dpi, true);
+    TestMainWindow test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_main_window.moc"

@@ -2,25 +2,118 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QSpinBox>
+#include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
 
+#include "ui/qcp.h"
+
+#include "core/base/error.h"
 #include "core/base/versions.h"
+#include "core/study/bundle.h"
+#include "ui/app_settings.h"
+#include "ui/color_scale.h"
+#include "ui/context_list.h"
+#include "ui/export/context_export.h"
+#include "ui/export/csv_export.h"
+#include "ui/export/plot_export.h"
+#include "ui/head_heatmap.h"
+#include "ui/neuron_table_model.h"
+#include "ui/neuron_table_panel.h"
+#include "ui/neuron_view.h"
+#include "ui/overview_view.h"
+#include "ui/playground_view.h"
+#include "ui/run_dialog.h"
+#include "ui/study_document.h"
 
 namespace headlight::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new StudySelection(this)) {
     setWindowTitle(QStringLiteral("Headlight"));
-    resize(1200, 800);
+    setAcceptDrops(true);
+    resize(1400, 900);
+    setCurrentDivergingScale(loadColorScaleSetting());
 
     fileMenu_ = menuBar()->addMenu(tr("&File"));
+    QAction* open = fileMenu_->addAction(tr("&Open…"), this, &MainWindow::openDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setObjectName(QStringLiteral("actionOpen"));
+    recentMenu_ = fileMenu_->addMenu(tr("Open &Recent"));
+    QAction* run = fileMenu_->addAction(tr("&Run Study…"), this, &MainWindow::showRunDialog);
+    run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    run->setObjectName(QStringLiteral("actionRun"));
+    saveAs_ = fileMenu_->addAction(tr("Save &As…"), this, &MainWindow::saveAsDialog);
+    saveAs_->setShortcut(QKeySequence::SaveAs);
+    saveAs_->setObjectName(QStringLiteral("actionSaveAs"));
+    fileMenu_->addSeparator();
+    QMenu* exportMenu = fileMenu_->addMenu(tr("&Export"));
+    QAction* exportFigure = exportMenu->addAction(tr("&Figure…"), this, &MainWindow::exportFigureDialog);
+    exportFigure->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    QAction* exportContexts = exportMenu->addAction(tr("Highlighted &Contexts…"), this, &MainWindow::exportContextsDialog);
+    QAction* exportTable = exportMenu->addAction(tr("Neuron &Table (CSV)…"), this, &MainWindow::exportTableDialog);
+    studyActions_ = {saveAs_, exportFigure, exportContexts, exportTable};
+    fileMenu_->addSeparator();
+    fileMenu_->addAction(tr("&Preferences…"), this, &MainWindow::showPreferences)->setShortcut(QKeySequence::Preferences);
     QAction* quit = fileMenu_->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
     quit->setShortcut(QKeySequence::Quit);
     quit->setObjectName(QStringLiteral("actionQuit"));
 
+    neuronPanel_ = new NeuronTablePanel(selection_, this);
+    neuronView_ = new NeuronView(selection_, this);
+    overviewView_ = new OverviewView(this);
+    playgroundView_ = new PlaygroundView(selection_, this);
+    tabs_ = new QTabWidget(this);
+    tabs_->setObjectName(QStringLiteral("views"));
+    tabs_->addTab(neuronView_, tr("&Neuron"));
+    tabs_->addTab(overviewView_, tr("O&verview"));
+    tabs_->addTab(playgroundView_, tr("&Playground"));
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(neuronPanel_);
+    split->addWidget(tabs_);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 5);
+    split->setSizes({480, 920});
+    setCentralWidget(split);
+
     viewMenu_ = menuBar()->addMenu(tr("&View"));
+    QAction* find = viewMenu_->addAction(tr("&Find Neuron"), this, [this] {
+        neuronPanel_->searchField()->setFocus();
+        neuronPanel_->searchField()->selectAll();
+    });
+    find->setShortcut(QKeySequence::Find);
+    QAction* table = viewMenu_->addAction(tr("Neuron &Table"), this, [this] { neuronPanel_->table()->setFocus(); });
+    table->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4")};
+    for (int i = 0; i < tabs_->count(); ++i) {
+        QAction* a = viewMenu_->addAction(tabs_->tabText(i).remove(QLatin1Char('&')), this, [this, i] {
+            tabs_->setCurrentIndex(i);
+            tabs_->currentWidget()->setFocus();
+        });
+        a->setShortcut(QKeySequence(tabKeys[i]));
+    }
+    QAction* dropped = viewMenu_->addAction(tr("Show &Dropped Contexts"));
+    dropped->setCheckable(true);
+    connect(dropped, &QAction::toggled, neuronView_->showDroppedBox(), &QCheckBox::setChecked);
+    connect(neuronView_->showDroppedBox(), &QCheckBox::toggled, dropped, &QAction::setChecked);
+    viewMenu_->addSeparator();
     QAction* fullScreen = viewMenu_->addAction(tr("&Full Screen"), this, [this](bool on) {
         on ? showFullScreen() : showNormal();
     });
@@ -32,11 +125,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     about->setObjectName(QStringLiteral("actionAbout"));
     helpMenu_->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
-    auto* placeholder = new QLabel(tr("Open a Headlight bundle (File > Open) or run a study."), this);
-    placeholder->setAlignment(Qt::AlignCenter);
-    setCentralWidget(placeholder);
-    statusBar()->showMessage(tr("Ready"));
+    connect(selection_, &StudySelection::neuronChanged, this, [this](int n) {
+        if (document_ && n >= 0)
+            statusBar()->showMessage(tr("%1 → \"%2\"").arg(document_->neuronLabel(n), document_->tokenText(n)));
+    });
+    rebuildRecentMenu();
+    setDocument(nullptr);
+    statusBar()->showMessage(tr("Open a Headlight bundle (File > Open, or drop it here) or run a study (File > Run Study)."));
 }
+
+MainWindow::~MainWindow() = default;
 
 QString MainWindow::aboutText() {
     return QStringLiteral(
@@ -56,6 +154,304 @@ void MainWindow::showAbout() {
     box->setTextFormat(Qt::RichText);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
+}
+
+void MainWindow::showError(const QString& title, const QString& message) {
+    auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("errorBox"));
+    box->setTextFormat(Qt::PlainText);   // messages quote file names and file content: never rich text
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+bool MainWindow::openBundle(const QString& path) {
+    std::shared_ptr<StudyDocument> document;
+    QElapsedTimer timer;
+    timer.start();
+    try {
+        document = StudyDocument::open(path);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot open study"), tr("%1 could not be opened; the current study stays open.\n\n%2")
+                                               .arg(QDir::toNativeSeparators(path), QString::fromUtf8(e.what())));
+        return false;
+    }
+    setDocument(document);
+    addRecentFile(path);
+    rebuildRecentMenu();
+    QString message = tr("Opened %1: %n neuron(s)", nullptr, document->neuronCount()).arg(QFileInfo(path).fileName());
+    message += tr(" in %1 ms").arg(timer.elapsed());
+    if (!document->hasTokenizer()) message += QStringLiteral(" — ") + document->tokenizerNote();
+    statusBar()->showMessage(message);
+    return true;
+}
+
+void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
+    document_ = std::move(document);
+    selection_->clear();
+    neuronPanel_->setDocument(document_);
+    neuronView_->setDocument(document_);
+    overviewView_->setDocument(document_);
+    playgroundView_->setDocument(document_);
+    for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
+    setWindowTitle(document_ ? tr("%1 — Headlight").arg(QFileInfo(document_->path()).fileName()) : QStringLiteral("Headlight"));
+    if (document_ && document_->neuronCount() > 0) {
+        // Start on the real neuron with the most relevant heads (ties: table order): something to see.
+        int best = 0;
+        if (document_->neuronCount() <= 100000)
+            for (int i = 1; i < document_->neuronCount(); ++i)
+                if (document_->relevantHeads(i) > document_->relevantHeads(best) && !document_->baseline(i)) best = i;
+        selection_->setNeuron(best);
+    }
+}
+
+bool MainWindow::saveStudyAs(const QString& path) {
+    if (!document_) return false;
+    try {
+        saveBundle(document_->bundle().toStudy(), path);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot save study"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    addRecentFile(path);
+    rebuildRecentMenu();
+    statusBar()->showMessage(tr("Saved %1").arg(path));
+    return true;
+}
+
+bool MainWindow::exportNeuronTable(const QString& path) {
+    try {
+        exportModelCsv(*neuronPanel_->proxy(), path);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export table"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportContexts(const QString& path) {
+    const ContextListModel* model = neuronView_->contextList()->contextModel();
+    if (!model->neuron()) return false;
+    std::vector<HighlightedContext> contexts;
+    for (int r = 0; r < model->rowCount(); ++r) contexts.push_back(model->highlighted(r));
+    try {
+        ui::exportContexts(contexts, path, tr("%1: max-activating contexts").arg(document_->neuronLabel(selection_->neuron())));
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export contexts"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportPlot(QCustomPlot* plot, const QString& path, const FigureOptions& options) {
+    try {
+        ui::exportPlot(*plot, path, options);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export figure"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    return true;
+}
+
+QList<QPair<QString, QCustomPlot*>> MainWindow::exportablePlots() const {
+    return {{tr("Head scores per context (neuron)"), neuronView_->contextHeadMap()},
+            {tr("Layers × heads (selected context)"), neuronView_->layerHeadMap()},
+            {tr("Explanation score histogram"), overviewView_->scorePlot()},
+            {tr("Head ablation box plots"), overviewView_->ablationPlot()},
+            {tr("Congruence histogram"), overviewView_->congruencePlot()},
+            {tr("Playground head scores"), playgroundView_->headMap()}};
+}
+
+void MainWindow::openDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Study"), QString(),
+                                                      tr("Headlight bundles (*.headlight);;All files (*)"));
+    if (!path.isEmpty()) openBundle(path);
+}
+
+void MainWindow::saveAsDialog() {
+    if (!document_) return;
+    QString path = QFileDialog::getSaveFileName(this, tr("Save Study As"), QString(), tr("Headlight bundles (*.headlight)"));
+    if (path.isEmpty()) return;
+    if (QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".headlight");
+    saveStudyAs(path);
+}
+
+void MainWindow::exportFigureDialog() {
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Export Figure"));
+    auto* plot = new QComboBox(&dialog);
+    const auto plots = exportablePlots();
+    for (const auto& p : plots) plot->addItem(p.first);
+    plot->setCurrentIndex(tabs_->currentWidget() == overviewView_ ? 2 : (tabs_->currentWidget() == playgroundView_ ? 5 : 0));
+    auto* preset = new QComboBox(&dialog);
+    preset->addItems({tr("Single column (3.25 in)"), tr("Double column (6.75 in)"), tr("Custom")});
+    auto* width = new QDoubleSpinBox(&dialog);
+    width->setRange(1, 40);
+    width->setSuffix(tr(" in"));
+    width->setValue(3.25);
+    auto* height = new QDoubleSpinBox(&dialog);
+    height->setRange(1, 40);
+    height->setSuffix(tr(" in"));
+    height->setValue(2.4);
+    auto* dpi = new QSpinBox(&dialog);
+    dpi->setRange(72, 1200);
+    dpi->setValue(300);
+    auto* font = new QDoubleSpinBox(&dialog);
+    font->setRange(4, 24);
+    font->setValue(8);
+    font->setSuffix(tr(" pt"));
+    connect(preset, qOverload<int>(&QComboBox::currentIndexChanged), &dialog, [=](int i) {
+        if (i == 0) width->setValue(3.25);
+        if (i == 1) width->setValue(6.75);
+    });
+    auto* form = new QFormLayout(&dialog);
+    form->addRow(tr("&Plot:"), plot);
+    form->addRow(tr("&Size:"), preset);
+    form->addRow(tr("&Width:"), width);
+    form->addRow(tr("&Height:"), height);
+    form->addRow(tr("&DPI (PNG):"), dpi);
+    form->addRow(tr("&Font size:"), font);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted) return;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Figure"), QString(),
+                                                      tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+    if (path.isEmpty()) return;
+    FigureOptions o;
+    o.widthInches = width->value();
+    o.heightInches = height->value();
+    o.dpi = dpi->value();
+    o.fontPoints = font->value();
+    exportPlot(plots[plot->currentIndex()].second, path, o);
+}
+
+void MainWindow::exportContextsDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Highlighted Contexts"), QString(),
+                                                      tr("PDF (*.pdf);;SVG (*.svg);;HTML (*.html);;LaTeX snippet (*.tex)"));
+    if (!path.isEmpty()) exportContexts(path);
+}
+
+void MainWindow::exportTableDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Neuron Table"), QString(), tr("CSV (*.csv)"));
+    if (!path.isEmpty()) exportNeuronTable(path);
+}
+
+RunDialog* MainWindow::runDialog() {
+    if (!runDialog_) {
+        runDialog_ = new RunDialog(this);
+        connect(runDialog_, &RunDialog::studyReady, this, [this](const QString& path) { openBundle(path); });
+    }
+    return runDialog_;
+}
+
+void MainWindow::showRunDialog() {
+    runDialog()->show();
+    runDialog()->raise();
+}
+
+void MainWindow::showPreferences() {
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Preferences"));
+    auto* scale = new QComboBox(&dialog);
+    scale->addItems(divergingScaleNames());
+    scale->setCurrentText(currentDivergingScale());
+    LlmSettings s = loadLlmSettings();
+    auto* endpoint = new QLineEdit(s.endpoint, &dialog);
+    auto* explainer = new QLineEdit(s.explainerModel, &dialog);
+    auto* classifier = new QLineEdit(s.classifierModel, &dialog);
+    auto* concurrency = new QSpinBox(&dialog);
+    concurrency->setRange(1, 256);
+    concurrency->setValue(s.concurrency);
+    auto* key = new QLineEdit(&dialog);
+    key->setEchoMode(QLineEdit::Password);
+    key->setPlaceholderText(sessionApiKey().isEmpty() ? tr("not set (memory only, never saved)")
+                                                      : tr("set for this session (memory only, never saved)"));
+    auto* form = new QFormLayout(&dialog);
+    form->addRow(tr("Diverging colour &scale:"), scale);
+    form->addRow(tr("LLM &endpoint:"), endpoint);
+    form->addRow(tr("E&xplainer model:"), explainer);
+    form->addRow(tr("&Classifier model:"), classifier);
+    form->addRow(tr("C&oncurrency:"), concurrency);
+    form->addRow(tr("API &key:"), key);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted) return;
+    s.endpoint = endpoint->text();
+    s.explainerModel = explainer->text();
+    s.classifierModel = classifier->text();
+    s.concurrency = concurrency->value();
+    saveLlmSettings(s);
+    if (!key->text().isEmpty()) setSessionApiKey(key->text());
+    setCurrentDivergingScale(scale->currentText());
+    saveColorScaleSetting(scale->currentText());
+    const auto doc = document_;
+    const int neuron = selection_->neuron(), context = selection_->context(), head = selection_->head();
+    setDocument(doc);
+    selection_->setNeuron(neuron);
+    selection_->setContextAndHead(context, head);
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList files = recentFiles();
+    for (const QString& f : files) {
+        recentMenu_->addAction(QFileInfo(f).fileName() + QStringLiteral("  (") + QDir::toNativeSeparators(QFileInfo(f).path()) +
+                                   QStringLiteral(")"),
+                               this, [this, f] { openBundle(f); });
+    }
+    recentMenu_->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) {
+        for (const QUrl& url : event->mimeData()->urls())
+            if (url.isLocalFile()) {
+                event->acceptProposedAction();
+                return;
+            }
+    }
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    for (const QUrl& url : event->mimeData()->urls())
+        if (url.isLocalFile()) {
+            openBundle(url.toLocalFile());
+            event->acceptProposedAction();
+            return;
+        }
+}
+
+QStringList MainWindow::saveScreenshots(const QString& dir) {
+    QDir().mkpath(dir);
+    QStringList written;
+    auto grab = [&](QWidget* w, const QString& name) {
+        QApplication::processEvents();
+        const QString path = QDir(dir).filePath(name);
+        if (w->grab().save(path)) written << path;
+    };
+    tabs_->setCurrentWidget(neuronView_);
+    if (document_) {
+        const int neuron = selection_->neuron();
+        const NeuronResult* n = neuronView_->neuron();
+        if (n && !n->contexts.empty()) {
+            const int head = !n->relevantHeads.empty() ? n->relevantHeads.front()
+                                                       : (!n->candidateHeads.empty() ? n->candidateHeads.back() : -1);
+            selection_->setContextAndHead(0, head);
+        }
+        Q_UNUSED(neuron);
+    }
+    grab(this, QStringLiteral("main-window.png"));
+    grab(neuronView_, QStringLiteral("neuron-view.png"));
+    grab(neuronView_->contextHeadMap(), QStringLiteral("context-head-heatmap.png"));
+    grab(neuronView_->contextList(), QStringLiteral("contexts.png"));
+    tabs_->setCurrentWidget(overviewView_);
+    grab(this, QStringLiteral("overview.png"));
+    tabs_->setCurrentWidget(neuronView_);
+    grab(neuronPanel_, QStringLiteral("neuron-table.png"));
+    return written;
 }
 
 }  // namespace headlight::ui

@@ -1,17 +1,32 @@
-// The main window: menus, the central views, status bar. Holds no business logic: views observe a
-// Study, jobs run on the worker pool.
+// The main window: menus, the neuron table (left) and the views of the selected neuron, the study
+// overview and the playground (tabs), status bar. Holds no business logic: views observe the open
+// StudyDocument and the shared StudySelection; jobs run on worker threads.
 #pragma once
+
+#include <memory>
 
 #include <QMainWindow>
 
 class QMenu;
+class QTabWidget;
+class QCustomPlot;
 
 namespace headlight::ui {
+
+class StudyDocument;
+class StudySelection;
+class NeuronTablePanel;
+class NeuronView;
+class OverviewView;
+class PlaygroundView;
+class RunDialog;
+struct FigureOptions;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
 
     // Text of Help > About: Headlight, Qt and libtorch versions, licence.
     static QString aboutText();
@@ -20,13 +35,62 @@ public:
     QMenu* viewMenu() const { return viewMenu_; }
     QMenu* helpMenu() const { return helpMenu_; }
 
+    // Opens a bundle. On failure shows an error dialog (object name "errorBox", not blocking) and keeps
+    // the current study; returns false.
+    bool openBundle(const QString& path);
+    // Saves the open study as a bundle (atomic). Returns false (after an error dialog) on failure.
+    bool saveStudyAs(const QString& path);
+    // Exports: the neuron table as shown (CSV), the selected neuron's contexts (svg/pdf/html/tex).
+    bool exportNeuronTable(const QString& path);
+    bool exportContexts(const QString& path);
+    bool exportPlot(QCustomPlot* plot, const QString& path, const FigureOptions& options);
+    // Screenshot mode: shows each view with real data and saves QWidget::grab() PNGs into `dir`.
+    QStringList saveScreenshots(const QString& dir);
+
+    std::shared_ptr<const StudyDocument> document() const { return document_; }
+    StudySelection* selection() const { return selection_; }
+    NeuronTablePanel* neuronPanel() const { return neuronPanel_; }
+    NeuronView* neuronView() const { return neuronView_; }
+    OverviewView* overviewView() const { return overviewView_; }
+    PlaygroundView* playgroundView() const { return playgroundView_; }
+    QTabWidget* tabs() const { return tabs_; }
+    RunDialog* runDialog();
+    // Every plot that File > Export Figure offers, by title.
+    QList<QPair<QString, QCustomPlot*>> exportablePlots() const;
+
 public Q_SLOTS:
     void showAbout();
+    void openDialog();
+    void saveAsDialog();
+    void exportFigureDialog();
+    void exportContextsDialog();
+    void exportTableDialog();
+    void showRunDialog();
+    void showPreferences();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
+    void setDocument(std::shared_ptr<const StudyDocument> document);
+    void showError(const QString& title, const QString& message);
+    void rebuildRecentMenu();
+
     QMenu* fileMenu_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
     QMenu* viewMenu_ = nullptr;
     QMenu* helpMenu_ = nullptr;
+    QAction* saveAs_ = nullptr;
+    QList<QAction*> studyActions_;
+    std::shared_ptr<const StudyDocument> document_;
+    StudySelection* selection_;
+    NeuronTablePanel* neuronPanel_;
+    NeuronView* neuronView_;
+    OverviewView* overviewView_;
+    PlaygroundView* playgroundView_;
+    QTabWidget* tabs_;
+    RunDialog* runDialog_ = nullptr;
 };
 
 }  // namespace headlight::ui

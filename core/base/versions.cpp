@@ -1,5 +1,6 @@
 #include "core/base/versions.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -32,7 +33,13 @@ std::string blasInfo() {
 int configureTorchThreads(int threads) {
     static std::once_flag once;
     std::call_once(once, [threads] {
-        int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+        // An explicit request wins, then HEADLIGHT_THREADS, then OMP_NUM_THREADS, then every core.
+        int n = threads;
+        for (const char* var : {"HEADLIGHT_THREADS", "OMP_NUM_THREADS"}) {
+            if (n > 0) break;
+            if (const char* value = std::getenv(var)) n = std::atoi(value);
+        }
+        if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
         if (n <= 0) n = 1;
         torch::set_num_threads(n);
     });

@@ -205,7 +205,6 @@ struct EncodeScratch {
     std::vector<int> charBeginOfByte;  // for each byte of utf8: first unit of its character
     std::vector<int> charEndOfByte;    // ... and the unit after its character
     std::vector<WordToken> tokens;
-    std::vector<AddedTokenMatcher::Segment> segments;
 };
 
 }  // namespace

@@ -48,7 +48,6 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int>>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
                    const std::string& where)
     : options_(std::move(options)) {
-    cache_.reserve(kCacheCapacity);
     auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
     if (vocab.empty()) fail("the BPE vocabulary is empty");
 
@@ -260,6 +259,7 @@ void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) co
         cache_.clear();
         cacheArena_.clear();
     }
+    if (cache_.bucket_count() < kCacheCapacity) cache_.reserve(kCacheCapacity);  // once, not at every load
     const CachedWord entry{static_cast<std::uint32_t>(cacheArena_.size()), static_cast<std::uint32_t>(out.size() - first)};
     if (cache_.emplace(std::move(key), entry).second)  // another thread may have cached it meanwhile
         cacheArena_.insert(cacheArena_.end(), out.begin() + static_cast<std::ptrdiff_t>(first), out.end());

@@ -63,7 +63,9 @@ QString singleCharField(const json& j, const char* key, const std::string& where
 // Patterns: {"String": "..."} or {"Regex": "..."}
 
 QRegularExpression compileRegex(const QString& pattern, const std::string& where, const std::string& what) {
-    // PCRE2 with Unicode properties: \s, \w, \d mean their Unicode versions, as in Oniguruma.
+    // PCRE2 with Unicode properties: \s, \w, \d mean their Unicode versions. \s is then Unicode
+    // White_Space (U+0085 yes, U+FEFF no), as in Oniguruma, the engine of HF's Rust tokenizers; JS engines
+    // have it the other way round. The goldens agree with both (README "Caveats"), so Oniguruma it is.
     QRegularExpression re(pattern, QRegularExpression::UseUnicodePropertiesOption);
     if (!re.isValid())
         fail(where, what + ": invalid regular expression '" + pattern.toStdString() + "': " + re.errorString().toStdString());
@@ -187,8 +189,14 @@ private:
         const QStringView text(in.text());
         AlignedTextBuilder out;
         auto emitChunk = [&](int begin, int end) {
-            const QString chunk = normalized(text.mid(begin, end - begin));
-            if (chunk == text.mid(begin, end - begin))
+            // ASCII is the same in every normalization form: skip the work for the common case.
+            const QStringView original = text.mid(begin, end - begin);
+            if (std::all_of(original.begin(), original.end(), [](QChar c) { return c.unicode() < 0x80; })) {
+                out.appendFrom(in, begin, end);
+                return;
+            }
+            const QString chunk = normalized(original);
+            if (chunk == original)
                 out.appendFrom(in, begin, end);
             else
                 out.appendNew(chunk, in.sourceOf(begin, end));
@@ -576,16 +584,21 @@ private:
     QString content_;
 };
 
-// "<0xE2>" style tokens (exactly six ASCII characters) and the byte they stand for.
+int hexDigit(QChar c) {
+    if (c >= u'0' && c <= u'9') return c.unicode() - u'0';
+    if (c >= u'a' && c <= u'f') return c.unicode() - u'a' + 10;
+    if (c >= u'A' && c <= u'F') return c.unicode() - u'A' + 10;
+    return -1;
+}
+
+// "<0xE2>" style tokens (exactly six characters) and the byte they stand for. As Rust's
+// u8::from_str_radix that HF uses, "+A" is read as 10.
 std::optional<unsigned char> byteFallbackValue(const QString& token) {
     if (token.size() != 6 || !token.startsWith(QLatin1String("<0x")) || token[5] != u'>') return std::nullopt;
-    bool ok = false;
-    // Rust's u8::from_str_radix accepts a leading '+'.
-    const QString digits = token[3] == u'+' ? token.mid(4, 1) : token.mid(3, 2);
-    if (digits.isEmpty() || digits[0] == u'-' || digits[0] == u'+') return std::nullopt;
-    const uint value = digits.toUInt(&ok, 16);
-    if (!ok || value > 255) return std::nullopt;
-    return static_cast<unsigned char>(value);
+    const int high = token[3] == u'+' ? 0 : hexDigit(token[3]);
+    const int low = hexDigit(token[4]);
+    if (high < 0 || low < 0) return std::nullopt;
+    return static_cast<unsigned char>(high * 16 + low);
 }
 
 bool isValidUtf8(const std::string& bytes) {

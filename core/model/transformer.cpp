@@ -125,6 +125,7 @@ struct Transformer::Impl {
 namespace {
 
 constexpr uint8_t kCapture = 1, kEdit = 2;
+constexpr int64_t kQueryBlock = 256;  // query rows per attention block
 
 int stageOf(HookPoint p) {  // order of the parts of a block: 0 input, 1 attention, 2 resid_mid, 3 MLP in, 4 out
     switch (p) {
@@ -151,7 +152,7 @@ private:
     at::Tensor mlp(int l, const at::Tensor& h, bool computeOut);
     at::Tensor normalize(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, HookPoint scaleHook, int l);
     at::Tensor rotate(const at::Tensor& x) const;
-    at::Tensor activation(const at::Tensor& x) const;
+    at::Tensor activation(at::Tensor x, bool inPlace) const;
 
     uint8_t flag(HookPoint p, int l) const { return flags_[(l + 1) * kHookPointCount + static_cast<int>(p)]; }
     bool wants(HookPoint p, int l) const { return flag(p, l) != 0; }
@@ -159,10 +160,8 @@ private:
     void store(HookPoint p, int l, const at::Tensor& t, bool selected);
     at::Tensor atPositions(const at::Tensor& t, int64_t dim) const;  // [B, ..T.., ...] -> one position per row
 
-    const Transformer::Impl& m_;
     const ModelConfig& c_;
     const Params& P_;
-    const TokenBatch& batch_;
     const HookSet& hooks_;
     int64_t B_, T_, N_;
     std::vector<uint8_t> flags_;          // (layer + 1) * kHookPointCount + point
@@ -173,15 +172,17 @@ private:
     bool finalNorm_ = false, unembed_ = false;
     at::Tensor rows_, positions_;         // [B] when captures are restricted to one position per row
     at::Tensor mask_;                     // [T, T]: 0 on and below the diagonal, -inf above
+    at::Tensor ids_;                      // [N] int64
     ActivationCache cache_;
 };
 
 Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSet& hooks)
-    : m_(model), c_(model.config), P_(model.compute), batch_(batch), hooks_(hooks) {
+    : c_(model.config), P_(model.compute), hooks_(hooks) {
     const ModelConfig& c = c_;
     // -- the batch
     if (!batch.ids.defined() || batch.ids.dim() != 2) throw Error("token batch: ids must be a [rows, positions] tensor");
-    if (batch.ids.scalar_type() != at::kLong) throw Error("token batch: ids must be int64");
+    if (!at::isIntegralType(batch.ids.scalar_type(), /*includeBool=*/false))
+        throw Error("token batch: ids must be an integer tensor");
     B_ = batch.ids.size(0);
     T_ = batch.ids.size(1);
     N_ = B_ * T_;
@@ -195,7 +196,8 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
         if (batch.lengths[b] < 1 || batch.lengths[b] > T_)
             throw Error("token batch: row " + std::to_string(b) + " has length " + std::to_string(batch.lengths[b]) +
                         " (must be 1.." + std::to_string(T_) + ")");
-    const at::Tensor ids = batch.ids.contiguous();
+    ids_ = batch.ids.to(at::kLong).contiguous().reshape({N_});
+    const at::Tensor& ids = ids_;
     const int64_t* idp = ids.data_ptr<int64_t>();
     for (int64_t i = 0; i < N_; ++i)
         if (idp[i] < 0 || idp[i] >= c.dVocab)
@@ -315,12 +317,13 @@ at::Tensor Pass::tap(HookPoint p, int l, at::Tensor t) {
     return t;
 }
 
-at::Tensor Pass::activation(const at::Tensor& x) const {
+// The MLP nonlinearity; in place when nothing else holds x (its hook is neither captured nor edited).
+at::Tensor Pass::activation(at::Tensor x, bool inPlace) const {
     switch (c_.act) {
-    case Activation::GeluNew: return at::gelu(x, "tanh");  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    case Activation::Gelu: return at::gelu(x);             // 0.5 x (1 + erf(x / sqrt 2))
-    case Activation::Silu: return at::silu(x);
-    case Activation::Relu: return at::relu(x);
+    case Activation::GeluNew: return inPlace ? at::gelu_(x, "tanh") : at::gelu(x, "tanh");  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    case Activation::Gelu: return inPlace ? at::gelu_(x) : at::gelu(x);                     // 0.5 x (1 + erf(x / sqrt 2))
+    case Activation::Silu: return inPlace ? at::silu_(x) : at::silu(x);
+    case Activation::Relu: return inPlace ? at::relu_(x) : at::relu(x);
     }
     return x;
 }
@@ -369,16 +372,36 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
         q = tap(HookPoint::RotQ, l, rotate(q));
         k = tap(HookPoint::RotK, l, rotate(k));
     }
-    // Query heads sharing a key/value head are stacked along the rows: [B Hkv, G T, dh] x [B Hkv, dh, T].
-    const at::Tensor qg = q.reshape({B, T, Hkv, G, dh}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, G * T, dh});
-    const at::Tensor kt = k.permute({0, 2, 3, 1}).reshape({B * Hkv, dh, T});
-    const at::Tensor vg = v.permute({0, 2, 1, 3}).reshape({B * Hkv, T, dh});
-    const at::Tensor mask = (G == 1 ? mask_ : mask_.repeat({G, 1})).expand({B * Hkv, G * T, T});
-    at::Tensor scores = at::baddbmm(mask, qg, kt, 1.0, 1.0 / std::sqrt(double(dh)));          // q.k / sqrt(dh), causal
-    scores = tap(HookPoint::AttnScores, l, scores.view({B, H, T, T}));
-    const at::Tensor pattern = tap(HookPoint::Pattern, l, at::softmax(scores, -1));           // [B, H, T, T]
-    at::Tensor z = at::bmm(pattern.view({B * Hkv, G * T, T}), vg)                              // [B Hkv, G T, dh]
-                       .view({B, H, T, dh}).permute({0, 2, 1, 3});                             // [B, T, H, dh]
+    // Query heads sharing a key/value head are stacked along the rows: [B Hkv, G, T, dh] against [B Hkv, dh, T].
+    const at::Tensor qg = q.reshape({B, T, Hkv, G, dh}).permute({0, 2, 3, 1, 4}).contiguous();  // [B, Hkv, G, T, dh]
+    const at::Tensor kt = k.permute({0, 2, 3, 1}).contiguous();                                    // [B, Hkv, dh, T]
+    const at::Tensor vg = v.permute({0, 2, 1, 3}).contiguous();                                    // [B, Hkv, T, dh]
+    at::Tensor z = at::empty({B, T, H, dh}, q.options());
+    // Causal attention in blocks of query rows, each against the keys it can see (about half the work of
+    // the full square, and small temporaries); one block of all rows when the pattern itself is hooked.
+    const bool wholePattern = wants(HookPoint::AttnScores, l) || wants(HookPoint::Pattern, l);
+    const int64_t rows = wholePattern ? T : std::min<int64_t>(T, kQueryBlock);
+    const int64_t batchBlock = wholePattern ? B : 1;
+    const double scale = 1.0 / std::sqrt(double(dh));
+    for (int64_t b0 = 0; b0 < B; b0 += batchBlock) {
+        for (int64_t q0 = 0; q0 < T; q0 += rows) {
+            const int64_t nb = batchBlock, nq = std::min(rows, T - q0), keys = q0 + nq;  // rows see keys 0..keys-1
+            const at::Tensor qb = qg.narrow(0, b0, nb).narrow(3, q0, nq).reshape({nb * Hkv, G * nq, dh});
+            const at::Tensor kb = kt.narrow(0, b0, nb).narrow(3, 0, keys).reshape({nb * Hkv, dh, keys});
+            const at::Tensor vb = vg.narrow(0, b0, nb).narrow(2, 0, keys).reshape({nb * Hkv, keys, dh});
+            const at::Tensor mask = mask_.narrow(0, q0, nq).narrow(1, 0, keys).repeat({G, 1}).expand({nb * Hkv, G * nq, keys});
+            at::Tensor scores = at::baddbmm(mask, qb, kb, 1.0, scale);                          // q.k / sqrt(dh), causal
+            at::Tensor pattern;
+            if (wholePattern) {
+                scores = tap(HookPoint::AttnScores, l, scores.view({B, H, T, T}));
+                pattern = tap(HookPoint::Pattern, l, at::softmax(scores, -1)).view({B * Hkv, G * T, T});
+            } else {
+                pattern = at::_softmax_out(scores, scores, -1, false);                          // in place
+            }
+            const at::Tensor zb = at::bmm(pattern, vb).view({nb, Hkv, G, nq, dh});             // [nb, Hkv, G, nq, dh]
+            z.narrow(0, b0, nb).narrow(1, q0, nq).view({nb, nq, Hkv, G, dh}).copy_(zb.permute({0, 3, 1, 2, 4}));
+        }
+    }
     if (G > 1)
         for (int64_t head : zeroValues_[l]) z.select(2, head).zero_();                        // = zero values, per query head
     z = tap(HookPoint::Z, l, z);
@@ -414,10 +437,10 @@ at::Tensor Pass::mlp(int l, const at::Tensor& h, bool computeOut) {  // h: [B, T
         const at::Tensor gateUp = at::addmm(L.b_mlpIn, h.reshape({N, d}), L.W_mlpIn);           // [N, 2m] = gate | up
         const at::Tensor gate = tap(HookPoint::MlpPre, l, gateUp.narrow(1, 0, m).view({B, T, m}));
         const at::Tensor up = tap(HookPoint::MlpPreLinear, l, gateUp.narrow(1, m, m).view({B, T, m}));
-        post = tap(HookPoint::MlpPost, l, activation(gate) * up);                                // [B, T, m]
+        post = tap(HookPoint::MlpPost, l, activation(gate, !wants(HookPoint::MlpPre, l)).mul_(up));  // act(gate) * up
     } else {
         const at::Tensor pre = tap(HookPoint::MlpPre, l, at::addmm(L.b_mlpIn, h.reshape({N, d}), L.W_mlpIn).view({B, T, m}));
-        post = tap(HookPoint::MlpPost, l, activation(pre));                                     // [B, T, m]
+        post = tap(HookPoint::MlpPost, l, activation(pre, !wants(HookPoint::MlpPre, l)));           // [B, T, m]
     }
     if (!computeOut) return {};
     return tap(HookPoint::MlpOut, l, at::addmm(L.b_out, post.reshape({N, m}), L.W_out).view({B, T, d}));
@@ -441,7 +464,7 @@ at::Tensor Pass::block(int l, const at::Tensor& resid) {
 
 ActivationCache Pass::forward() {
     const int64_t d = c_.dModel;
-    const at::Tensor ids = batch_.ids.reshape({N_});
+    const at::Tensor& ids = ids_;                                                              // [N]
     at::Tensor x = tap(HookPoint::Embed, -1, P_.W_E.index_select(0, ids).view({B_, T_, d}));  // [B, T, d]
     if (c_.positional == PositionalKind::Learned)
         x = x + tap(HookPoint::PosEmbed, -1, P_.W_pos.narrow(0, 0, T_).unsqueeze(0).expand({B_, T_, d}));

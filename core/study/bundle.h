@@ -33,7 +33,19 @@ public:
     NeuronResult neuronResult(int i) const;       // materialises one neuron with its contexts
     const Provenance& provenance() const;
     const StudyParameters& parameters() const;
+    const std::vector<HeadExplanation>& explanations() const;  // steps 4-5 (empty if none)
+    const HeldOutProvenance& heldOut() const;                   // step 5 provenance
     Study toStudy() const;                        // materialises everything
+
+    // Cheap columnar accessors for tables over many neurons (no contexts materialised).
+    int nLayers() const;
+    int nHeads() const;
+    int layerOf(int i) const;
+    bool isBaseline(int i) const;
+    float maxActivationOf(int i) const;           // max of the neuron's contexts' activations (NaN: none)
+    int keptCountOf(int i) const;                 // contexts with kept = 1 (the P prompts)
+    int relevantCountOf(int i) const;             // relevant heads
+    const std::vector<AblationResult>& ablations() const;
 
 private:
     struct Impl;

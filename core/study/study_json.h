@@ -16,4 +16,12 @@ Provenance provenanceFromJson(const nlohmann::json& j, const std::string& where)
 StudyParameters parametersFromJson(const nlohmann::json& j, const std::string& where);
 AblationResult ablationFromJson(const nlohmann::json& j, const std::string& where);
 
+// Steps 4-5 records (the bundle's optional "explanations" and "held_out" keys). The export form
+// (`study export --json`) is a subset: toExportJson.
+nlohmann::ordered_json toJson(const HeadExplanation& e, int nHeads);
+nlohmann::ordered_json toExportJson(const HeadExplanation& e, int nHeads);
+nlohmann::ordered_json toJson(const HeldOutProvenance& h);
+HeadExplanation headExplanationFromJson(const nlohmann::json& j, const std::string& where);
+HeldOutProvenance heldOutFromJson(const nlohmann::json& j, const std::string& where);
+
 }  // namespace headlight

@@ -1,0 +1,437 @@
+// Steps 4-5 on a bundle:
+//   headlight-cli study explain X.headlight [LLM options] [--offline-baseline] [--dry-run] [--out Y.headlight]
+//   headlight-cli study score X.headlight --heldout FILE [--model M | --heldout-bundle H.headlight] [LLM options]
+// LLM options: --llm-base-url URL --llm-model NAME --classifier-base-url URL --classifier-model NAME
+//   --concurrency N --no-cache --cache-dir DIR --prompts DIR (+ prices, timeouts, temperature).
+// The API key comes from OPENAI_API_KEY only and is never written anywhere. The bundle is rewritten
+// atomically at the end (in place unless --out): an interrupted run leaves it as it was, and a rerun
+// takes every reply it already paid for from the response cache.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <QDateTime>
+#include <QFileInfo>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/cli_common.h"
+#include "core/analysis/corpus.h"
+#include "core/base/error.h"
+#include "core/explain/baseline.h"
+#include "core/explain/explainer.h"
+#include "core/explain/scorer.h"
+#include "core/llm/llm_client.h"
+#include "core/llm/prompts.h"
+#include "core/llm/response_cache.h"
+#include "core/study/bundle.h"
+#include "core/study/heldout.h"
+
+namespace headlight::cli {
+
+namespace {
+
+CancellationToken* gExplainInterrupt = nullptr;
+extern "C" void onExplainInterrupt(int) {
+    if (gExplainInterrupt) gExplainInterrupt->cancel();
+}
+
+// Ctrl-C stops the run: nothing is written, paid replies are in the cache for the rerun.
+struct ExplainInterruptGuard {
+    CancellationToken token;
+    ExplainInterruptGuard() {
+        gExplainInterrupt = &token;
+        std::signal(SIGINT, onExplainInterrupt);
+        std::signal(SIGTERM, onExplainInterrupt);
+    }
+    ~ExplainInterruptGuard() {
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+        gExplainInterrupt = nullptr;
+    }
+};
+
+QCommandLineOption opt(const char* name, const char* help, const char* value = nullptr, const char* def = nullptr) {
+    QCommandLineOption o(QString::fromLatin1(name), QString::fromLatin1(help));
+    if (value) o.setValueName(QString::fromLatin1(value));
+    if (def) o.setDefaultValue(QString::fromLatin1(def));
+    return o;
+}
+
+// Options shared by explain and score.
+struct LlmOptions {
+    QCommandLineOption baseUrl = opt("llm-base-url", "Explainer endpoint (OpenAI-compatible; default $OPENAI_BASE_URL or https://api.openai.com/v1).", "URL");
+    QCommandLineOption model = opt("llm-model", "Explainer model (default gpt-4-1106-preview, the paper's).", "NAME", "gpt-4-1106-preview");
+    QCommandLineOption classifierUrl = opt("classifier-base-url", "Classifier endpoint (default: the explainer's).", "URL");
+    QCommandLineOption classifierModel = opt("classifier-model", "Classifier model (default: the explainer's).", "NAME");
+    QCommandLineOption organization = opt("organization", "OpenAI-Organization header (default $OPENAI_ORG_ID).", "ORG");
+    QCommandLineOption concurrency = opt("concurrency", "Requests in flight at once (default 16).", "N", "16");
+    QCommandLineOption timeout = opt("timeout", "Seconds per attempt before a request is retried (default 120).", "S", "120");
+    QCommandLineOption attempts = opt("attempts", "Attempts per request: first try + retries (default 6).", "N", "6");
+    QCommandLineOption temperature = opt("temperature", "Sampling temperature (default: the server's, as the paper).", "T");
+    QCommandLineOption promptPrice = opt("prompt-price", "Explainer price, USD per 1M prompt tokens, for cost accounting (default 0).", "USD", "0");
+    QCommandLineOption completionPrice = opt("completion-price", "Explainer price, USD per 1M completion tokens (default 0).", "USD", "0");
+    QCommandLineOption classifierPromptPrice = opt("classifier-prompt-price", "Classifier price per 1M prompt tokens (default: the explainer's).", "USD");
+    QCommandLineOption classifierCompletionPrice = opt("classifier-completion-price", "Classifier price per 1M completion tokens (default: the explainer's).", "USD");
+    QCommandLineOption dryRun = opt("dry-run", "Print the number of requests and estimated tokens and cost; send nothing, write nothing.");
+    QCommandLineOption noCache = opt("no-cache", "Neither read nor write the response cache.");
+    QCommandLineOption cacheDir = opt("cache-dir", "Response cache folder (default $XDG_CACHE_HOME/headlight/llm).", "DIR");
+    QCommandLineOption prompts = opt("prompts", "Folder with explainer.txt / classifier.txt overriding the templates.", "DIR");
+    QCommandLineOption out = opt("out", "Write the result here instead of rewriting the input bundle.", "FILE");
+
+    void addTo(QCommandLineParser& p) const {
+        for (const QCommandLineOption* o : {&baseUrl, &model, &classifierUrl, &classifierModel, &organization, &concurrency,
+                                            &timeout, &attempts, &temperature, &promptPrice, &completionPrice,
+                                            &classifierPromptPrice, &classifierCompletionPrice, &dryRun, &noCache,
+                                            &cacheDir, &prompts, &out})
+            p.addOption(*o);
+    }
+};
+
+double number(const QCommandLineParser& p, const QCommandLineOption& o, double min) {
+    bool ok = false;
+    const double v = p.value(o).toDouble(&ok);
+    if (!ok || !(v >= min))
+        throw Error("--" + o.names().front().toStdString() + ": '" + p.value(o).toStdString() + "' is not a number >= " +
+                    QString::number(min).toStdString());
+    return v;
+}
+
+std::optional<double> temperatureOf(const QCommandLineParser& p, const LlmOptions& o) {
+    if (!p.isSet(o.temperature)) return std::nullopt;
+    return number(p, o.temperature, 0.0);
+}
+
+llm::Endpoint explainerEndpoint(const QCommandLineParser& p, const LlmOptions& o) {
+    llm::Endpoint e;
+    const QByteArray envBase = qgetenv("OPENAI_BASE_URL");
+    e.baseUrl = p.isSet(o.baseUrl) ? p.value(o.baseUrl).toStdString()
+                                   : (envBase.isEmpty() ? e.baseUrl : envBase.toStdString());
+    e.model = p.value(o.model).toStdString();
+    e.organization = p.value(o.organization).toStdString();
+    e.takeKeyFromEnvironment();
+    e.promptPricePerMillion = number(p, o.promptPrice, 0);
+    e.completionPricePerMillion = number(p, o.completionPrice, 0);
+    return e;
+}
+
+llm::Endpoint classifierEndpoint(const QCommandLineParser& p, const LlmOptions& o) {
+    llm::Endpoint e = explainerEndpoint(p, o);
+    if (p.isSet(o.classifierUrl)) e.baseUrl = p.value(o.classifierUrl).toStdString();
+    if (p.isSet(o.classifierModel)) e.model = p.value(o.classifierModel).toStdString();
+    if (p.isSet(o.classifierPromptPrice)) e.promptPricePerMillion = number(p, o.classifierPromptPrice, 0);
+    if (p.isSet(o.classifierCompletionPrice)) e.completionPricePerMillion = number(p, o.classifierCompletionPrice, 0);
+    return e;
+}
+
+std::shared_ptr<llm::ResponseCache> cacheOf(const QCommandLineParser& p, const LlmOptions& o) {
+    if (p.isSet(o.noCache)) return nullptr;
+    return std::make_shared<llm::ResponseCache>(p.value(o.cacheDir));
+}
+
+// A client for `endpoint`, behind the cache unless --no-cache.
+std::shared_ptr<llm::LlmClient> makeClient(const QCommandLineParser& p, const LlmOptions& o, const llm::Endpoint& endpoint,
+                                           const std::shared_ptr<llm::ResponseCache>& cache) {
+    llm::ClientOptions options;
+    options.concurrency = static_cast<int>(number(p, o.concurrency, 1));
+    options.timeoutMs = static_cast<int>(number(p, o.timeout, 0.001) * 1000);
+    options.maxAttempts = static_cast<int>(number(p, o.attempts, 1));
+    if (endpoint.apiKey.empty())
+        printErr("headlight-cli: note: OPENAI_API_KEY is not set; requests to " + endpoint.chatUrl() + " carry no key\n");
+    auto client = std::make_shared<llm::OpenAiChatClient>(endpoint, options);
+    if (!cache) return client;
+    return std::make_shared<llm::CachedLlmClient>(client, cache);
+}
+
+std::string money(double usd) {
+    std::ostringstream s;
+    s << "$" << std::fixed << std::setprecision(usd < 1 ? 4 : 2) << usd;
+    return s.str();
+}
+
+// --dry-run: requests, estimated tokens (UTF-8 bytes / 4 for prompts; max_tokens for completions, an
+// upper bound) and cost; how many are already in the cache (free).
+void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
+                 const std::shared_ptr<llm::ResponseCache>& cache) {
+    int64_t promptTokens = 0, completionTokens = 0, cached = 0;
+    llm::OpenAiChatClient shape(endpoint, llm::ClientOptions{1});  // for the request identity only
+    for (const llm::ChatRequest& r : requests) {
+        if (cache) {
+            const auto body = shape.requestBody(r);
+            if (cache->find(llm::ResponseCache::keyOf(endpoint.chatUrl(), body), endpoint.chatUrl(), body)) {
+                ++cached;
+                continue;
+            }
+        }
+        for (const llm::ChatMessage& m : r.messages) promptTokens += llm::estimateTokens(m.content) + 4;
+        completionTokens += r.maxTokens;
+    }
+    llm::Usage u{promptTokens, completionTokens};
+    std::ostringstream s;
+    s << step << ": " << requests.size() << " requests to " << endpoint.model << " at " << endpoint.chatUrl();
+    if (cache) s << " (" << cached << " already cached, free)";
+    s << "\n  to send: " << (int64_t(requests.size()) - cached) << " requests, about " << promptTokens
+      << " prompt tokens (UTF-8 bytes / 4, an estimate) + at most " << completionTokens << " completion tokens (max_tokens)\n";
+    if (endpoint.promptPricePerMillion > 0 || endpoint.completionPricePerMillion > 0)
+        s << "  estimated cost: at most " << money(llm::priceOf(u, endpoint)) << " (" << endpoint.promptPricePerMillion
+          << " / " << endpoint.completionPricePerMillion << " USD per 1M prompt / completion tokens)\n";
+    else
+        s << "  estimated cost: unknown (give --prompt-price and --completion-price, USD per 1M tokens)\n";
+    printOut(s.str());
+}
+
+// Usage and cost of what was sent now (cache hits cost nothing now).
+struct Spent {
+    int64_t sent = 0, cached = 0, promptTokens = 0, completionTokens = 0;
+    double cost = 0;
+};
+
+Spent spentBy(const llm::LlmClient& client) {
+    Spent s;
+    const llm::OpenAiChatClient* http = nullptr;
+    if (const auto* c = dynamic_cast<const llm::CachedLlmClient*>(&client)) {
+        s.cached = c->hits();
+        http = dynamic_cast<const llm::OpenAiChatClient*>(&const_cast<llm::CachedLlmClient*>(c)->inner());
+    } else {
+        http = dynamic_cast<const llm::OpenAiChatClient*>(&client);
+    }
+    if (http) {
+        const auto st = http->stats();
+        s.sent = st.requests;
+        s.promptTokens = st.usage.promptTokens;
+        s.completionTokens = st.usage.completionTokens;
+        s.cost = st.cost;
+    }
+    return s;
+}
+
+std::string spentText(const Spent& s) {
+    std::ostringstream out;
+    out << s.sent << " sent, " << s.cached << " from the cache; " << s.promptTokens << " prompt + " << s.completionTokens
+        << " completion tokens, " << money(s.cost) << " spent now";
+    return out.str();
+}
+
+QString bundleArgument(const QCommandLineParser& parser, const char* command) {
+    if (parser.positionalArguments().size() != 1)
+        throw Error(std::string("study ") + command + ": give exactly one bundle");
+    return parser.positionalArguments().front();
+}
+
+std::string summaryLines(const Study& study) {
+    std::ostringstream out;
+    for (const char* source : {"llm", "baseline"}) {
+        for (bool randomNeurons : {false, true}) {
+            const explain::ScoreSummary s = explain::summarizeScores(study, source, randomNeurons);
+            if (s.scored + s.unscored == 0) continue;
+            out << "  " << std::left << std::setw(9) << source << std::setw(15) << (randomNeurons ? "random neurons" : "neurons")
+                << " scored " << s.scored << " (no score " << s.unscored << ", invalid replies " << s.invalid << ")";
+            if (s.scored > 0) {
+                out << std::fixed << std::setprecision(3) << "  mean E " << s.summary.mean;
+                if (s.scored > 1) out << "  std " << s.summary.std << "  skew " << s.summary.skew;
+                out << "  histogram [0,1]/10:";
+                for (int64_t c : s.histogram.counts) out << " " << c;
+            }
+            out << "\n";
+        }
+    }
+    return out.str();
+}
+
+// The message of the first failed classifier request (its reply reads "[request failed] ...").
+std::string firstFailure(const Study& study) {
+    for (const HeadExplanation& e : study.explanations)
+        for (const ExplanationTest& t : e.tests)
+            if (t.reply.rfind("[request failed] ", 0) == 0) return t.reply.substr(17);
+    return "?";
+}
+
+int runStudyExplainImpl(const QStringList& args) {
+    QCommandLineParser parser;
+    LlmOptions o;
+    o.addTo(parser);
+    const QCommandLineOption offline = opt("offline-baseline", "Only the offline n-gram baseline explanations; no LLM.");
+    const QCommandLineOption maxTokens = opt("max-tokens", "max_tokens of each explainer request (default 200, the paper's).", "N", "200");
+    parser.addOption(offline);
+    parser.addOption(maxTokens);
+    parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file (rewritten in place unless --out)."));
+    parseOrThrow(parser, args,
+                 QStringLiteral("Explain every relevant (neuron, head) of a study with an LLM (METHOD.md section 4), and with "
+                                "the offline n-gram baseline. The API key is read from OPENAI_API_KEY."));
+    const QString input = bundleArgument(parser, "explain");
+    const QString output = parser.isSet(o.out) ? parser.value(o.out) : input;
+    Study study = loadStudy(input);
+    const std::vector<explain::ExplainTarget> targets = explain::relevantTargets(study);
+    if (targets.empty()) printErr("headlight-cli: note: the study has no relevant heads; nothing to explain\n");
+
+    explain::ExplainerSettings settings;
+    settings.maxTokens = static_cast<int>(number(parser, maxTokens, 1));
+    settings.temperature = temperatureOf(parser, o);
+    settings.promptTemplate = llm::loadTemplate("explainer", parser.value(o.prompts));
+    const llm::Endpoint endpoint = explainerEndpoint(parser, o);
+    const auto cache = cacheOf(parser, o);
+
+    if (parser.isSet(o.dryRun)) {
+        printOut(std::to_string(targets.size()) + " relevant (neuron, head) pairs; the offline baseline explains them all for free\n");
+        if (!parser.isSet(offline)) {
+            std::vector<llm::ChatRequest> requests;
+            for (const auto& t : targets) requests.push_back(explain::explainerRequest(study, study.neurons[t.neuronIndex], t.head, settings));
+            printDryRun("explain", requests, endpoint, cache);
+        }
+        return 0;
+    }
+
+    ExplainInterruptGuard interrupt;
+    const Progress progress = terminalProgress(&interrupt.token);
+    explain::mergeExplanations(study, explain::explainWithBaseline(study, progress));
+    int64_t failed = 0;
+    std::string firstError;
+    std::string spent;
+    if (!parser.isSet(offline) && !targets.empty()) {
+        const auto client = makeClient(parser, o, endpoint, cache);
+        std::vector<HeadExplanation> records = explain::explainWithLlm(study, targets, *client, settings, progress);
+        std::vector<HeadExplanation> good;
+        for (HeadExplanation& r : records) {
+            if (r.error.empty()) {
+                good.push_back(std::move(r));
+            } else {
+                if (failed++ == 0) firstError = r.error;
+            }
+        }
+        explain::mergeExplanations(study, std::move(good));  // failures are not stored: earlier records stay
+        spent = spentText(spentBy(*client));
+    }
+    if (isatty(fileno(stderr))) printErr("\n");
+    saveBundle(study, output);
+    std::ostringstream s;
+    s << "explained " << targets.size() << " (neuron, head) pairs";
+    if (!parser.isSet(offline)) s << " with " << endpoint.model << " (" << (targets.size() - failed) << " ok, " << failed << " failed)";
+    s << " and the offline baseline\n";
+    if (!spent.empty()) s << "  " << spent << "\n";
+    s << "wrote " << output.toStdString() << "\n";
+    printOut(s.str());
+    if (failed > 0) {
+        printErr("headlight-cli: error: " + std::to_string(failed) + " explainer requests failed; first: " + firstError +
+                 "\n(rerun to retry them: the replies already received come from the cache)\n");
+        return 1;
+    }
+    return 0;
+}
+
+int runStudyScoreImpl(const QStringList& args) {
+    QCommandLineParser parser;
+    LlmOptions o;
+    o.addTo(parser);
+    const QCommandLineOption heldout = opt("heldout", "Held-out corpus (JSON Lines / text file or folder).", "FILE");
+    const QCommandLineOption model = opt("model", "Model folder or hub id for the held-out run (default: the study's).", "M");
+    const QCommandLineOption heldoutBundle =
+        opt("heldout-bundle", "Take the held-out labels from this bundle (steps 1-3 run on the held-out corpus with the "
+                              "same model and settings) instead of running the model.", "FILE");
+    const QCommandLineOption tests = opt("tests", "Test contexts per (neuron, head): the first N held-out contexts by activation (default 10).", "N", "10");
+    const QCommandLineOption offline = opt("offline-baseline", "Only score the offline baseline explanations; no LLM.");
+    parser.addOption(heldout);
+    parser.addOption(model);
+    parser.addOption(heldoutBundle);
+    parser.addOption(tests);
+    parser.addOption(offline);
+    parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file (rewritten in place unless --out)."));
+    parseOrThrow(parser, args,
+                 QStringLiteral("Score the explanations of a study on held-out data (METHOD.md section 5): the classifier "
+                                "model answers Yes/No per test context; E is the balanced accuracy."));
+    const QString input = bundleArgument(parser, "score");
+    const QString output = parser.isSet(o.out) ? parser.value(o.out) : input;
+    if (!parser.isSet(heldout) && !parser.isSet(heldoutBundle)) throw Error("study score: --heldout FILE is required");
+    Study study = loadStudy(input);
+    if (study.explanations.empty()) throw Error("study score: " + input.toStdString() + " has no explanations (run study explain first)");
+    const int testsPerHead = static_cast<int>(number(parser, tests, 1));
+
+    explain::ScorerSettings settings;
+    settings.testsPerHead = testsPerHead;
+    settings.temperature = temperatureOf(parser, o);
+    settings.promptTemplate = llm::loadTemplate("classifier", parser.value(o.prompts));
+    const llm::Endpoint endpoint = classifierEndpoint(parser, o);
+    const auto cache = cacheOf(parser, o);
+
+    ExplainInterruptGuard interrupt;
+    const Progress progress = terminalProgress(&interrupt.token);
+    std::vector<NeuronResult> labels;
+    HeldOutProvenance provenance;
+    provenance.testsPerHead = testsPerHead;
+    provenance.classifierTemplate = settings.promptTemplate.text;
+    if (parser.isSet(heldoutBundle)) {
+        const Study h = loadStudy(parser.value(heldoutBundle));
+        labels = h.neurons;
+        provenance.corpus = parser.isSet(heldout) ? parser.value(heldout).toStdString() : h.provenance.corpus;
+        provenance.corpusHash = h.provenance.corpusHash;
+    } else if (parser.isSet(o.dryRun)) {
+        // Without the held-out run the test contexts are unknown: estimate with the training contexts.
+        labels = study.neurons;
+        printOut("note: the estimate uses the study's own contexts in place of the held-out ones (not labelled yet)\n");
+    } else {
+        const QString modelId = parser.isSet(model) ? parser.value(model) : QString::fromStdString(study.provenance.modelId);
+        labels = labelHeldOut(study, modelId, parser.value(heldout), progress);
+        provenance.corpus = parser.value(heldout).toStdString();
+        provenance.corpusHash = analysis::corpusFingerprint(parser.value(heldout));
+    }
+    explain::attachTests(study, labels, testsPerHead, parser.isSet(offline) ? "baseline" : "");
+
+    std::vector<std::size_t> llmIndices;
+    for (std::size_t i = 0; i < study.explanations.size(); ++i)
+        if (study.explanations[i].source == "llm" && !study.explanations[i].explanation.empty()) llmIndices.push_back(i);
+    if (parser.isSet(o.dryRun)) {
+        int64_t n = 0;
+        for (std::size_t i : llmIndices) n += static_cast<int64_t>(study.explanations[i].tests.size());
+        printOut(std::to_string(llmIndices.size()) + " LLM explanations, " + std::to_string(n) + " test contexts\n");
+        if (!parser.isSet(offline) && !llmIndices.empty()) {
+            std::vector<llm::ChatRequest> requests;
+            for (std::size_t i : llmIndices) {
+                const HeadExplanation& e = study.explanations[i];
+                const NeuronResult* neuron = study.find(e.neuron, e.baseline);
+                for (const ExplanationTest& t : e.tests)
+                    requests.push_back(explain::classifierRequest(e, neuron ? neuron->neuron.token : std::string(), study, t, settings));
+            }
+            printDryRun("score", requests, endpoint, cache);
+        }
+        return 0;
+    }
+
+    explain::scoreBaselines(study);
+    int64_t failed = 0;
+    std::string spent;
+    if (!parser.isSet(offline) && !llmIndices.empty()) {
+        const auto client = makeClient(parser, o, endpoint, cache);
+        failed = explain::scoreWithLlm(study, *client, settings, progress, llmIndices);
+        spent = spentText(spentBy(*client));
+    }
+    if (isatty(fileno(stderr))) printErr("\n");
+    if (failed > 0) {
+        // Not written: the earlier scores stay. The replies received are in the cache for the rerun.
+        printErr("headlight-cli: error: " + std::to_string(failed) + " classifier requests failed; first: " +
+                 firstFailure(study) + "\n" + output.toStdString() + " was not written; rerun to retry" +
+                 (cache ? " (the replies already received come from the cache)" : "") + "\n");
+        return 1;
+    }
+    provenance.createdAt = QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString();
+    study.heldOut = provenance;
+    saveBundle(study, output);
+    std::ostringstream s;
+    s << "scored " << study.explanations.size() << " explanations on " << provenance.corpus << " (up to " << testsPerHead
+      << " test contexts each";
+    if (!parser.isSet(offline)) s << "; classifier " << endpoint.model;
+    s << ")\n" << summaryLines(study);
+    if (!spent.empty()) s << "  " << spent << "\n";
+    s << "wrote " << output.toStdString() << "\n";
+    printOut(s.str());
+    return 0;
+}
+
+}  // namespace
+
+int runStudyExplain(const QStringList& args) { return runStudyExplainImpl(args); }
+int runStudyScore(const QStringList& args) { return runStudyScoreImpl(args); }
+
+}  // namespace headlight::cli

@@ -1,0 +1,66 @@
+// Step 5 (METHOD.md section 5): the head explanation score. Steps 2-3 re-run on a held-out corpus
+// with the same settings give, per neuron, held-out NeuronContexts with active masks (the same records
+// as NeuronResult::contexts). For each explained (neuron, head), the test contexts are the first
+// `testsPerHead` (default 10) kept held-out contexts in descending activation order (ties: ascending
+// document), labelled by the head's active mask. Each is sent in its own request to the classifier with
+// the explanation (one-word Yes/No, max_tokens 1); anything else is invalid (counted, not guessed).
+// E = (TP/(TP+FN) + TN/(TN+FP)) / 2; no score when the valid test labels are all one class. The scorer
+// works on records only: it needs no model.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/analysis/statistics.h"
+#include "core/base/progress.h"
+#include "core/llm/llm_client.h"
+#include "core/llm/prompts.h"
+#include "core/study/study.h"
+
+namespace headlight::explain {
+
+// The test contexts of `head` among a neuron's held-out contexts (predictions empty).
+std::vector<ExplanationTest> selectTests(const std::vector<NeuronContext>& heldOut, int head, int testsPerHead = 10);
+
+// Recomputes tp/fn/fp/tn/invalid and score from the tests' labels and predictions.
+void tally(HeadExplanation& explanation);
+
+struct ScorerSettings {
+    int testsPerHead = 10;               // paper: 10
+    int maxTokens = 1;                   // paper: 1
+    std::optional<double> temperature;   // empty: the server's default
+    llm::PromptTemplate promptTemplate = llm::builtInTemplate("classifier");
+};
+
+// The classifier request for one test of an explanation of a neuron with `token`.
+llm::ChatRequest classifierRequest(const HeadExplanation& explanation, const std::string& token, const Study& study,
+                                   const ExplanationTest& test, const ScorerSettings& settings);
+
+// Sets the tests of every explanation of `study` from `heldOut` (per neuron, matched by neuron ref
+// and baseline flag; a neuron missing there gets no tests) and clears earlier predictions. With
+// `source` given ("llm" or "baseline"), only the explanations of that source.
+void attachTests(Study& study, const std::vector<NeuronResult>& heldOut, int testsPerHead, const std::string& source = {});
+
+// Classifies the tests of the explanations selected by `indices` (into study.explanations; all
+// "llm" records with an explanation when empty) with `classifier`, then tallies. A request that fails
+// for good counts as invalid (its reply reads "[request failed] ..."); returns how many failed.
+// Throws headlight::Cancelled when cancelled.
+int64_t scoreWithLlm(Study& study, llm::LlmClient& classifier, const ScorerSettings& settings,
+                     const Progress& progress = {}, std::vector<std::size_t> indices = {});
+// Classifies the tests of every "baseline" record with the offline classifier, then tallies.
+void scoreBaselines(Study& study);
+
+// Summary of E over heads: mean, std, skew and a 10-bin histogram on [0, 1].
+struct ScoreSummary {
+    analysis::Summary summary;       // over scored heads
+    analysis::Histogram histogram;   // 10 bins on [0, 1]
+    int64_t scored = 0;              // explanations with a score
+    int64_t unscored = 0;            // explanations without (one-class labels, not scored, failed)
+    int64_t invalid = 0;             // invalid classifier replies
+};
+// Over the explanations of `source` ("llm" or "baseline") of real neurons (baselineNeurons false) or
+// of the random-neuron baseline (true).
+ScoreSummary summarizeScores(const Study& study, const std::string& source, bool baselineNeurons);
+
+}  // namespace headlight::explain

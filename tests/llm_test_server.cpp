@@ -1,0 +1,243 @@
+#include "tests/llm_test_server.h"
+
+#include <QHostAddress>
+#include <QPointer>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QThread>
+#include <QTimer>
+
+#ifdef Q_OS_UNIX
+#include <sys/socket.h>
+#endif
+
+namespace headlight::test {
+
+std::string ReceivedRequest::lastUserMessage() const {
+    std::string out;
+    if (json.is_object() && json.contains("messages") && json["messages"].is_array())
+        for (const auto& m : json["messages"])
+            if (m.value("role", std::string()) == "user") out = m.value("content", std::string());
+    return out;
+}
+
+ServerAction ServerAction::ok(std::string content, int latencyMs) {
+    ServerAction a;
+    a.content = std::move(content);
+    a.latencyMs = latencyMs;
+    return a;
+}
+
+ServerAction ServerAction::error(int status, const std::string& message, std::vector<std::pair<QByteArray, QByteArray>> headers) {
+    ServerAction a;
+    a.status = status;
+    a.body = QByteArray::fromStdString(nlohmann::json{{"error", {{"message", message}, {"type", "test"}}}}.dump());
+    a.headers = std::move(headers);
+    return a;
+}
+
+ServerAction ServerAction::of(Kind kind, int latencyMs) {
+    ServerAction a;
+    a.kind = kind;
+    a.latencyMs = latencyMs;
+    return a;
+}
+
+namespace {
+
+QByteArray reasonPhrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 404: return "Not Found";
+        case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        default: return "Status";
+    }
+}
+
+}  // namespace
+
+struct LlmTestServer::Impl {
+    QThread thread;
+    QObject* context = nullptr;    // lives in `thread`; parent of the server
+    QTcpServer* server = nullptr;  // lives in `thread`
+    quint16 port = 0;
+    mutable std::mutex mutex;
+    Handler handler;
+    std::vector<ReceivedRequest> received;
+    int inFlight = 0, maxInFlight = 0;
+
+    // Runs in the server thread.
+    void onConnection(QTcpSocket* socket) {
+        auto buffer = std::make_shared<QByteArray>();
+        auto busy = std::make_shared<bool>(false);
+        QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        QObject::connect(socket, &QTcpSocket::readyRead, socket, [this, socket, buffer, busy] {
+            buffer->append(socket->readAll());
+            processBuffer(socket, buffer, busy);
+        });
+    }
+
+    void processBuffer(QTcpSocket* socket, const std::shared_ptr<QByteArray>& buffer, const std::shared_ptr<bool>& busy) {
+        if (*busy) return;  // one request at a time per connection (HTTP/1.1 without pipelining)
+        const int headerEnd = buffer->indexOf("\r\n\r\n");
+        if (headerEnd < 0) return;
+        const QList<QByteArray> lines = buffer->left(headerEnd).split('\n');
+        ReceivedRequest r;
+        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
+        r.method = requestLine.value(0);
+        r.path = requestLine.value(1);
+        qint64 length = 0;
+        for (int i = 1; i < lines.size(); ++i) {
+            const QByteArray line = lines[i].trimmed();
+            const int colon = line.indexOf(':');
+            if (colon <= 0) continue;
+            const std::string name = line.left(colon).trimmed().toLower().toStdString();
+            const std::string value = line.mid(colon + 1).trimmed().toStdString();
+            r.headers[name] = value;
+            if (name == "content-length") length = std::stoll(value);
+        }
+        if (buffer->size() < headerEnd + 4 + length) return;
+        r.body = buffer->mid(headerEnd + 4, length);
+        buffer->remove(0, headerEnd + 4 + length);
+        r.json = nlohmann::json::parse(r.body.toStdString(), nullptr, false);
+        if (r.json.is_discarded()) r.json = nullptr;
+        Handler h;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            r.index = static_cast<int>(received.size());
+            received.push_back(r);
+            h = handler;
+            maxInFlight = std::max(maxInFlight, ++inFlight);
+        }
+        const ServerAction action = h ? h(r) : ServerAction::ok("ok");
+        *busy = true;
+        QPointer<QTcpSocket> guard(socket);
+        auto respond = [this, guard, action, buffer, busy] {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                --inFlight;
+            }
+            if (!guard) return;
+            *busy = false;
+            answer(guard, action);
+            if (guard && guard->state() == QAbstractSocket::ConnectedState) processBuffer(guard, buffer, busy);
+        };
+        if (action.kind == ServerAction::Hang) {
+            // Never answer; the connection stays open until the client gives up.
+            std::lock_guard<std::mutex> lock(mutex);
+            --inFlight;
+            return;
+        }
+        if (action.latencyMs > 0)
+            QTimer::singleShot(action.latencyMs, Qt::PreciseTimer, socket, respond);
+        else
+            respond();
+    }
+
+    void answer(QTcpSocket* socket, const ServerAction& action) {
+        if (action.kind == ServerAction::Reset) {
+#ifdef Q_OS_UNIX
+            // SO_LINGER 0: close() sends RST instead of FIN.
+            struct linger lg {1, 0};
+            ::setsockopt(static_cast<int>(socket->socketDescriptor()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+#endif
+            socket->abort();
+            return;
+        }
+        QByteArray body = action.body;
+        if (action.kind == ServerAction::MalformedJson) {
+            body = "{\"choices\": [{\"message\": {\"content\": \"Yes\"";  // cut JSON, correct length
+        } else if (body.isEmpty()) {
+            nlohmann::json j = {{"id", "chatcmpl-test"},
+                                {"object", "chat.completion"},
+                                {"model", "test-model-reply"},
+                                {"choices", {{{"index", 0},
+                                              {"message", {{"role", "assistant"}, {"content", action.content}}},
+                                              {"finish_reason", "stop"}}}},
+                                {"usage", {{"prompt_tokens", action.promptTokens},
+                                           {"completion_tokens", action.completionTokens},
+                                           {"total_tokens", action.promptTokens + action.completionTokens}}}};
+            body = QByteArray::fromStdString(j.dump());
+        }
+        QByteArray head = "HTTP/1.1 " + QByteArray::number(action.status) + " " + reasonPhrase(action.status) + "\r\n";
+        head += "Content-Type: application/json\r\n";
+        head += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+        for (const auto& [name, value] : action.headers) head += name + ": " + value + "\r\n";
+        head += "\r\n";
+        if (action.kind == ServerAction::TruncatedBody) {
+            socket->write(head + body.left(body.size() / 2));
+            socket->flush();
+            socket->disconnectFromHost();
+            return;
+        }
+        socket->write(head + body);
+    }
+};
+
+LlmTestServer::LlmTestServer() : impl_(std::make_unique<Impl>()) {
+    Impl* impl = impl_.get();
+    impl->thread.setObjectName(QStringLiteral("llm-test-server"));
+    impl->context = new QObject;
+    impl->context->moveToThread(&impl->thread);
+    QObject::connect(&impl->thread, &QThread::finished, impl->context, &QObject::deleteLater);
+    impl->thread.start();
+    // The server is created inside its thread so that it and its sockets live there.
+    QMetaObject::invokeMethod(impl->context, [impl] {
+        impl->server = new QTcpServer(impl->context);
+        impl->server->setMaxPendingConnections(1000);
+        QObject::connect(impl->server, &QTcpServer::newConnection, impl->server, [impl] {
+            while (QTcpSocket* s = impl->server->nextPendingConnection()) impl->onConnection(s);
+        });
+        if (!impl->server->listen(QHostAddress::LocalHost, 0)) qFatal("LlmTestServer: cannot listen on 127.0.0.1");
+        impl->port = impl->server->serverPort();
+    }, Qt::BlockingQueuedConnection);
+}
+
+LlmTestServer::~LlmTestServer() {
+    Impl* impl = impl_.get();
+    QMetaObject::invokeMethod(impl->context, [impl] {
+        for (QTcpSocket* s : impl->server->findChildren<QTcpSocket*>()) s->abort();
+        impl->server->close();
+        delete impl->server;
+        impl->server = nullptr;
+    }, Qt::BlockingQueuedConnection);
+    impl->thread.quit();
+    impl->thread.wait();
+}
+
+QString LlmTestServer::baseUrl() const {
+    return QStringLiteral("http://127.0.0.1:%1/v1").arg(impl_->port);
+}
+
+void LlmTestServer::setHandler(Handler handler) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->handler = std::move(handler);
+}
+
+std::vector<ReceivedRequest> LlmTestServer::requests() const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->received;
+}
+
+int LlmTestServer::requestCount() const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return static_cast<int>(impl_->received.size());
+}
+
+int LlmTestServer::maxConcurrent() const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->maxInFlight;
+}
+
+void LlmTestServer::reset() {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->received.clear();
+    impl_->maxInFlight = 0;
+}
+
+}  // namespace headlight::test

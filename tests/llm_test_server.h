@@ -1,0 +1,67 @@
+// A tiny HTTP/1.1 server speaking the OpenAI Chat Completions protocol on 127.0.0.1, in its own thread,
+// for the LLM client's tests and benchmark. Each request is answered by a scriptable handler: reply
+// (any status, body, headers), latency, malformed JSON, a truncated body, a reset connection, a hang.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <QByteArray>
+#include <QString>
+#include <nlohmann/json.hpp>
+
+namespace headlight::test {
+
+// One request as the server received it.
+struct ReceivedRequest {
+    int index = 0;                              // 0-based arrival order
+    QByteArray method, path;                    // "POST", "/v1/chat/completions"
+    std::map<std::string, std::string> headers; // lower-cased names
+    QByteArray body;                            // raw body
+    nlohmann::json json;                        // parsed body (null if not JSON)
+    std::string lastUserMessage() const;        // content of the last "user" message
+};
+
+// What the server does with a request.
+struct ServerAction {
+    enum Kind { Reply, MalformedJson, TruncatedBody, Reset, Hang };
+    Kind kind = Reply;
+    int latencyMs = 0;                      // wait before answering (or resetting)
+    int status = 200;                       // HTTP status
+    std::string content = "ok";             // assistant content of the default 200 body
+    int promptTokens = 10, completionTokens = 1;  // usage of the default 200 body
+    QByteArray body;                        // when not empty: sent instead of the default body
+    std::vector<std::pair<QByteArray, QByteArray>> headers;  // extra response headers
+
+    static ServerAction ok(std::string content, int latencyMs = 0);
+    static ServerAction error(int status, const std::string& message, std::vector<std::pair<QByteArray, QByteArray>> headers = {});
+    static ServerAction of(Kind kind, int latencyMs = 0);
+};
+
+class LlmTestServer {
+public:
+    using Handler = std::function<ServerAction(const ReceivedRequest&)>;
+
+    LlmTestServer();   // listens on 127.0.0.1, a free port
+    ~LlmTestServer();
+    LlmTestServer(const LlmTestServer&) = delete;
+    LlmTestServer& operator=(const LlmTestServer&) = delete;
+
+    QString baseUrl() const;     // "http://127.0.0.1:PORT/v1"
+    void setHandler(Handler handler);  // default: ServerAction::ok("ok")
+    std::vector<ReceivedRequest> requests() const;
+    int requestCount() const;
+    int maxConcurrent() const;   // most requests received and not yet answered at once
+    void reset();                // forgets the recorded requests and counters
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace headlight::test

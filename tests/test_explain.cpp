@@ -1,0 +1,721 @@
+// Steps 4-5: prompt templates and reply parsing, the explainer and the scorer against the loopback Chat
+// Completions server, the scorer's arithmetic on hand-made confusion matrices, the offline n-gram
+// baseline on a planted case, the records in the bundle and in `study export --json`, the API key in
+// no output file, and the cache making an interrupted run resume without repeating paid requests.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include <QDirIterator>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include "core/base/error.h"
+#include "core/explain/baseline.h"
+#include "core/explain/explainer.h"
+#include "core/explain/scorer.h"
+#include "core/io/atomic_file.h"
+#include "core/llm/prompts.h"
+#include "core/llm/response_cache.h"
+#include "core/study/bundle.h"
+#include "core/study/study_export.h"
+#include "tests/llm_test_server.h"
+#include "tests/test_util.h"
+
+using namespace headlight;
+using namespace headlight::explain;
+using headlight::test::LlmTestServer;
+using headlight::test::ReceivedRequest;
+using headlight::test::ServerAction;
+
+namespace {
+
+const char* kSecretKey = "sk-explain-SECRET-key-42";
+constexpr int kLayers = 2, kHeads = 2;  // 4 heads; neurons in layer 1, candidate heads 0 and 1
+constexpr int kHead = 1;                // the planted head (L0H1)
+
+const char* kFillers[] = {"the", "river", "quiet", "morning", "library", "several", "green", "letters",
+                          "market", "window", "carried", "slowly", "bright", "stone", "garden", "music"};
+
+std::string filler(int seed, int words) {
+    std::string s;
+    for (int i = 0; i < words; ++i) s += (i ? " " : "") + std::string(kFillers[(seed * 7 + i * 3) % 16]);
+    return s;
+}
+
+const char* kPurposes[] = {"research", "educational", "illustrative", "testing", "personal", "demonstration"};
+
+// Active: "... for X purposes" (the neuron's token " only" comes next); inactive: other text, with
+// "for" and "purposes" apart.
+NeuronContext makeContext(int64_t doc, bool active, float activation, int variant) {
+    NeuronContext c;
+    c.doc = doc;
+    c.docLine = doc + 100;
+    c.docSource = "planted.jsonl";
+    c.position = 3;
+    c.start = 1;
+    c.tokens = {1, 2, 3};
+    c.activation = activation;
+    c.truncatedActivation = activation;
+    if (active)
+        c.text = filler(variant, 4) + " for " + kPurposes[variant % 6] + " purposes";
+    else if (variant % 3 == 0)
+        c.text = filler(variant, 5) + " waited for the " + filler(variant + 1, 2);
+    else if (variant % 3 == 1)
+        c.text = "their purposes were " + filler(variant, 5);
+    else
+        c.text = filler(variant, 6) + "\nand then";
+    c.headScores = {0.1f, active ? 3.f : 0.2f, NAN, NAN};
+    c.active = {0, static_cast<uint8_t>(active ? 1 : 0), 0, 0};
+    return c;
+}
+
+NeuronResult makeNeuron(int neuron, bool baseline, int contexts, int64_t docBase) {
+    NeuronResult r;
+    r.neuron.ref = {1, neuron};
+    r.neuron.tokenId = 42;
+    r.neuron.token = " only";
+    r.neuron.congruence = 3.5f;
+    r.neuron.baseline = baseline;
+    r.candidateHeads = {0, 1};
+    r.relevantHeads = {kHead};
+    r.activeFraction = {0.f, 0.5f, 0.f, 0.f};
+    for (int i = 0; i < contexts; ++i) {
+        r.contexts.push_back(makeContext(docBase + i, i % 2 == 0, 10.f - 0.25f * i, i));
+        r.contexts.back().text = "story" + std::to_string(neuron) + " " + r.contexts.back().text;  // distinct prompts
+    }
+    return r;
+}
+
+Study makeStudy() {
+    Study s;
+    s.nLayers = kLayers;
+    s.nHeads = kHeads;
+    s.dMlp = 64;
+    s.provenance.modelId = "planted";
+    s.provenance.createdAt = "2026-11-24T07:00:00Z";
+    s.parameters.layers = {1};
+    s.neurons.push_back(makeNeuron(3, false, 12, 0));
+    s.neurons.push_back(makeNeuron(5, false, 12, 1000));
+    s.neurons.push_back(makeNeuron(6, true, 12, 2000));  // random-neuron baseline
+    // A context outside the kept P: must not be shown or tested.
+    NeuronContext dropped = makeContext(999, true, 20.f, 0);
+    dropped.text = "DROPPED context";
+    dropped.kept = false;
+    s.neurons[0].contexts.insert(s.neurons[0].contexts.begin(), dropped);
+    return s;
+}
+
+// Held-out contexts of every neuron (as labelHeldOut would return them).
+std::vector<NeuronResult> makeHeldOut(const Study& s) {
+    std::vector<NeuronResult> out;
+    int variant = 50;
+    for (const NeuronResult& n : s.neurons) {
+        NeuronResult r = n;
+        r.contexts.clear();
+        for (int i = 0; i < 14; ++i, ++variant)
+            r.contexts.push_back(makeContext(5000 + variant, i % 3 != 0, 9.f - 0.5f * i, variant));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+llm::Endpoint endpointFor(const LlmTestServer& server, const std::string& model) {
+    llm::Endpoint e;
+    e.baseUrl = server.baseUrl().toStdString();
+    e.model = model;
+    e.apiKey = kSecretKey;
+    e.promptPricePerMillion = 1.0;
+    e.completionPricePerMillion = 2.0;
+    return e;
+}
+
+llm::ClientOptions fastOptions(int concurrency = 4) {
+    llm::ClientOptions o;
+    o.concurrency = concurrency;
+    o.timeoutMs = 5000;
+    o.initialBackoffMs = 10;
+    o.maxBackoffMs = 50;
+    return o;
+}
+
+// The scripted models: the explainer reasons then explains; the classifier says Yes when the
+// excerpt has "purposes only", except for excerpts with "demonstration" (an invalid "Maybe").
+ServerAction scriptedModels(const ReceivedRequest& r) {
+    const std::string prompt = r.lastUserMessage();
+    if (r.json.value("max_tokens", 0) == 1) {
+        const std::size_t at = prompt.find("Here is a text excerpt");
+        const std::string excerpt = at == std::string::npos ? prompt : prompt.substr(at);
+        if (excerpt.find("demonstration") != std::string::npos) return ServerAction::ok("Maybe");
+        return ServerAction::ok(excerpt.find("purposes only") != std::string::npos ? " Yes." : "no");
+    }
+    return ServerAction::ok("<think>they all say purposes</think>\nThe head is active when the text says something "
+                            "is meant \"for ... purposes\", right before \"only\".");
+}
+
+bool anyFileContains(const QString& dir, const QByteArray& needle) {
+    QDirIterator it(dir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        QFile f(it.next());
+        if (f.open(QIODevice::ReadOnly) && f.readAll().contains(needle)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+class TestExplain : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void replyParsing() {
+        using llm::parseYesNo;
+        using llm::stripReasoning;
+        QCOMPARE(QString::fromStdString(stripReasoning("<think>a\nb</think>\n Answer.")), QStringLiteral("Answer."));
+        QCOMPARE(QString::fromStdString(stripReasoning("still thinking</think>Answer")), QStringLiteral("Answer"));
+        QCOMPARE(QString::fromStdString(stripReasoning("X <think>1</think> Y <think>2</think> Z")), QStringLiteral("X  Y  Z"));
+        QCOMPARE(QString::fromStdString(stripReasoning("Answer <think>cut off")), QStringLiteral("Answer"));
+        QCOMPARE(QString::fromStdString(stripReasoning("plain")), QStringLiteral("plain"));
+        QCOMPARE(parseYesNo("Yes"), std::optional<bool>(true));
+        QCOMPARE(parseYesNo(" yes.\n"), std::optional<bool>(true));
+        QCOMPARE(parseYesNo("YES!"), std::optional<bool>(true));
+        QCOMPARE(parseYesNo("\"No\""), std::optional<bool>(false));
+        QCOMPARE(parseYesNo("<think>yes or no?</think> no"), std::optional<bool>(false));
+        QCOMPARE(parseYesNo("thinking...</think>Yes"), std::optional<bool>(true));
+        QVERIFY(!parseYesNo("Maybe"));
+        QVERIFY(!parseYesNo("Yes, because"));
+        QVERIFY(!parseYesNo(""));
+        QVERIFY(!parseYesNo("Y"));
+        QVERIFY(!parseYesNo("<think>unterminated yes"));
+        QCOMPARE(llm::estimateTokens("abcdefgh"), int64_t(2));
+        QCOMPARE(llm::estimateTokens("abcdefghi"), int64_t(3));
+    }
+
+    void templates() {
+        const llm::PromptTemplate ex = llm::builtInTemplate("explainer");
+        QVERIFY(ex.text.find("{{positive_examples}}") != std::string::npos);
+        QVERIFY(ex.text.find("{{negative_examples}}") != std::string::npos);
+        const llm::PromptTemplate cl = llm::builtInTemplate("classifier");
+        QVERIFY(cl.text.find("{{explanation}}") != std::string::npos);
+        QVERIFY(cl.text.find("{{context}}") != std::string::npos);
+        HL_EXPECT_ERROR(llm::builtInTemplate("nope"), "nope");
+        llm::PromptTemplate t{"t", "### system\nYou are {{ who }}.\n### user\nSay {{what}}!\n", "test"};
+        const auto msgs = t.renderMessages({{"who", "terse"}, {"what", "hi"}});
+        QCOMPARE(int(msgs.size()), 2);
+        QCOMPARE(QString::fromStdString(msgs[0].role), QStringLiteral("system"));
+        QCOMPARE(QString::fromStdString(msgs[0].content), QStringLiteral("You are terse."));
+        QCOMPARE(QString::fromStdString(msgs[1].role), QStringLiteral("user"));
+        QCOMPARE(QString::fromStdString(msgs[1].content), QStringLiteral("Say hi!"));
+        HL_EXPECT_ERROR(t.render({{"who", "x"}}), "unknown placeholder {{what}}", "'t'");
+        llm::PromptTemplate bad{"b", "oops {{open", "test"};
+        HL_EXPECT_ERROR(bad.render({}), "unterminated");
+        // No role lines: one user message.
+        llm::PromptTemplate plain{"p", "just {{x}}", "test"};
+        QCOMPARE(int(plain.renderMessages({{"x", "this"}}).size()), 1);
+        QCOMPARE(QString::fromStdString(plain.renderMessages({{"x", "this"}})[0].role), QStringLiteral("user"));
+        // Overrides: --prompts DIR first, then $XDG_CONFIG_HOME/headlight/prompts, then built-in.
+        QTemporaryDir config, custom;
+        qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
+        QCOMPARE(llm::userTemplateDirectory(), config.path() + "/headlight/prompts");
+        QCOMPARE(QString::fromStdString(llm::loadTemplate("explainer").source), QStringLiteral("built-in"));
+        QDir(config.path()).mkpath("headlight/prompts");
+        io::writeFileAtomically(config.path() + "/headlight/prompts/explainer.txt", QByteArray("user {{token}}"));
+        QCOMPARE(QString::fromStdString(llm::loadTemplate("explainer").text), QStringLiteral("user {{token}}"));
+        io::writeFileAtomically(custom.path() + "/explainer.txt", QByteArray("custom {{token}}"));
+        QCOMPARE(QString::fromStdString(llm::loadTemplate("explainer", custom.path()).text), QStringLiteral("custom {{token}}"));
+        QCOMPARE(QString::fromStdString(llm::loadTemplate("classifier", custom.path()).source), QStringLiteral("built-in"));
+        io::writeFileAtomically(custom.path() + "/classifier.txt", QByteArray("\xff\xfe bad"));
+        HL_EXPECT_ERROR(llm::loadTemplate("classifier", custom.path()), "not valid UTF-8");
+        HL_EXPECT_ERROR(llm::loadTemplate("classifier", custom.path() + "/missing"), "does not exist");
+        qunsetenv("XDG_CONFIG_HOME");
+    }
+
+    void explainerPrompt() {
+        const Study s = makeStudy();
+        const auto targets = relevantTargets(s);
+        QCOMPARE(int(targets.size()), 3);
+        QCOMPARE(targets[0].neuronIndex, 0);
+        QCOMPARE(targets[0].head, kHead);
+        ExplainerSettings settings;
+        const llm::ChatRequest r = explainerRequest(s, s.neurons[0], kHead, settings);
+        QCOMPARE(r.maxTokens, 200);
+        QVERIFY(!r.temperature);
+        QCOMPARE(int(r.messages.size()), 1);
+        const QString prompt = QString::fromStdString(r.messages[0].content);
+        QVERIFY(!prompt.contains("{{"));
+        QVERIFY(!prompt.contains("DROPPED"));  // not a kept context
+        const QString pos = prompt.section("Excerpts where the head is active:", 1).section("Excerpts where the head is not active:", 0, 0);
+        const QString neg = prompt.section("Excerpts where the head is not active:", 1);
+        QCOMPARE(pos.count("purposes only"), 6);  // token appended
+        QCOMPARE(neg.count("purposes only"), 0);
+        QCOMPARE(neg.count("\n- "), 6);           // 6 negatives, one per line
+        QVERIFY(!neg.contains("\nand then"));     // newlines shown as spaces
+        // Descending activation: context 0 before context 2.
+        QVERIFY(pos.indexOf(QString::fromStdString(s.neurons[0].contexts[1].text)) <
+                pos.indexOf(QString::fromStdString(s.neurons[0].contexts[3].text)));
+    }
+
+    void selectTestsTakesTheFirstByActivation() {
+        std::vector<NeuronContext> held;
+        for (int i = 0; i < 15; ++i) held.push_back(makeContext(i, i % 2 == 0, float(i), i));  // ascending
+        held[3].kept = false;
+        const auto tests = selectTests(held, kHead, 10);
+        QCOMPARE(int(tests.size()), 10);
+        QCOMPARE(tests[0].docIndex, int64_t(14));
+        QCOMPARE(tests[0].doc, int64_t(114));
+        for (const auto& t : tests) QVERIFY(t.docIndex != 3 && t.docIndex >= 4);
+        QCOMPARE(tests[9].docIndex, int64_t(5));
+        QCOMPARE(tests[1].label, false);  // doc 13
+        QCOMPARE(tests[0].label, true);   // doc 14
+        QCOMPARE(int(selectTests(held, kHead, 3).size()), 3);
+        QCOMPARE(int(selectTests(held, kHead, 100).size()), 14);
+    }
+
+    void scoreArithmetic() {
+        // tp 3, fn 1, fp 2, tn 4, invalid 2: E = (3/4 + 4/6) / 2.
+        HeadExplanation e;
+        auto add = [&](bool label, std::optional<bool> predicted, int n) {
+            for (int i = 0; i < n; ++i) e.tests.push_back({0, 0, "x", 0.f, label, predicted, ""});
+        };
+        add(true, true, 3);
+        add(true, false, 1);
+        add(false, true, 2);
+        add(false, false, 4);
+        add(true, std::nullopt, 1);
+        add(false, std::nullopt, 1);
+        tally(e);
+        QCOMPARE(e.tp, int64_t(3));
+        QCOMPARE(e.fn, int64_t(1));
+        QCOMPARE(e.fp, int64_t(2));
+        QCOMPARE(e.tn, int64_t(4));
+        QCOMPARE(e.invalid, int64_t(2));
+        QVERIFY(e.score);
+        QVERIFY(std::abs(*e.score - (0.75 + 4.0 / 6.0) / 2) < 1e-12);
+        // Perfect and inverted classifiers.
+        HeadExplanation p;
+        p.tests = {{0, 0, "", 0.f, true, true, ""}, {0, 0, "", 0.f, false, false, ""}};
+        tally(p);
+        QCOMPARE(*p.score, 1.0);
+        p.tests = {{0, 0, "", 0.f, true, false, ""}, {0, 0, "", 0.f, false, true, ""}};
+        tally(p);
+        QCOMPARE(*p.score, 0.0);
+        // All labels one class: no score (not 0, not 0.5), whatever the predictions.
+        HeadExplanation one;
+        one.tests = {{0, 0, "", 0.f, true, true, ""}, {0, 0, "", 0.f, true, false, ""}, {0, 0, "", 0.f, false, std::nullopt, ""}};
+        tally(one);
+        QVERIFY(!one.score);
+        QCOMPARE(one.invalid, int64_t(1));
+        HeadExplanation none;
+        tally(none);
+        QVERIFY(!none.score);
+        // Summary: real neurons and the random baseline apart; histogram on [0, 1] with 10 bins.
+        Study s;
+        for (double v : {0.5, 0.75, 1.0, 0.95}) {
+            HeadExplanation x;
+            x.source = "llm";
+            x.score = v;
+            s.explanations.push_back(x);
+        }
+        HeadExplanation unscored;
+        unscored.source = "llm";
+        s.explanations.push_back(unscored);
+        HeadExplanation base;
+        base.source = "llm";
+        base.baseline = true;
+        base.score = 0.25;
+        s.explanations.push_back(base);
+        const ScoreSummary real = summarizeScores(s, "llm", false);
+        QCOMPARE(real.scored, int64_t(4));
+        QCOMPARE(real.unscored, int64_t(1));
+        QVERIFY(std::abs(real.summary.mean - 0.8) < 1e-12);
+        QCOMPARE(int(real.histogram.counts.size()), 10);
+        QCOMPARE(real.histogram.counts[5], int64_t(1));
+        QCOMPARE(real.histogram.counts[7], int64_t(1));
+        QCOMPARE(real.histogram.counts[9], int64_t(2));  // 0.95 and 1.0 (last bin closed)
+        const ScoreSummary rnd = summarizeScores(s, "llm", true);
+        QCOMPARE(rnd.scored, int64_t(1));
+        QCOMPARE(rnd.summary.mean, 0.25);
+        QCOMPARE(rnd.histogram.counts[2], int64_t(1));
+    }
+
+    void offlineBaselineOnPlantedCase() {
+        Study s = makeStudy();
+        const HeadExplanation e = baselineExplanation(s.neurons[0], kHead);
+        QCOMPARE(QString::fromStdString(e.source), QStringLiteral("baseline"));
+        const QString text = QString::fromStdString(e.explanation);
+        QVERIFY2(text.startsWith("active when the context contains"), qPrintable(text));
+        QVERIFY2(text.contains("'for ... purposes'"), qPrintable(text));
+        const BaselineExplanation b = BaselineExplanation::fromJson(nlohmann::json::parse(e.parameters));
+        QVERIFY(!b.features.empty() && b.features.size() <= 5);
+        QCOMPARE(b.trainingAccuracy, 1.0);
+        // Planted held-out contexts: E = 1.
+        mergeExplanations(s, explainWithBaseline(s));
+        QCOMPARE(int(s.explanations.size()), 3);
+        attachTests(s, makeHeldOut(s), 10);
+        scoreBaselines(s);
+        for (const HeadExplanation& x : s.explanations) {
+            QCOMPARE(int(x.tests.size()), 10);
+            QVERIFY(x.score);
+            QCOMPARE(*x.score, 1.0);
+            QCOMPARE(x.invalid, int64_t(0));
+        }
+        // Words and gapped pairs.
+        QCOMPARE(int(baselineWords("It's FOR the Ünïcode, ok?").size()), 5);
+        NgramFeature gap{{"for", "only"}, true};
+        QVERIFY(gap.matches(baselineWords("for research purposes only")));
+        QVERIFY(!gap.matches(baselineWords("for only")));
+        QVERIFY(!gap.matches(baselineWords("for a b c d only")));
+        // Nothing separates the classes: an explicit non-explanation that predicts inactive.
+        const BaselineExplanation empty = fitBaseline({"same text"}, {"same text"});
+        QVERIFY(empty.features.empty());
+        QVERIFY(!empty.predict("same text"));
+    }
+
+    void explainScoreBundleExportAndNoKeyInOutputs() {
+        LlmTestServer server;
+        server.setHandler(scriptedModels);
+        QTemporaryDir dir;
+        const QString cacheDir = dir.path() + "/cache";
+        auto cache = std::make_shared<llm::ResponseCache>(cacheDir);
+        Study study = makeStudy();
+        const auto targets = relevantTargets(study);
+        {
+            llm::CachedLlmClient explainer(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "explainer-model"), fastOptions()), cache);
+            mergeExplanations(study, explainWithLlm(study, targets, explainer, ExplainerSettings{}));
+            mergeExplanations(study, explainWithBaseline(study));
+        }
+        QCOMPARE(server.requestCount(), 3);
+        QCOMPARE(int(study.explanations.size()), 6);
+        const HeadExplanation& first = study.explanations[0];
+        QCOMPARE(QString::fromStdString(first.source), QStringLiteral("baseline"));  // "baseline" < "llm"
+        const HeadExplanation& llmFirst = study.explanations[1];
+        QCOMPARE(QString::fromStdString(llmFirst.source), QStringLiteral("llm"));
+        QCOMPARE(QString::fromStdString(llmFirst.model), QStringLiteral("explainer-model"));
+        QVERIFY(QString::fromStdString(llmFirst.endpoint).endsWith("/v1/chat/completions"));
+        QVERIFY(QString::fromStdString(llmFirst.reply).startsWith("<think>"));
+        QVERIFY(QString::fromStdString(llmFirst.explanation).startsWith("The head is active"));
+        QVERIFY(QString::fromStdString(llmFirst.prompt).startsWith("### user\n"));
+        QVERIFY(QString::fromStdString(llmFirst.prompt).contains("purposes only"));
+        QCOMPARE(QString::fromStdString(llmFirst.parameters), QStringLiteral("{\"max_tokens\":200}"));
+        QCOMPARE(llmFirst.promptTokens, int64_t(10));
+        QVERIFY(llmFirst.error.empty());
+
+        // Step 5: held-out tests, LLM classifier (another model) and the baseline classifier.
+        const auto heldOut = makeHeldOut(study);
+        attachTests(study, heldOut, 10);
+        {
+            llm::CachedLlmClient classifier(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "classifier-model"), fastOptions()), cache);
+            QCOMPARE(scoreWithLlm(study, classifier, ScorerSettings{}), int64_t(0));
+        }
+        scoreBaselines(study);
+        QCOMPARE(server.requestCount(), 3 + 30);
+        for (const ReceivedRequest& r : server.requests())
+            if (r.json.value("max_tokens", 0) == 1)
+                QCOMPARE(QString::fromStdString(r.json.value("model", std::string())), QStringLiteral("classifier-model"));
+        int scored = 0;
+        for (const HeadExplanation& e : study.explanations) {
+            QCOMPARE(int(e.tests.size()), 10);
+            if (e.source != "llm") continue;
+            QCOMPARE(QString::fromStdString(e.classifierModel), QStringLiteral("classifier-model"));
+            QVERIFY(e.score);
+            ++scored;
+            // "demonstration" excerpts got "Maybe": invalid, and everything else right.
+            int64_t demo = 0;
+            for (const ExplanationTest& t : e.tests) {
+                if (t.text.find("demonstration") != std::string::npos) {
+                    ++demo;
+                    QVERIFY(!t.predicted);
+                    QCOMPARE(QString::fromStdString(t.reply), QStringLiteral("Maybe"));
+                } else {
+                    QCOMPARE(t.predicted, std::optional<bool>(t.label));
+                }
+            }
+            QCOMPARE(e.invalid, demo);
+            QCOMPARE(*e.score, 1.0);
+            QCOMPARE(e.tp + e.fn + e.fp + e.tn + e.invalid, int64_t(10));
+            QCOMPARE(e.classifierPromptTokens, int64_t(100));
+        }
+        QCOMPARE(scored, 3);
+        study.heldOut.corpus = "heldout.jsonl";
+        study.heldOut.corpusHash = "abc";
+        study.heldOut.classifierTemplate = llm::builtInTemplate("classifier").text;
+
+        // Bundle round trip.
+        const QString bundlePath = dir.path() + "/study.headlight";
+        saveBundle(study, bundlePath);
+        const Study loaded = loadStudy(bundlePath);
+        QCOMPARE(loaded.explanations.size(), study.explanations.size());
+        for (std::size_t i = 0; i < study.explanations.size(); ++i) {
+            const HeadExplanation& a = study.explanations[i];
+            const HeadExplanation& b = loaded.explanations[i];
+            QCOMPARE(b.neuron, a.neuron);
+            QCOMPARE(b.baseline, a.baseline);
+            QCOMPARE(b.head, a.head);
+            QCOMPARE(b.source, a.source);
+            QCOMPARE(b.model, a.model);
+            QCOMPARE(b.prompt, a.prompt);
+            QCOMPARE(b.reply, a.reply);
+            QCOMPARE(b.explanation, a.explanation);
+            QCOMPARE(b.parameters, a.parameters);
+            QCOMPARE(b.score, a.score);
+            QCOMPARE(b.invalid, a.invalid);
+            QCOMPARE(b.cost, a.cost);
+            QCOMPARE(b.tests.size(), a.tests.size());
+            for (std::size_t t = 0; t < a.tests.size(); ++t) {
+                QCOMPARE(b.tests[t].text, a.tests[t].text);
+                QCOMPARE(b.tests[t].label, a.tests[t].label);
+                QCOMPARE(b.tests[t].predicted, a.tests[t].predicted);
+                QCOMPARE(b.tests[t].doc, a.tests[t].doc);
+            }
+        }
+        QCOMPARE(loaded.heldOut.corpus, study.heldOut.corpus);
+        QCOMPARE(loaded.heldOut.classifierTemplate, study.heldOut.classifierTemplate);
+        QCOMPARE(int(Bundle::open(bundlePath).explanations().size()), 6);
+        // A bundle without explanations still loads (the key is optional) and writes none.
+        Study plain = makeStudy();
+        saveBundle(plain, dir.path() + "/plain.headlight");
+        QVERIFY(loadStudy(dir.path() + "/plain.headlight").explanations.empty());
+
+        // Export.
+        const nlohmann::ordered_json exported = exportStudyJson(loaded);
+        const auto& jn = exported["neurons"][0];
+        QCOMPARE(int(jn["explanations"].size()), 2);
+        const auto& je = jn["explanations"][1];
+        QCOMPARE(QString::fromStdString(je["head"].get<std::string>()), QStringLiteral("L0H1"));
+        QCOMPARE(QString::fromStdString(je["source"].get<std::string>()), QStringLiteral("llm"));
+        QCOMPARE(QString::fromStdString(je["model"].get<std::string>()), QStringLiteral("explainer-model"));
+        QCOMPARE(je["score"].get<double>(), 1.0);
+        for (const char* k : {"explanation", "tp", "fn", "fp", "tn", "invalid"}) QVERIFY2(je.contains(k), k);
+        QCOMPARE(int(je["tests"].size()), 10);
+        for (const char* k : {"doc", "text", "label", "predicted"}) QVERIFY2(je["tests"][0].contains(k), k);
+        bool sawNullPrediction = false;
+        for (const auto& n : exported["neurons"])
+            for (const auto& x : n["explanations"])
+                for (const auto& t : x["tests"]) sawNullPrediction |= t["predicted"].is_null();
+        QVERIFY(sawNullPrediction);
+        io::writeFileAtomically(dir.path() + "/export.json", QByteArray::fromStdString(exported.dump(1)));
+
+        // The API key is in no file the program wrote: cache, bundle, export.
+        QVERIFY(QFileInfo(cacheDir).isDir());
+        QVERIFY(!anyFileContains(dir.path(), kSecretKey));
+        QVERIFY(!anyFileContains(dir.path(), "SECRET"));
+
+        // Explaining again with the same replies (from the cache) keeps the scores; a new model's
+        // explanations start unscored.
+        {
+            llm::CachedLlmClient explainer(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "explainer-model"), fastOptions()), cache);
+            mergeExplanations(study, explainWithLlm(study, targets, explainer, ExplainerSettings{}));
+            QCOMPARE(explainer.hits(), int64_t(3));
+        }
+        for (const HeadExplanation& e : study.explanations) QCOMPARE(e.score, std::optional<double>(1.0));
+        {
+            llm::OpenAiChatClient other(endpointFor(server, "other-model"), fastOptions());
+            mergeExplanations(study, explainWithLlm(study, targets, other, ExplainerSettings{}));
+        }
+        QCOMPARE(int(study.explanations.size()), 6);
+        for (const HeadExplanation& e : study.explanations) {
+            if (e.source == "llm") {
+                QVERIFY(!e.score);
+                QVERIFY(e.tests.empty());
+            } else {
+                QCOMPARE(e.score, std::optional<double>(1.0));
+            }
+        }
+    }
+
+    void interruptedRunResumesWithoutRepeatingPaidRequests() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            ServerAction a = scriptedModels(r);
+            a.latencyMs = 40;
+            return a;
+        });
+        QTemporaryDir dir;
+        auto cache = std::make_shared<llm::ResponseCache>(dir.path() + "/cache");
+        // Many targets: 24 neurons, one relevant head each.
+        Study study = makeStudy();
+        study.neurons.resize(1);
+        for (int k = 1; k < 24; ++k) study.neurons.push_back(makeNeuron(10 + k, false, 10, 100 * k));
+        const auto targets = relevantTargets(study);
+        QCOMPARE(int(targets.size()), 24);
+        const QString bundlePath = dir.path() + "/study.headlight";
+        saveBundle(study, bundlePath);
+        const QByteArray before = io::readFile(bundlePath);
+        const int concurrency = 2;
+        // Run 1: cancelled after some replies; nothing is saved.
+        {
+            llm::CachedLlmClient client(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "m"), fastOptions(concurrency)), cache);
+            CancellationToken token;
+            std::atomic<int64_t> done{0};
+            Progress progress([&](int64_t d, int64_t, const std::string&) {
+                done = d;
+                if (d >= 8) token.cancel();
+            }, &token);
+            bool cancelled = false;
+            try {
+                Study copy = study;
+                mergeExplanations(copy, explainWithLlm(copy, targets, client, ExplainerSettings{}, progress));
+                saveBundle(copy, bundlePath);  // not reached
+            } catch (const Cancelled&) {
+                cancelled = true;
+            }
+            QVERIFY(cancelled);
+            QVERIFY(done >= 8 && done < 24);
+        }
+        QCOMPARE(io::readFile(bundlePath), before);  // the previous bundle is intact
+        const int firstRun = server.requestCount();
+        QVERIFY(firstRun < 24);
+        // Run 2: completes; requests answered in run 1 come from the cache (only those in flight at
+        // the cancellation, at most `concurrency`, are sent again).
+        {
+            llm::CachedLlmClient client(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "m"), fastOptions(concurrency)), cache);
+            mergeExplanations(study, explainWithLlm(study, targets, client, ExplainerSettings{}));
+            QVERIFY(client.hits() >= 8);
+            saveBundle(study, bundlePath);
+        }
+        QVERIFY2(server.requestCount() >= 24 && server.requestCount() <= 24 + concurrency,
+                 qPrintable(QString::number(server.requestCount())));
+        QCOMPARE(int(loadStudy(bundlePath).explanations.size()), 24);
+        // Run 3: everything cached, nothing sent, identical results.
+        const int afterSecond = server.requestCount();
+        Study again = loadStudy(bundlePath);
+        {
+            llm::CachedLlmClient client(std::make_shared<llm::OpenAiChatClient>(endpointFor(server, "m"), fastOptions(concurrency)), cache);
+            const auto fresh = explainWithLlm(again, targets, client, ExplainerSettings{});
+            QCOMPARE(client.hits(), int64_t(24));
+            for (std::size_t i = 0; i < fresh.size(); ++i) QCOMPARE(fresh[i].reply, study.explanations[i].reply);
+        }
+        QCOMPARE(server.requestCount(), afterSecond);
+    }
+
+    void commandLineExplainScoreExport() {
+        LlmTestServer server;
+        server.setHandler(scriptedModels);
+        QTemporaryDir dir;
+        const QString bundle = dir.path() + "/x.headlight";
+        const QString heldBundle = dir.path() + "/held.headlight";
+        Study study = makeStudy();
+        saveBundle(study, bundle);
+        Study held = study;
+        held.neurons = makeHeldOut(study);
+        held.provenance.corpus = "heldout.jsonl";
+        held.provenance.corpusHash = "feed";
+        saveBundle(held, heldBundle);
+        auto run = [&](const QStringList& args, QString* out = nullptr, QString* err = nullptr) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert("OPENAI_API_KEY", kSecretKey);
+            env.insert("XDG_CACHE_HOME", dir.path() + "/xdg-cache");
+            env.insert("XDG_CONFIG_HOME", dir.path() + "/xdg-config");
+            p.setProcessEnvironment(env);
+            p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+            if (!p.waitForFinished(60000)) return -1;
+            if (out) *out = QString::fromUtf8(p.readAllStandardOutput());
+            if (err) *err = QString::fromUtf8(p.readAllStandardError());
+            return p.exitCode();
+        };
+        const QStringList llm = {"--llm-base-url", server.baseUrl(), "--llm-model", "explainer-model", "--concurrency", "4",
+                                 "--prompt-price", "10", "--completion-price", "30"};
+        QString out, err;
+        // Dry run: counts and estimates, nothing sent or written.
+        const QByteArray before = io::readFile(bundle);
+        QCOMPARE(run(QStringList{"study", "explain", bundle, "--dry-run"} + llm, &out, &err), 0);
+        QVERIFY2(out.contains("explain: 3 requests to explainer-model") && out.contains("prompt tokens") &&
+                     out.contains("estimated cost: at most $"), qPrintable(out + err));
+        QCOMPARE(server.requestCount(), 0);
+        QCOMPARE(io::readFile(bundle), before);
+        // Explain in place (the cache goes to $XDG_CACHE_HOME/headlight/llm).
+        QCOMPARE(run(QStringList{"study", "explain", bundle} + llm, &out, &err), 0);
+        QVERIFY2(out.contains("3 ok, 0 failed") && out.contains("3 sent, 0 from the cache"), qPrintable(out + err));
+        QCOMPARE(server.requestCount(), 3);
+        QCOMPARE(int(loadStudy(bundle).explanations.size()), 6);
+        // A rerun is free: everything from the cache.
+        QCOMPARE(run(QStringList{"study", "explain", bundle} + llm, &out, &err), 0);
+        QVERIFY2(out.contains("0 sent, 3 from the cache"), qPrintable(out + err));
+        QCOMPARE(server.requestCount(), 3);
+        // Score with another classifier model, labels from a held-out bundle, into a new file.
+        const QString scored = dir.path() + "/scored.headlight";
+        QCOMPARE(run(QStringList{"study", "score", bundle, "--heldout-bundle", heldBundle, "--classifier-model",
+                                 "classifier-model", "--out", scored} + llm, &out, &err), 0);
+        QVERIFY2(out.contains("mean E 1.000"), qPrintable(out + err));
+        QCOMPARE(server.requestCount(), 3 + 30);
+        const Study s = loadStudy(scored);
+        QCOMPARE(QString::fromStdString(s.heldOut.corpus), QStringLiteral("heldout.jsonl"));
+        for (const HeadExplanation& e : s.explanations) QCOMPARE(e.score, std::optional<double>(1.0));
+        // Export.
+        QCOMPARE(run({"study", "export", scored, "--json", "--out", dir.path() + "/export.json"}, &out, &err), 0);
+        const auto doc = nlohmann::json::parse(io::readFile(dir.path() + "/export.json").toStdString());
+        QCOMPARE(int(doc["neurons"][0]["explanations"].size()), 2);
+        // Errors: a missing --heldout, a bundle without explanations.
+        QVERIFY(run({"study", "score", bundle}, &out, &err) != 0);
+        QVERIFY2(err.contains("--heldout"), qPrintable(err));
+        QVERIFY(run({"study", "score", heldBundle, "--heldout-bundle", heldBundle}, &out, &err) != 0);
+        QVERIFY2(err.contains("no explanations"), qPrintable(err));
+        // 401: a clear message, exit 1, the bundle keeps its explanations.
+        server.setHandler([](const ReceivedRequest&) { return ServerAction::error(401, "Incorrect API key provided"); });
+        QCOMPARE(run(QStringList{"study", "explain", bundle, "--no-cache"} + llm, &out, &err), 1);
+        QVERIFY2(err.contains("HTTP 401") && err.contains("Incorrect API key provided"), qPrintable(err));
+        QCOMPARE(int(loadStudy(bundle).explanations.size()), 6);
+        // ... and `study score` writes nothing: the earlier scores stay.
+        const QByteArray scoredBefore = io::readFile(scored);
+        QCOMPARE(run(QStringList{"study", "score", scored, "--heldout-bundle", heldBundle, "--no-cache"} + llm, &out, &err), 1);
+        QVERIFY2(err.contains("HTTP 401") && err.contains("was not written"), qPrintable(err));
+        QCOMPARE(io::readFile(scored), scoredBefore);
+        // No file written anywhere holds the key.
+        QVERIFY(QFileInfo(dir.path() + "/xdg-cache/headlight/llm").isDir());
+        QVERIFY(!anyFileContains(dir.path(), kSecretKey));
+    }
+
+    void malformedExplanationsAreRefused() {
+        QTemporaryDir dir;
+        Study study = makeStudy();
+        mergeExplanations(study, explainWithBaseline(study));
+        const QString path = dir.path() + "/x.headlight";
+        saveBundle(study, path);
+        // Rewrites the metadata document of the bundle with `edit` applied (header padded to 8 bytes).
+        auto rewrite = [&](const std::function<void(nlohmann::json&)>& edit) {
+            const QByteArray bytes = io::readFile(path);
+            uint64_t n = 0;
+            std::memcpy(&n, bytes.constData(), 8);
+            nlohmann::json header = nlohmann::json::parse(bytes.mid(8, int(n)).toStdString());
+            nlohmann::json doc = nlohmann::json::parse(header["__metadata__"]["headlight"].get<std::string>());
+            edit(doc);
+            header["__metadata__"]["headlight"] = doc.dump();
+            std::string text = header.dump();
+            while (text.size() % 8) text += ' ';
+            uint64_t m = text.size();
+            QByteArray out(reinterpret_cast<const char*>(&m), 8);
+            out += QByteArray::fromStdString(text) + bytes.mid(int(8 + n));
+            const QString bad = dir.path() + "/bad.headlight";
+            io::writeFileAtomically(bad, out);
+            return bad;
+        };
+        QCOMPARE(int(loadStudy(rewrite([](nlohmann::json&) {})).explanations.size()), 3);
+        HL_EXPECT_ERROR(loadStudy(rewrite([](nlohmann::json& d) { d["explanations"][0].erase("source"); })),
+                        "bad.headlight", "missing field 'source'");
+        HL_EXPECT_ERROR(loadStudy(rewrite([](nlohmann::json& d) { d["explanations"][1]["tests"] = 3; })), "'tests'");
+        HL_EXPECT_ERROR(loadStudy(rewrite([](nlohmann::json& d) { d["explanations"][2]["head_index"] = 99; })),
+                        "outside the model");
+        HL_EXPECT_ERROR(loadStudy(rewrite([](nlohmann::json& d) { d["explanations"] = "x"; })), "not an array");
+    }
+
+    void failedExplainerRequestsAreRecorded() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest&) { return ServerAction::error(400, "context_length_exceeded"); });
+        Study study = makeStudy();
+        llm::OpenAiChatClient client(endpointFor(server, "m"), fastOptions());
+        const auto out = explainWithLlm(study, relevantTargets(study), client, ExplainerSettings{});
+        QCOMPARE(int(out.size()), 3);
+        for (const auto& e : out) {
+            QVERIFY(e.explanation.empty());
+            QVERIFY2(QString::fromStdString(e.error).contains("context_length_exceeded"), e.error.c_str());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestExplain)
+#include "test_explain.moc"

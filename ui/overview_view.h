@@ -1,0 +1,59 @@
+// The study overview: histogram of the head explanation score E (10 bins on [0, 1]) with the random-
+// neuron baseline overlaid and mean / std / skew; the head-ablation experiment (box plots of the
+// probability drop, active vs inactive contexts, KS statistic and p-value); the congruence of the
+// selected neurons, real vs baseline. Each plot says clearly when the study has no data for it.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QCustomPlot;
+
+namespace headlight::ui {
+
+class StudyDocument;
+
+struct ScoreSummary {
+    int count = 0;
+    double mean = 0, std = 0, skew = 0;  // std with Bessel's correction; skew: Fisher-Pearson (biased)
+};
+ScoreSummary summarizeScores(const std::vector<double>& values);
+// Counts of values in `bins` equal bins on [lo, hi] (the last bin closed).
+std::vector<int> histogram(const std::vector<double>& values, int bins, double lo, double hi);
+
+class OverviewView : public QWidget {
+    Q_OBJECT
+public:
+    explicit OverviewView(QWidget* parent = nullptr);
+    void setDocument(std::shared_ptr<const StudyDocument> document);
+
+    QCustomPlot* scorePlot() const { return scorePlot_; }
+    QCustomPlot* ablationPlot() const { return ablationPlot_; }
+    QCustomPlot* congruencePlot() const { return congruencePlot_; }
+    QLabel* scoreStats() const { return scoreStats_; }
+    QLabel* ablationStats() const { return ablationStats_; }
+
+private:
+    void rebuildScores();
+    void rebuildAblation(int record);
+    void rebuildCongruence();
+
+    std::shared_ptr<const StudyDocument> document_;
+    QCustomPlot* scorePlot_;
+    QCustomPlot* ablationPlot_;
+    QCustomPlot* congruencePlot_;
+    QLabel* scoreStats_;
+    QLabel* ablationStats_;
+    QComboBox* ablationChoice_;
+};
+
+// Styles a plot from a palette (background, axes, labels); the data colours stay fixed.
+void stylePlot(QCustomPlot* plot, const QPalette& palette);
+// Shows `message` in the middle of an emptied plot.
+void showNoData(QCustomPlot* plot, const QString& message);
+
+}  // namespace headlight::ui

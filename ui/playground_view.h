@@ -1,0 +1,91 @@
+// The playground: type or paste text and see the selected neuron's activation at every token and the
+// head scores at a chosen position (click a token or use the spin box). The model (the study's, per
+// its provenance) loads once on a worker thread; each edit is debounced (300 ms) and recomputed on a
+// worker thread; the newest request wins.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <QFutureWatcher>
+#include <QWidget>
+
+#include "core/analysis/playground.h"
+#include "ui/token_layout.h"
+
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+class QTimer;
+
+namespace headlight::ui {
+
+class StudyDocument;
+class StudySelection;
+class HeadHeatMap;
+
+// A strip of token boxes (token_layout.h) that reports clicks on tokens.
+class TokenStrip : public QWidget {
+    Q_OBJECT
+public:
+    explicit TokenStrip(QWidget* parent = nullptr);
+    void setContext(const HighlightedContext& context);
+    const HighlightedContext& context() const { return context_; }
+    QSize sizeHint() const override;
+    int heightForWidth(int width) const override;
+    bool hasHeightForWidth() const override { return true; }
+
+Q_SIGNALS:
+    void pieceClicked(int piece);
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    bool event(QEvent* event) override;
+
+private:
+    HighlightedContext context_;
+};
+
+class PlaygroundView : public QWidget {
+    Q_OBJECT
+public:
+    PlaygroundView(StudySelection* selection, QWidget* parent = nullptr);
+    ~PlaygroundView() override;
+    void setDocument(std::shared_ptr<const StudyDocument> document);
+
+    QPlainTextEdit* editor() const { return editor_; }
+    TokenStrip* tokenStrip() const { return strip_; }
+    HeadHeatMap* headMap() const { return headMap_; }
+    QLabel* statusLabel() const { return status_; }
+    bool modelLoaded() const { return playground_.has_value(); }
+    const analysis::PlaygroundResult& lastResult() const { return result_; }
+
+public Q_SLOTS:
+    void loadModel();
+    void recompute();   // now, without waiting for the debounce
+
+Q_SIGNALS:
+    void resultReady();
+
+private:
+    void showResult();
+    std::shared_ptr<const StudyDocument> document_;
+    StudySelection* selection_;
+    QPlainTextEdit* editor_;
+    TokenStrip* strip_;
+    QSpinBox* position_;
+    HeadHeatMap* headMap_;
+    QLabel* status_;
+    QPushButton* load_;
+    QTimer* debounce_;
+    std::optional<analysis::Playground> playground_;
+    QFutureWatcher<std::optional<analysis::Playground>>* loader_;
+    QFutureWatcher<analysis::PlaygroundResult>* worker_;
+    QString loaderError_;
+    bool pending_ = false;
+    analysis::PlaygroundResult result_;
+};
+
+}  // namespace headlight::ui

@@ -1,0 +1,63 @@
+// File > Run Study: model (folder or hub id), corpus, held-out corpus, layers and every parameter of
+// METHOD.md with the paper's defaults, LLM settings; progress with ETA and Cancel. The pipeline runs on
+// a worker thread (StudyRunner); when done, studyReady(path) gives the bundle to open.
+#pragma once
+
+#include <QDialog>
+
+#include "core/study/pipeline.h"
+
+class QCheckBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QDialogButtonBox;
+
+namespace headlight::ui {
+
+class StudyRunner;
+
+class RunDialog : public QDialog {
+    Q_OBJECT
+public:
+    explicit RunDialog(QWidget* parent = nullptr);
+
+    PipelineOptions options() const;          // what the form says
+    void setOptions(const PipelineOptions& options);
+    QString heldOutCorpus() const;
+    StudyRunner* runner() const { return runner_; }
+    // Where the result is written before it opens (a temporary bundle; Save As keeps it).
+    void setOutputPath(const QString& path) { outputPath_ = path; }
+    QString outputPath() const { return outputPath_; }
+    QPushButton* runButton() const { return run_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    QLabel* statusLabel() const { return status_; }
+
+public Q_SLOTS:
+    void startRun();
+
+Q_SIGNALS:
+    void studyReady(const QString& path);
+
+protected:
+    void reject() override;
+
+private:
+    void setRunning(bool running);
+    QLineEdit *model_, *corpus_, *heldOut_, *textField_, *layers_, *rejectTokens_, *rejectNeurons_;
+    QSpinBox *topK_, *randomPerLayer_, *randomSeed_, *minTokenChars_, *topDocuments_, *maxDocuments_, *maxContext_,
+        *prompts_, *batchTokens_, *concurrency_;
+    QDoubleSpinBox *ratio_, *stdMultiplier_, *relevantMin_, *relevantMax_;
+    QCheckBox *wordBoundary_, *sameLayer_, *mimicNewlines_, *raw_, *bf16_, *explain_, *offlineBaseline_;
+    QLineEdit *endpoint_, *explainerModel_, *classifierModel_, *apiKey_;
+    QProgressBar* progress_;
+    QLabel* status_;
+    QPushButton *run_, *cancel_, *saveDefaults_;
+    StudyRunner* runner_;
+    QString outputPath_;
+};
+
+}  // namespace headlight::ui

@@ -1,0 +1,89 @@
+#include "ui/study_runner.h"
+
+#include <QMetaObject>
+#include <QPointer>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "core/base/error.h"
+#include "core/study/bundle.h"
+
+namespace headlight::ui {
+
+namespace {
+// What the job returns when it was cancelled (no error message starts with a control character).
+QString cancelledMarker() { return QString(QChar(1)) + QStringLiteral("cancelled"); }
+}  // namespace
+
+StudyRunner::StudyRunner(QObject* parent) : QObject(parent), watcher_(new QFutureWatcher<QString>(this)) {
+    connect(watcher_, &QFutureWatcher<QString>::finished, this, [this] {
+        const QString result = watcher_->result();
+        if (result.isEmpty()) Q_EMIT finished(outputPath_);
+        else if (result == cancelledMarker()) Q_EMIT cancelled();
+        else Q_EMIT failed(result);
+    });
+}
+
+StudyRunner::~StudyRunner() {
+    if (token_) token_->cancel();
+    watcher_->waitForFinished();
+}
+
+bool StudyRunner::isRunning() const { return watcher_->isRunning(); }
+
+void StudyRunner::cancel() {
+    if (token_) token_->cancel();
+}
+
+QString StudyRunner::formatEta(double seconds) {
+    if (!(seconds >= 0) || seconds > 30 * 86400) return QString();
+    const qint64 s = qRound64(seconds);
+    if (s < 60) return tr("%1 s").arg(s);
+    if (s < 3600) return tr("%1 min %2 s").arg(s / 60).arg(s % 60);
+    return tr("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
+}
+
+void StudyRunner::onProgress(qint64 done, qint64 total, const QString& message) {
+    const QString step = message.section(QLatin1Char(':'), 0, 0);
+    if (step != step_ || !stepTimer_.isValid()) {
+        step_ = step;
+        stepTimer_.restart();
+    }
+    QString eta;
+    if (done > 0 && total > done) eta = formatEta(stepTimer_.elapsed() / 1000.0 * double(total - done) / double(done));
+    Q_EMIT progress(done, total, message, eta);
+}
+
+void StudyRunner::start(const PipelineOptions& options, const QString& outputPath) {
+    if (isRunning()) return;
+    token_ = std::make_shared<CancellationToken>();
+    outputPath_ = outputPath;
+    step_.clear();
+    stepTimer_.invalidate();
+    QPointer<StudyRunner> self(this);
+    auto token = token_;
+    watcher_->setFuture(QtConcurrent::run([options, outputPath, token, self]() -> QString {
+        const Progress progress(
+            [self](int64_t done, int64_t total, const std::string& message) {
+                const QString text = QString::fromStdString(message);
+                QMetaObject::invokeMethod(
+                    self.data(), [self, done, total, text] { if (self) self->onProgress(done, total, text); },
+                    Qt::QueuedConnection);
+            },
+            token.get());
+        try {
+            const Study study = runStudyPipeline(options, progress);
+            progress.throwIfCancelled();
+            saveBundle(study, outputPath);
+            return QString();
+        } catch (const Cancelled&) {
+            return cancelledMarker();
+        } catch (const Error& e) {
+            if (token->isCancelled()) return cancelledMarker();   // however a step reported it
+            return QString::fromStdString(e.what());
+        } catch (const std::exception& e) {
+            return QStringLiteral("unexpected error: ") + QString::fromUtf8(e.what());
+        }
+    }));
+}
+
+}  // namespace headlight::ui

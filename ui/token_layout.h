@@ -1,0 +1,73 @@
+// Token-level highlighting of one context, as plain data and plain painting: the pieces (tokens before
+// the kept prompt, the prompt, the predicted token), their layout in boxes that wrap at a width, and a
+// painter that draws them. Text is always drawn as plain text (QPainter::drawText), never as rich
+// text, so corpus text such as "<b>" or "<img src=...>" is shown literally. Used by the context list's
+// delegate and by the exports (SVG / PDF / HTML / LaTeX), so what is exported is what is shown.
+#pragma once
+
+#include <vector>
+
+#include <QColor>
+#include <QFont>
+#include <QRectF>
+#include <QString>
+
+class QPainter;
+class QFontMetricsF;
+class QPalette;
+
+namespace headlight {
+struct NeuronResult;
+}
+
+namespace headlight::ui {
+
+class StudyDocument;
+
+struct TokenPiece {
+    enum Kind { Before, Prompt, Predicted, Elided };
+    QString text;        // the token's text as it reads (UTF-8 decoded; whitespace not yet made visible)
+    int tokenId = -1;    // vocabulary id (-1 for Elided)
+    float value = 0.f;   // the neuron's activation at this token (NaN: unknown; Predicted: none)
+    Kind kind = Prompt;
+};
+
+struct HighlightedContext {
+    QString header;                 // one line above the tokens: rank, activation, document
+    std::vector<TokenPiece> pieces; // in reading order
+    float range = 1.f;              // |activation| that maps to the end of the colour scale
+    bool kept = true;               // false: dropped by the method (shown greyed)
+};
+
+// Builds the pieces of context `contextIndex` of `neuron`: at most `maxBefore` tokens of the document
+// before the prompt (an Elided piece says how many more), the prompt, then the neuron's token.
+HighlightedContext makeHighlightedContext(const NeuronResult& neuron, int contextIndex, const StudyDocument& document,
+                                          float range, int maxBefore = 48);
+// The largest |token activation| over a neuron's contexts (the shared colour range), at least 1e-6.
+float activationRange(const NeuronResult& neuron);
+
+// Token text made visible for display: newline as ↵, tab as ⇥, other controls as U+FFFD; nothing else changes.
+QString visibleText(const QString& text);
+// Tooltip-ready (escaped) description of a piece: token text, id, value.
+QString pieceToolTip(const TokenPiece& piece);
+// Background colour of a piece on the diverging scale.
+QColor pieceColor(const TokenPiece& piece, float range);
+
+struct TokenBox {
+    QRectF rect;  // where the piece's box lies
+    int piece;    // index into HighlightedContext::pieces
+};
+
+struct ContextLayout {
+    QRectF headerRect;           // the header line
+    std::vector<TokenBox> boxes; // one per piece
+    qreal height = 0;            // total height used
+};
+
+// Lays out `context` within `width` starting at (0, 0), boxes wrapping to new lines.
+ContextLayout layoutContext(const HighlightedContext& context, const QFont& font, qreal width);
+// Paints `context` laid out at `origin`. `text` and `dim` come from the palette; boxes from the scale.
+void paintContext(QPainter& painter, const HighlightedContext& context, const ContextLayout& layout, const QPointF& origin,
+                  const QFont& font, const QColor& text, const QColor& dim);
+
+}  // namespace headlight::ui
