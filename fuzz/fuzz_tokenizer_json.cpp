@@ -3,24 +3,15 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include <QFile>
-#include <QTemporaryFile>
+#include "fuzz/fuzz_input.h"
 
 #include "core/base/error.h"
 #include "core/model/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static QTemporaryFile* file = [] {
-        auto* f = new QTemporaryFile;
-        if (!f->open()) std::abort();
-        return f;
-    }();
-    QFile out(file->fileName());
-    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate)) std::abort();
-    out.write(reinterpret_cast<const char*>(data), static_cast<qint64>(size));
-    out.close();
+    const QString path = writeFuzzInput(data, size);
     try {
-        const auto tokenizer = headlight::Tokenizer::fromTokenizerJson(file->fileName());
+        const auto tokenizer = headlight::Tokenizer::fromTokenizerJson(path);
         for (const char* text : {"", "Hello world", "  a\xcc\x81 <s> <|endoftext|>\n\xf0\x9f\x91\x8b 12 \xff"}) {
             const auto encoding = tokenizer.encodeUtf8(text);
             if (encoding.ids.size() != encoding.spans.size()) std::abort();

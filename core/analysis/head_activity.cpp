@@ -25,8 +25,8 @@ HeadIndex headFromFlatIndex(int64_t flatIndex, int headsPerLayer) {
     return {static_cast<int>(flatIndex / headsPerLayer), static_cast<int>(flatIndex % headsPerLayer)};
 }
 
-std::optional<HeadIndex> parseHeadName(const std::string& name) {
-    // L<digits>H<digits>
+std::optional<std::pair<int, int>> parseLayerIndexName(const std::string& name, char kind) {
+    // L<digits><kind><digits>
     auto digits = [&](std::size_t& i, int& out) {
         const std::size_t start = i;
         int64_t value = 0;
@@ -39,11 +39,17 @@ std::optional<HeadIndex> parseHeadName(const std::string& name) {
         return i > start;
     };
     std::size_t i = 0;
-    HeadIndex h;
-    if (i >= name.size() || name[i++] != 'L' || !digits(i, h.layer)) return std::nullopt;
-    if (i >= name.size() || name[i++] != 'H' || !digits(i, h.head)) return std::nullopt;
+    std::pair<int, int> out;
+    if (i >= name.size() || name[i++] != 'L' || !digits(i, out.first)) return std::nullopt;
+    if (i >= name.size() || name[i++] != kind || !digits(i, out.second)) return std::nullopt;
     if (i != name.size()) return std::nullopt;
-    return h;
+    return out;
+}
+
+std::optional<HeadIndex> parseHeadName(const std::string& name) {
+    const auto parsed = parseLayerIndexName(name, 'H');
+    if (!parsed) return std::nullopt;
+    return HeadIndex{parsed->first, parsed->second};
 }
 
 ContextActivity activeHeads(const std::vector<float>& scores, int64_t contexts, int64_t heads,

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ int64_t headFlatIndex(const HeadIndex& head, int headsPerLayer);          // lay
 HeadIndex headFromFlatIndex(int64_t flatIndex, int headsPerLayer);        // inverse of headFlatIndex
 // Parses "L{layer}H{head}" (decimal, no sign, no spaces); empty if `name` is not of that form.
 std::optional<HeadIndex> parseHeadName(const std::string& name);
+// Parses "L{a}{kind}{b}" (decimal, no sign, no spaces), e.g. kind 'H' for heads, 'N' for neurons.
+std::optional<std::pair<int, int>> parseLayerIndexName(const std::string& name, char kind);
 
 // Parameters of the two rules (the paper's defaults).
 struct HeadActivityOptions {

@@ -1,5 +1,7 @@
 #include "core/analysis/token_filter.h"
 
+#include "core/analysis/head_activity.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,23 +23,9 @@ bool passesTokenFilter(const std::string& decoded, const TokenFilterOptions& opt
 }
 
 std::optional<NeuronRef> parseNeuronName(const std::string& name) {
-    auto digits = [&](std::size_t& i, int& out) {
-        const std::size_t start = i;
-        int64_t value = 0;
-        while (i < name.size() && name[i] >= '0' && name[i] <= '9') {
-            value = value * 10 + (name[i] - '0');
-            if (value > std::numeric_limits<int>::max()) return false;
-            ++i;
-        }
-        out = static_cast<int>(value);
-        return i > start;
-    };
-    std::size_t i = 0;
-    NeuronRef r;
-    if (i >= name.size() || name[i++] != 'L' || !digits(i, r.layer)) return std::nullopt;
-    if (i >= name.size() || name[i++] != 'N' || !digits(i, r.neuron)) return std::nullopt;
-    if (i != name.size()) return std::nullopt;
-    return r;
+    const auto parsed = parseLayerIndexName(name, 'N');
+    if (!parsed) return std::nullopt;
+    return NeuronRef{parsed->first, parsed->second};
 }
 
 std::vector<NeuronCandidate> selectTopNeurons(int layer, std::vector<NeuronCandidate> candidates, int k,
