@@ -23,6 +23,8 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
+#include <QEventLoop>
+#include <QTimer>
 
 #include "ui/qcp.h"
 
@@ -90,7 +92,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     split->addWidget(tabs_);
     split->setStretchFactor(0, 2);
     split->setStretchFactor(1, 5);
-    split->setSizes({480, 920});
+    split->setSizes({560, 1040});
     setCentralWidget(split);
 
     viewMenu_ = menuBar()->addMenu(tr("&View"));
@@ -451,6 +453,17 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     grab(this, QStringLiteral("overview.png"));
     tabs_->setCurrentWidget(neuronView_);
     grab(neuronPanel_, QStringLiteral("neuron-table.png"));
+    if (document_) {  // the playground: load the study's model (worker thread) and show one sentence
+        tabs_->setCurrentWidget(playgroundView_);
+        QEventLoop loop;
+        connect(playgroundView_, &PlaygroundView::resultReady, &loop, &QEventLoop::quit);
+        QTimer::singleShot(120000, &loop, &QEventLoop::quit);
+        playgroundView_->editor()->setPlainText(
+            QStringLiteral("Poirot looked at the table and said to his mom that the door was closed."));
+        loop.exec();
+        grab(this, QStringLiteral("playground.png"));
+        tabs_->setCurrentWidget(neuronView_);
+    }
     return written;
 }
 

@@ -69,7 +69,18 @@ void stylePlot(QCustomPlot* plot, const QPalette& pal) {
         if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i))) t->setTextColor(text);
 }
 
+namespace {
+void setAxesVisible(QCustomPlot* plot, bool visible) {
+    plot->xAxis->setVisible(visible);
+    plot->yAxis->setVisible(visible);
+    plot->xAxis->grid()->setVisible(visible);
+    plot->yAxis->grid()->setVisible(visible);
+    if (plot->legend) plot->legend->setVisible(false);
+}
+}  // namespace
+
 void showNoData(QCustomPlot* plot, const QString& message) {
+    setAxesVisible(plot, false);
     plot->clearPlottables();
     plot->clearItems();
     auto* text = new QCPItemText(plot);
@@ -160,6 +171,7 @@ void OverviewView::rebuildScores() {
     scorePlot_->clearPlottables();
     scorePlot_->clearItems();
     scorePlot_->setProperty("noData", QVariant());
+    setAxesVisible(scorePlot_, true);
     auto addBars = [this](const std::vector<double>& values, const QColor& color, const QString& name, double offset) {
         const std::vector<int> counts = histogram(values, 10, 0, 1);
         auto* bars = new QCPBars(scorePlot_->xAxis, scorePlot_->yAxis);
@@ -204,6 +216,7 @@ void OverviewView::rebuildAblation(int record) {
     ablationPlot_->clearPlottables();
     ablationPlot_->clearItems();
     ablationPlot_->setProperty("noData", QVariant());
+    setAxesVisible(ablationPlot_, true);
     auto addBox = [this](const std::vector<float>& values, double key, const QColor& color) {
         if (values.empty()) return;
         std::vector<double> v(values.begin(), values.end());
@@ -258,6 +271,7 @@ void OverviewView::rebuildCongruence() {
     congruencePlot_->clearPlottables();
     congruencePlot_->clearItems();
     congruencePlot_->setProperty("noData", QVariant());
+    setAxesVisible(congruencePlot_, true);
     std::vector<double> real, baseline;
     double lo = 1e300, hi = -1e300;
     for (int i = 0; i < document_->neuronCount(); ++i) {

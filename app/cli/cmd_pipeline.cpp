@@ -181,6 +181,7 @@ int runStudyRun(const QStringList& args) {
                                                                    : out + QStringLiteral(".scan-checkpoint");
     InterruptGuard interrupt;
     const Study study = runStudyPipeline(o, terminalProgress(&interrupt.token));
+    interrupt.token.throwIfCancelled();  // a signal after the last check must not write the bundle
     saveBundle(study, out);
     QFile::remove(o.checkpointPath);  // the bundle holds everything now
     printErr("wrote " + out.toStdString() + "\n");
@@ -199,8 +200,9 @@ int runStudyMerge(const QStringList& args) {
     std::vector<Study> shards;
     for (const QString& path : parser.positionalArguments()) shards.push_back(loadStudy(path));
     InterruptGuard interrupt;
-    saveBundle(mergeStudies(shards, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token)),
-               parser.value(QStringLiteral("out")));
+    const Study merged = mergeStudies(shards, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token));
+    interrupt.token.throwIfCancelled();
+    saveBundle(merged, parser.value(QStringLiteral("out")));
     return 0;
 }
 
@@ -215,6 +217,7 @@ int runStudyAblate(const QStringList& args) {
     Study study = loadStudy(parser.positionalArguments().front());
     InterruptGuard interrupt;
     addAblations(study, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token));
+    interrupt.token.throwIfCancelled();
     saveBundle(study, parser.value(QStringLiteral("out")));
     return 0;
 }
