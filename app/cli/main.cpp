@@ -24,6 +24,7 @@ std::string usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    headlight::ensurePassiveOpenMpWait(argv);
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("headlight-cli"));
     QCoreApplication::setApplicationVersion(QString::fromStdString(headlightVersion()));

@@ -11,6 +11,7 @@
 #include "ui/main_window.h"
 
 int main(int argc, char** argv) {
+    headlight::ensurePassiveOpenMpWait(argv);
     QApplication::setAttribute(Qt::AA_ShareOpenGLContexts);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("Headlight"));

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -30,20 +32,28 @@ std::string blasInfo() {
     return "unknown";
 }
 
-int configureTorchThreads(int threads) {
+int configureTorchThreads(int threads, int fallback) {
     static std::once_flag once;
-    std::call_once(once, [threads] {
-        // An explicit request wins, then HEADLIGHT_THREADS, then OMP_NUM_THREADS, then every core.
+    std::call_once(once, [threads, fallback] {
+        // An explicit request wins, then HEADLIGHT_THREADS, then OMP_NUM_THREADS, then the caller's
+        // fallback, then every core.
         int n = threads;
         for (const char* var : {"HEADLIGHT_THREADS", "OMP_NUM_THREADS"}) {
             if (n > 0) break;
             if (const char* value = std::getenv(var)) n = std::atoi(value);
         }
+        if (n <= 0) n = fallback;
         if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
         if (n <= 0) n = 1;
         torch::set_num_threads(n);
     });
     return torch::get_num_threads();
+}
+
+void ensurePassiveOpenMpWait(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || !argv || !argv[0]) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);  // only returns on failure: then go on with spinning threads
 }
 
 }  // namespace headlight

@@ -548,8 +548,13 @@ Transformer Transformer::load(const QString& dirOrHubId, const LoadOptions& opti
     return fromCheckpoint(Checkpoint::open(dirOrHubId), options);
 }
 
+namespace {
+// Tiny models gain nothing from intra-op threads (each op is too small to split), only overhead.
+int threadFallbackFor(const ModelConfig& config) { return config.dModel < 256 ? 1 : 0; }
+}  // namespace
+
 Transformer Transformer::fromCheckpoint(const Checkpoint& checkpoint, const LoadOptions& options) {
-    configureTorchThreads();
+    configureTorchThreads(0, threadFallbackFor(checkpoint.config()));
     c10::InferenceMode guard;
     StateDict weights = loadWeights(checkpoint);
     return Transformer(build(checkpoint.config(), std::move(weights), options, checkpoint.id().toStdString(),
@@ -558,7 +563,7 @@ Transformer Transformer::fromCheckpoint(const Checkpoint& checkpoint, const Load
 
 Transformer Transformer::fromWeights(const ModelConfig& config, StateDict rawWeights, const LoadOptions& options,
                                      const std::string& modelId) {
-    configureTorchThreads();
+    configureTorchThreads(0, threadFallbackFor(config));
     c10::InferenceMode guard;
     validateWeights(config, rawWeights, "model '" + modelId + "'");
     WeightHasher hasher;
