@@ -7,8 +7,11 @@
 #include <cstdio>
 
 #include <QDir>
+#include <ATen/ATen.h>
 
 #include "core/analysis/activation_scan.h"
+#include "core/analysis/corpus.h"
+#include "core/analysis/topk.h"
 #include "core/analysis/context_analysis.h"
 #include "core/base/versions.h"
 #include "core/model/tokenizer.h"
@@ -44,30 +47,58 @@ int main(int argc, char** argv) {
     const Study study = runStudyPipeline(model, tokenizer, o);
     const double ours = since(start);
 
-    // Paper-style: the same steps, one sequence per forward pass.
+    // Paper-style: the same steps as the paper's TransformerLens code drives them: one sequence per
+    // forward pass, every pass run to the end (logits included, as run_with_cache does), one
+    // binary-search step per pass, all positions cached.
     start = Clock::now();
-    analysis::ScanOptions scan;
-    for (const NeuronResult& n : study.neurons) scan.neurons.push_back(n.neuron.ref);
-    scan.topDocuments = o.parameters.topDocuments;
-    scan.corpus.maxDocuments = documents;
-    scan.maxBatchRows = 1;
-    const analysis::ScanResult scanned = analysis::runActivationScan(model, tokenizer, corpus, scan);
+    const int layer = o.parameters.layers.front();
+    const std::string post = "blocks." + std::to_string(layer) + ".mlp.hook_post";
+    auto fullRun = [&](const std::vector<int>& ids, HookSet hooks) {
+        hooks.capture("logits").runToEnd();
+        return model.run(std::vector<int64_t>(ids.begin(), ids.end()), hooks);
+    };
+    analysis::TopKAccumulator top(static_cast<int64_t>(study.neurons.size()), o.parameters.topDocuments);
+    analysis::CorpusOptions co;
+    co.maxDocuments = documents;
+    analysis::CorpusReader reader = analysis::CorpusReader::open(corpus, co);
+    analysis::Document doc;
+    while (reader.next(doc)) {
+        const std::vector<int> ids = analysis::documentTokens(model, tokenizer, doc.text);
+        if (ids.size() < 2) continue;
+        HookSet hooks;
+        hooks.capture(post);
+        const at::Tensor acts = fullRun(ids, hooks).at(post)[0];  // [T, m]
+        for (std::size_t i = 0; i < study.neurons.size(); ++i) {
+            const at::Tensor column = acts.select(1, study.neurons[i].neuron.ref.neuron).slice(0, 1);
+            top.offer(int64_t(i), column.max().item<float>(), doc.index, int32_t(column.argmax().item<int64_t>() + 1));
+        }
+    }
     std::size_t contexts = 0;
     for (const NeuronResult& n : study.neurons)
         for (const NeuronContext& c : n.contexts) {
-            std::vector<int> ids{*model.bosTokenId()};
-            ids.insert(ids.end(), c.tokens.begin(), c.tokens.end());
-            const analysis::ContextInput input{n.neuron.ref, ids, c.activation};
-            // One context per call: each round of the search is its own forward pass.
-            const auto cut = analysis::truncateContexts(model, {input}, o.parameters.truncationRatio, 1 << 20);
+            // The binary search, one forward pass per step, suffixes without BOS.
+            int s0 = 0, s1 = int(c.tokens.size()) - 1, mid = (s0 + s1) / 2;
+            while (s0 != mid) {
+                HookSet hooks;
+                hooks.capture(post);
+                const std::vector<int> suffix(c.tokens.begin() + mid, c.tokens.end());
+                const float a = fullRun(suffix, hooks).at(post)[0][int64_t(suffix.size()) - 1][n.neuron.ref.neuron].item<float>();
+                (a > o.parameters.truncationRatio * c.activation ? s0 : s1) = mid;
+                mid = (s0 + s1) / 2;
+            }
+            // Attribution: the whole cache of the prompt, then the head results at the last position.
             std::vector<int> prompt{*model.bosTokenId()};
-            prompt.insert(prompt.end(), c.tokens.begin() + (cut[0].start - 1), c.tokens.end());
-            analysis::attributeHeads(model, {{n.neuron.ref, prompt, c.activation}}, false);
+            prompt.insert(prompt.end(), c.tokens.begin() + s0, c.tokens.end());
+            HookSet hooks;
+            for (int l = 0; l < layer; ++l) hooks.capture("blocks." + std::to_string(l) + ".attn.hook_result");
+            const ActivationCache cache = fullRun(prompt, hooks);
+            const at::Tensor w = model.weight("blocks." + std::to_string(layer) + ".mlp.W_in").select(1, n.neuron.ref.neuron);
+            for (int l = 0; l < layer; ++l)
+                (void)at::matmul(cache.at("blocks." + std::to_string(l) + ".attn.hook_result")[0][int64_t(prompt.size()) - 1], w);
             ++contexts;
         }
     const double paper = since(start);
-    std::fprintf(stderr, "%zu contexts; headlight %.2f s, paper-style %.2f s (scan %lld documents)\n", contexts, ours,
-                 paper, static_cast<long long>(scanned.documents));
+    std::fprintf(stderr, "%zu contexts; headlight %.2f s, paper-style %.2f s\n", contexts, ours, paper);
     std::printf("pipeline_speedup_x %.2f\n", paper / ours);
     return 0;
 }
