@@ -19,6 +19,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include "bench/gpt2_small.h"
 #include "core/base/versions.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
@@ -28,22 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-ModelConfig gpt2Small() {
-    ModelConfig c;
-    c.family = Family::Gpt2;
-    c.modelType = "gpt2";
-    c.nLayers = 12;
-    c.dModel = 768;
-    c.nHeads = c.nKvHeads = 12;
-    c.dHead = 64;
-    c.dMlp = 3072;
-    c.dVocab = 50257;
-    c.nCtx = 1024;
-    c.act = Activation::GeluNew;
-    c.tiedEmbeddings = true;
-    c.bosTokenId = 50256;
-    return c;
-}
+ModelConfig gpt2Small() { return gpt2SmallConfig(); }
 
 double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 

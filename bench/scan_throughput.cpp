@@ -11,6 +11,7 @@
 #include <QDir>
 #include <c10/core/InferenceMode.h>
 
+#include "bench/gpt2_small.h"
 #include "core/analysis/activation_scan.h"
 #include "core/analysis/corpus.h"
 #include "core/base/versions.h"
@@ -27,19 +28,7 @@ int main(int argc, char** argv) {
     const QString corpus = argc > 2 ? QString::fromLocal8Bit(argv[2])
                                     : QDir(fixtures).filePath(QStringLiteral("corpora/mix_en/train.jsonl"));
     configureTorchThreads();
-    ModelConfig c;
-    c.family = Family::Gpt2;
-    c.modelType = "gpt2";
-    c.nLayers = 12;
-    c.dModel = 768;
-    c.nHeads = c.nKvHeads = 12;
-    c.dHead = 64;
-    c.dMlp = 3072;
-    c.dVocab = 50257;
-    c.nCtx = 1024;
-    c.act = Activation::GeluNew;
-    c.tiedEmbeddings = true;
-    c.bosTokenId = 50256;
+    const ModelConfig c = gpt2SmallConfig();
     const Transformer model = Transformer::fromWeights(c, randomWeights(c, 1), {}, "gpt2-small-random");
     const Tokenizer tokenizer = Tokenizer::fromFolder(QDir(fixtures).filePath(QStringLiteral("tokenizers/gpt2")));
 

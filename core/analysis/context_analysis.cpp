@@ -49,15 +49,21 @@ TokenBatch toBatch(const std::vector<const Row*>& batch) {
 
 std::string postHook(int layer) { return "blocks." + std::to_string(layer) + ".mlp.hook_post"; }
 
+// The distinct layers of the batch rows' neurons, ascending.
+std::vector<int> neuronLayers(const std::vector<const Row*>& batch) {
+    std::vector<int> layers;
+    for (const Row* r : batch) layers.push_back(r->neuron.layer);
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    return layers;
+}
+
 // Activation of each row's neuron at the row's last token. Returns one value per row, in row order.
 std::vector<float> lastTokenActivations(const Transformer& model, const std::vector<Row>& rows, int64_t batchTokens) {
     std::vector<float> out(rows.size(), 0.f);
     for (const auto& batch : makeBatches(rows, batchTokens)) {
+        const std::vector<int> layers = neuronLayers(batch);
         HookSet hooks;
-        std::vector<int> layers;
-        for (const Row* r : batch) layers.push_back(r->neuron.layer);
-        std::sort(layers.begin(), layers.end());
-        layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
         for (int l : layers) hooks.capture(postHook(l));
         hooks.atLastTokens();
         const ActivationCache cache = model.run(toBatch(batch), hooks);
@@ -124,11 +130,8 @@ std::vector<std::vector<float>> tokenActivations(const Transformer& model, const
     for (std::size_t i = 0; i < contexts.size(); ++i) rows.push_back({i, contexts[i].neuron, contexts[i].tokens});
     std::vector<std::vector<float>> out(contexts.size());
     for (const auto& batch : makeBatches(rows, batchTokens)) {
+        const std::vector<int> layers = neuronLayers(batch);
         HookSet hooks;
-        std::vector<int> layers;
-        for (const Row* r : batch) layers.push_back(r->neuron.layer);
-        std::sort(layers.begin(), layers.end());
-        layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
         for (int l : layers) hooks.capture(postHook(l));
         const ActivationCache cache = model.run(toBatch(batch), hooks);
         for (std::size_t b = 0; b < batch.size(); ++b) {
