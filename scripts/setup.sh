@@ -18,8 +18,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   # JSON
   nlohmann-json3-dev
-  # a real X server for screenshots of the GUI
-  xvfb xauth
+  # a real X server for screenshots of the GUI, and a font for offscreen/Xvfb rendering
+  xvfb xauth fonts-dejavu-core
 )
 for arg in "$@"; do
   case "$arg" in
@@ -39,7 +39,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 else
   echo "setup: all packages present"
 fi
