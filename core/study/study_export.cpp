@@ -1,5 +1,6 @@
 #include "core/study/study_export.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -121,7 +122,8 @@ std::string studySummaryText(const Study& s) {
         if (shown++ >= 10) break;
         out << "  " << neuronName(n.neuron.ref) << (n.neuron.baseline ? " [baseline]" : "") << "  token "
             << nlohmann::json(n.neuron.token).dump() << "  congruence " << n.neuron.congruence << "  contexts "
-            << n.contexts.size() << "  relevant";
+            << std::count_if(n.contexts.begin(), n.contexts.end(), [](const NeuronContext& c) { return c.kept; })
+            << "/" << n.contexts.size() << "  relevant";
         for (int h : n.relevantHeads) out << " " << headLabel(s, h);
         out << "\n";
     }
