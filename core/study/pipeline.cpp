@@ -301,15 +301,26 @@ std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options
     return selectNeurons(model, tokenizer, computeCongruence(model, p.layers, stepProgress(progress, "congruence")), p);
 }
 
-void addAblations(Study& study, const QString& modelOverride, const Progress& progress) {
-    const QString modelId = modelOverride.isEmpty() ? QString::fromStdString(study.provenance.modelId) : modelOverride;
-    const bool raw = study.provenance.processing.rfind("none", 0) == 0;
-    const Transformer model = loadModel(modelId, raw, false, progress);
-    if (!study.provenance.weightHash.empty() && model.weightHash() != study.provenance.weightHash)
+// The model (and tokenizer) a study was made with: `modelOverride` or the one its provenance names,
+// with the same weight processing; the weight hash must match.
+struct StudyModel {
+    Transformer model;
+    Tokenizer tokenizer;
+};
+
+static StudyModel loadStudyModel(const Provenance& provenance, const QString& modelOverride, const Progress& progress) {
+    const QString modelId = modelOverride.isEmpty() ? QString::fromStdString(provenance.modelId) : modelOverride;
+    const bool raw = provenance.processing.rfind("none", 0) == 0;
+    Transformer model = loadModel(modelId, raw, false, progress);
+    if (!provenance.weightHash.empty() && model.weightHash() != provenance.weightHash)
         throw Error("model " + modelId.toStdString() + " is not the one the study was made with (weight hash " +
-                    model.weightHash() + " != " + study.provenance.weightHash + ")");
-    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
-    study.ablations = runHeadAblations(model, tokenizer, study, 8192, stepProgress(progress, "ablate"));
+                    model.weightHash() + " != " + provenance.weightHash + ")");
+    return {std::move(model), Tokenizer::fromFolder(resolveModelDir(modelId))};
+}
+
+void addAblations(Study& study, const QString& modelOverride, const Progress& progress) {
+    const StudyModel m = loadStudyModel(study.provenance, modelOverride, progress);
+    study.ablations = runHeadAblations(m.model, m.tokenizer, study, 8192, stepProgress(progress, "ablate"));
 }
 
 Study runStudyPipeline(const PipelineOptions& options, const Progress& progress) {
@@ -361,13 +372,10 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
 
 std::vector<NeuronResult> labelHeldOut(const Study& study, const QString& modelDirOrHubId,
                                        const QString& heldoutCorpus, const Progress& progress) {
+    const StudyModel m = loadStudyModel(study.provenance, modelDirOrHubId, progress);
+    const Transformer& model = m.model;
+    const Tokenizer& tokenizer = m.tokenizer;
     const QString modelId = modelDirOrHubId.isEmpty() ? QString::fromStdString(study.provenance.modelId) : modelDirOrHubId;
-    const bool raw = study.provenance.processing.rfind("none", 0) == 0;
-    const Transformer model = loadModel(modelId, raw, false, progress);
-    if (!study.provenance.weightHash.empty() && model.weightHash() != study.provenance.weightHash)
-        throw Error("model " + modelId.toStdString() + " is not the one the study was made with (weight hash " +
-                    model.weightHash() + " != " + study.provenance.weightHash + ")");
-    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
     std::vector<NextTokenNeuron> selected;
     for (const NeuronResult& n : study.neurons) selected.push_back(n.neuron);
     if (selected.empty()) return {};
@@ -440,12 +448,9 @@ Study mergeStudies(const std::vector<Study>& shards, const QString& modelOverrid
             hits[i].back().tokens = c->tokens;  // BOS is prepended below, once the model is known
         }
     }
-    const QString modelId = modelOverride.isEmpty() ? QString::fromStdString(first.provenance.modelId) : modelOverride;
-    const bool raw = first.provenance.processing.rfind("none", 0) == 0;
-    const Transformer model = loadModel(modelId, raw, false, progress);
-    if (model.weightHash() != first.provenance.weightHash)
-        throw Error("merge: model " + modelId.toStdString() + " is not the one the shards were made with");
-    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(modelId));
+    const StudyModel m = loadStudyModel(first.provenance, modelOverride, progress);
+    const Transformer& model = m.model;
+    const Tokenizer& tokenizer = m.tokenizer;
     for (auto& list : hits)
         for (ScanHit& h : list)
             if (const auto bos = model.bosTokenId()) h.tokens.insert(h.tokens.begin(), *bos);
