@@ -157,6 +157,22 @@ ServerAction scriptedModels(const ReceivedRequest& r) {
                             "is meant \"for ... purposes\", right before \"only\".");
 }
 
+// Runs headlight-cli with OPENAI_API_KEY set and the XDG folders (response cache, settings) in `home`.
+int runCli(const QString& home, const QStringList& args, QString* out = nullptr, QString* err = nullptr,
+           int timeoutMs = 60000) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("OPENAI_API_KEY", kSecretKey);
+    env.insert("XDG_CACHE_HOME", home + "/xdg-cache");
+    env.insert("XDG_CONFIG_HOME", home + "/xdg-config");
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+    if (!p.waitForFinished(timeoutMs)) return -1;
+    if (out) *out = QString::fromUtf8(p.readAllStandardOutput());
+    if (err) *err = QString::fromUtf8(p.readAllStandardError());
+    return p.exitCode();
+}
+
 bool anyFileContains(const QString& dir, const QByteArray& needle) {
     QDirIterator it(dir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
     while (it.hasNext()) {
@@ -592,6 +608,71 @@ private Q_SLOTS:
         QCOMPARE(server.requestCount(), afterSecond);
     }
 
+    // `study run` with steps 4-5: a real model (stories260K) and corpora, the LLM on loopback. The
+    // bundle gets LLM and baseline explanations scored on the held-out corpus; a rerun of the same
+    // command sends nothing (every paid reply comes from the cache); the key is in no file.
+    void studyRunWithExplainAndScore() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_sample.jsonl");
+        const QString heldout = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_heldout.jsonl");
+        HL_REQUIRE_FIXTURE(model);
+        HL_REQUIRE_FIXTURE(corpus);
+        HL_REQUIRE_FIXTURE(heldout);
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            if (r.json.value("max_tokens", 0) == 1)  // the classifier: Yes when the excerpt has a comma
+                return ServerAction::ok(r.lastUserMessage().substr(r.lastUserMessage().rfind("Here is")).find(',') != std::string::npos ? "Yes" : "No");
+            return ServerAction::ok("<think>commas</think>The head is active after a comma.");
+        });
+        QTemporaryDir dir;
+        const QString bundle = dir.path() + "/run.headlight";
+        const QStringList args = {"study", "run", "--model", model, "--corpus", corpus, "--layers", "3,4", "--top", "4",
+                                  "--docs", "10", "--prompts", "8", "--explain", "--heldout", heldout,
+                                  "--llm-base-url", server.baseUrl(), "--llm-model", "explainer-model",
+                                  "--classifier-model", "classifier-model", "--concurrency", "4", "--out", bundle};
+        QString out, err;
+        // Guard rails: --heldout needs step 4; --dry-run sends nothing.
+        QVERIFY(runCli(dir.path(), {"study", "run", "--model", model, "--corpus", corpus, "--heldout", heldout, "--out", bundle}, &out, &err) != 0);
+        QVERIFY2(err.contains("--explain or --offline-baseline"), qPrintable(err));
+        QCOMPARE(runCli(dir.path(), QStringList(args) << "--dry-run", &out, &err, 300000), 0);
+        QVERIFY2(out.contains("explain: ") && out.contains("requests to explainer-model"), qPrintable(out + err));
+        QCOMPARE(server.requestCount(), 0);
+
+        QCOMPARE(runCli(dir.path(), args, &out, &err, 300000), 0);
+        const Study study = loadStudy(bundle);
+        int llm = 0, baseline = 0, tests = 0;
+        for (const HeadExplanation& e : study.explanations) {
+            (e.source == "llm" ? llm : baseline)++;
+            if (e.source == "llm") {
+                tests += static_cast<int>(e.tests.size());
+                QCOMPARE(QString::fromStdString(e.explanation), QStringLiteral("The head is active after a comma."));
+                QCOMPARE(QString::fromStdString(e.model), QStringLiteral("explainer-model"));
+                QCOMPARE(e.tp + e.fn + e.fp + e.tn + e.invalid, static_cast<int64_t>(e.tests.size()));
+            }
+        }
+        int relevant = 0;
+        for (const NeuronResult& n : study.neurons) relevant += static_cast<int>(n.relevantHeads.size());
+        QVERIFY2(relevant > 0, "the study should find relevant heads to explain");
+        QCOMPARE(llm, relevant);
+        QCOMPARE(baseline, relevant);
+        QCOMPARE(QString::fromStdString(study.heldOut.corpus), heldout);
+        QVERIFY(tests > 0);
+        const int sent = server.requestCount();
+        QCOMPARE(sent, relevant + tests);  // one per explanation + one per LLM test context
+        // study info summarises the scores.
+        QCOMPARE(runCli(dir.path(), {"study", "info", bundle}, &out, &err), 0);
+        QVERIFY2(out.contains("explained:") && out.contains("llm") && out.contains("baseline"), qPrintable(out));
+        QCOMPARE(runCli(dir.path(), {"study", "info", bundle, "--json"}, &out, &err), 0);
+        const auto info = nlohmann::json::parse(out.toStdString());
+        QCOMPARE(info["explanations"].get<int>(), llm + baseline);
+        QVERIFY(info["scores"].size() >= 2);
+        // The same command again: steps 1-3 recomputed, every LLM reply from the cache.
+        QCOMPARE(runCli(dir.path(), args, &out, &err, 300000), 0);
+        QCOMPARE(server.requestCount(), sent);
+        QVERIFY2(out.contains("0 sent"), qPrintable(out));
+        QVERIFY(!anyFileContains(dir.path(), kSecretKey));
+    }
+
     void commandLineExplainScoreExport() {
         LlmTestServer server;
         server.setHandler(scriptedModels);
@@ -606,17 +687,7 @@ private Q_SLOTS:
         held.provenance.corpusHash = "feed";
         saveBundle(held, heldBundle);
         auto run = [&](const QStringList& args, QString* out = nullptr, QString* err = nullptr) {
-            QProcess p;
-            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-            env.insert("OPENAI_API_KEY", kSecretKey);
-            env.insert("XDG_CACHE_HOME", dir.path() + "/xdg-cache");
-            env.insert("XDG_CONFIG_HOME", dir.path() + "/xdg-config");
-            p.setProcessEnvironment(env);
-            p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
-            if (!p.waitForFinished(60000)) return -1;
-            if (out) *out = QString::fromUtf8(p.readAllStandardOutput());
-            if (err) *err = QString::fromUtf8(p.readAllStandardError());
-            return p.exitCode();
+            return runCli(dir.path(), args, out, err);
         };
         const QStringList llm = {"--llm-base-url", server.baseUrl(), "--llm-model", "explainer-model", "--concurrency", "4",
                                  "--prompt-price", "10", "--completion-price", "30"};

@@ -38,6 +38,7 @@
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 #include "ui/study_runner.h"
+#include "tests/llm_test_server.h"
 
 using namespace headlight;
 
@@ -570,6 +571,76 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(cancelled.count() + done.count() + failed.count() == 2, 400000);
         QVERIFY2(failed.isEmpty(), qPrintable(d->statusLabel()->text()));
         QVERIFY(d->runButton()->isEnabled());
+    }
+    // The Run dialog with steps 4-5: the LLM (a Chat Completions server on 127.0.0.1) explains every
+    // relevant head and classifies the held-out test contexts; the bundle that opens has LLM and
+    // baseline explanations with scores; the session's API key is in no file written.
+    void runDialogExplainsAndScoresWithTheLlm() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_sample.jsonl");
+        const QString heldout = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_heldout.jsonl");
+        HL_REQUIRE_FIXTURE(model);
+        test::LlmTestServer server;
+        server.setHandler([](const test::ReceivedRequest& r) {
+            if (r.json.value("max_tokens", 0) == 1) return test::ServerAction::ok("Yes");
+            return test::ServerAction::ok("The head is active after a comma.");
+        });
+        const QString key = QStringLiteral("sk-gui-SECRET-key-77");
+        ui::setSessionApiKey(key);
+        ui::MainWindow w;
+        w.show();
+        ui::RunDialog* d = w.runDialog();
+        PipelineOptions o = d->options();
+        o.model = model;
+        o.corpus = corpus;
+        o.parameters.layers = {3, 4};
+        o.parameters.topK = 4;
+        o.parameters.topDocuments = 10;
+        o.parameters.promptsPerNeuron = 8;
+        d->setOptions(o);
+        d->setHeldOutCorpus(heldout);
+        ui::LlmSettings llm;
+        llm.endpoint = server.baseUrl();
+        llm.explainerModel = QStringLiteral("explainer-model");
+        llm.classifierModel = QStringLiteral("classifier-model");
+        llm.explain = true;
+        d->setLlmSettings(llm);
+        const QString out = dir_.filePath(QStringLiteral("run-llm.headlight"));
+        d->setOutputPath(out);
+        QSignalSpy done(d->runner(), &ui::StudyRunner::finished);
+        QSignalSpy warned(d->runner(), &ui::StudyRunner::warning);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1 || d->statusLabel()->text().startsWith(QStringLiteral("Failed")), 400000);
+        QVERIFY2(done.count() == 1, qPrintable(d->statusLabel()->text()));
+        QVERIFY2(warned.isEmpty(), qPrintable(d->statusLabel()->text()));
+        QCOMPARE(w.document()->path(), out);
+        const Study study = loadStudy(out);
+        int llmRecords = 0, scored = 0;
+        for (const HeadExplanation& e : study.explanations) {
+            if (e.source != "llm") continue;
+            ++llmRecords;
+            scored += e.tests.empty() ? 0 : 1;
+            QCOMPARE(QString::fromStdString(e.model), QStringLiteral("explainer-model"));
+        }
+        QVERIFY(llmRecords > 0);
+        QCOMPARE(scored, llmRecords);
+        QCOMPARE(QString::fromStdString(study.heldOut.corpus), heldout);
+        int classifierRequests = 0;
+        for (const auto& r : server.requests()) {
+            QCOMPARE(QString::fromStdString(r.headers.at("authorization")), QStringLiteral("Bearer ") + key);
+            classifierRequests += r.json.value("max_tokens", 0) == 1 ? 1 : 0;
+            if (r.json.value("max_tokens", 0) == 1) QCOMPARE(r.json.value("model", std::string()), std::string("classifier-model"));
+        }
+        QVERIFY(classifierRequests > 0);
+        auto fileHoldsKey = [&](const QString& path) {
+            QFile f(path);
+            return f.open(QIODevice::ReadOnly) && f.readAll().contains(key.toUtf8());
+        };
+        QVERIFY(!fileHoldsKey(out));
+        QSettings().sync();
+        QVERIFY(QFileInfo::exists(QSettings().fileName()));
+        QVERIFY(!fileHoldsKey(QSettings().fileName()));
+        ui::setSessionApiKey(QString());
     }
 };
 

@@ -33,7 +33,8 @@ LlmSettings loadLlmSettings() {
     d.explainerModel = s.value(QStringLiteral("llm/explainerModel"), d.explainerModel).toString();
     d.classifierModel = s.value(QStringLiteral("llm/classifierModel"), d.classifierModel).toString();
     d.concurrency = s.value(QStringLiteral("llm/concurrency"), d.concurrency).toInt();
-    d.offlineBaseline = s.value(QStringLiteral("llm/offlineBaseline"), d.offlineBaseline).toBool();
+    d.explain = s.value(QStringLiteral("llm/explain"), d.explain).toBool();
+    d.offlineOnly = s.value(QStringLiteral("llm/offlineOnly"), d.offlineOnly).toBool();
     return d;
 }
 
@@ -43,7 +44,8 @@ void saveLlmSettings(const LlmSettings& d) {
     s.setValue(QStringLiteral("llm/explainerModel"), d.explainerModel);
     s.setValue(QStringLiteral("llm/classifierModel"), d.classifierModel);
     s.setValue(QStringLiteral("llm/concurrency"), d.concurrency);
-    s.setValue(QStringLiteral("llm/offlineBaseline"), d.offlineBaseline);
+    s.setValue(QStringLiteral("llm/explain"), d.explain);
+    s.setValue(QStringLiteral("llm/offlineOnly"), d.offlineOnly);
 }
 
 QString sessionApiKey() {

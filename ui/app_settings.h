@@ -15,7 +15,8 @@ struct LlmSettings {
     QString explainerModel = QStringLiteral("gpt-4-1106-preview");   // the paper's explainer
     QString classifierModel = QStringLiteral("gpt-4-1106-preview");
     int concurrency = 4;
-    bool offlineBaseline = true;   // also score the offline (no-LLM) baseline explanation
+    bool explain = false;          // Run dialog: also run steps 4-5 (explain, and score on the held-out corpus)
+    bool offlineOnly = false;      // ... with the offline n-gram baseline only (no LLM request)
 };
 
 LlmSettings loadLlmSettings();

@@ -24,7 +24,9 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QEventLoop>
+#include <QFutureWatcher>
 #include <QTimer>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include "ui/qcp.h"
 
@@ -207,11 +209,31 @@ void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
 }
 
 bool MainWindow::saveStudyAs(const QString& path) {
-    if (!document_) return false;
-    try {
-        saveBundle(document_->bundle().toStudy(), path);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot save study"), QString::fromUtf8(e.what()));
+    if (!document_ || saving_) return false;
+    // The copy and the write run on the worker pool; the window keeps painting meanwhile (a local
+    // event loop), with the study actions off until the write is done.
+    saving_ = true;
+    for (QAction* a : studyActions_) a->setEnabled(false);
+    statusBar()->showMessage(tr("Saving %1…").arg(path));
+    QFutureWatcher<QString> watcher;
+    QEventLoop loop;
+    connect(&watcher, &QFutureWatcher<QString>::finished, &loop, &QEventLoop::quit);
+    const std::shared_ptr<const StudyDocument> document = document_;
+    watcher.setFuture(QtConcurrent::run([document, path]() -> QString {
+        try {
+            saveBundle(document->bundle().toStudy(), path);
+            return QString();
+        } catch (const std::exception& e) {
+            return QString::fromUtf8(e.what());
+        }
+    }));
+    if (!watcher.isFinished()) loop.exec(QEventLoop::ExcludeUserInputEvents);
+    const QString error = watcher.result();
+    saving_ = false;
+    for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
+    if (!error.isEmpty()) {
+        statusBar()->clearMessage();
+        showError(tr("Cannot save study"), error);
         return false;
     }
     addRecentFile(path);

@@ -91,6 +91,7 @@ private:
     PlaygroundView* playgroundView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
+    bool saving_ = false;  // a Save As is being written on the worker pool
 };
 
 }  // namespace headlight::ui

@@ -138,17 +138,19 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
 
     auto* llm = new QGroupBox(tr("LLM explanations"), this);
     auto* llmForm = new QFormLayout(llm);
-    explain_ = new QCheckBox(tr("Explain and score relevant heads"), llm);
-    explain_->setEnabled(false);
-    explain_->setToolTip(tr("The explanation and scoring steps are not part of this build yet; the settings below are stored for them."));
-    auto* note = new QLabel(tr("Not available yet: the explanation steps arrive in a later version. Settings are kept."), llm);
+    explain_ = new QCheckBox(tr("Explain relevant heads (step 4), score on the held-out corpus (step 5)"), llm);
+    explain_->setObjectName(QStringLiteral("explainCheck"));
+    explain_->setToolTip(tr("One explainer request per relevant (neuron, head) and one classifier request per test context. "
+                            "Replies are cached on disk: a rerun sends only what is missing."));
+    auto* note = new QLabel(tr("The offline n-gram baseline is always computed too, so every head has a score to compare with."), llm);
     note->setWordWrap(true);
     note->setObjectName(QStringLiteral("llmNote"));
     endpoint_ = new QLineEdit(llm);
     explainerModel_ = new QLineEdit(llm);
     classifierModel_ = new QLineEdit(llm);
     concurrency_ = spin(llm, 1, 256, tr("parallel requests"));
-    offlineBaseline_ = new QCheckBox(tr("Also score the offline baseline"), llm);
+    offlineBaseline_ = new QCheckBox(tr("Offline baseline only (no LLM requests)"), llm);
+    offlineBaseline_->setObjectName(QStringLiteral("offlineOnlyCheck"));
     apiKey_ = new QLineEdit(llm);
     apiKey_->setEchoMode(QLineEdit::Password);
     apiKey_->setPlaceholderText(tr("kept in memory for this session only; or set OPENAI_API_KEY"));
@@ -204,12 +206,7 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     resize(980, 720);
 
     setOptions(loadDefaultPipelineOptions());
-    const LlmSettings s = loadLlmSettings();
-    endpoint_->setText(s.endpoint);
-    explainerModel_->setText(s.explainerModel);
-    classifierModel_->setText(s.classifierModel);
-    concurrency_->setValue(s.concurrency);
-    offlineBaseline_->setChecked(s.offlineBaseline);
+    setLlmSettings(loadLlmSettings());
     QSettings settings;
     model_->setText(settings.value(QStringLiteral("run/model")).toString());
     corpus_->setText(settings.value(QStringLiteral("run/corpus")).toString());
@@ -239,9 +236,10 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
         setRunning(false);
         progress_->setRange(0, 1);
         progress_->setValue(1);
-        status_->setText(tr("Done: %1").arg(path));
+        status_->setText(warning_.isEmpty() ? tr("Done: %1").arg(path) : tr("Done with warnings: %1 — %2").arg(path, warning_));
         Q_EMIT studyReady(path);
     });
+    connect(runner_, &StudyRunner::warning, this, [this](const QString& message) { warning_ = message; });
     connect(runner_, &StudyRunner::failed, this, [this](const QString& message) {
         setRunning(false);
         status_->setText(tr("Failed: %1").arg(message));
@@ -319,6 +317,16 @@ void RunDialog::setOptions(const PipelineOptions& o) {
 }
 
 QString RunDialog::heldOutCorpus() const { return heldOut_->text().trimmed(); }
+void RunDialog::setHeldOutCorpus(const QString& path) { heldOut_->setText(path); }
+
+void RunDialog::setLlmSettings(const LlmSettings& s) {
+    endpoint_->setText(s.endpoint);
+    explainerModel_->setText(s.explainerModel);
+    classifierModel_->setText(s.classifierModel);
+    concurrency_->setValue(s.concurrency);
+    explain_->setChecked(s.explain);
+    offlineBaseline_->setChecked(s.offlineOnly);
+}
 
 void RunDialog::setRunning(bool running) {
     run_->setEnabled(!running);
@@ -341,18 +349,40 @@ void RunDialog::startRun() {
     s.explainerModel = explainerModel_->text();
     s.classifierModel = classifierModel_->text();
     s.concurrency = concurrency_->value();
-    s.offlineBaseline = offlineBaseline_->isChecked();
+    s.explain = explain_->isChecked();
+    s.offlineOnly = offlineBaseline_->isChecked();
     saveLlmSettings(s);
     if (!apiKey_->text().isEmpty()) setSessionApiKey(apiKey_->text());
+    const LlmJob job = llmJob();
+    if (job.explain && job.steps.useLlm && (s.explainerModel.isEmpty() || s.endpoint.isEmpty())) {
+        status_->setText(tr("Give an endpoint and an explainer model, or tick \"Offline baseline only\"."));
+        return;
+    }
     if (outputPath_.isEmpty()) {
         const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
         QDir().mkpath(dir);
         outputPath_ = QDir(dir).filePath(QStringLiteral("last-run.headlight"));
     }
+    warning_.clear();
     setRunning(true);
     progress_->setRange(0, 0);
     status_->setText(tr("Starting…"));
-    runner_->start(o, outputPath_);
+    runner_->start(o, outputPath_, job);
+}
+
+LlmJob RunDialog::llmJob() const {
+    LlmJob job;
+    job.explain = explain_->isChecked();
+    job.heldOutCorpus = heldOutCorpus();
+    explain::LlmStepsOptions& steps = job.steps;
+    steps.useLlm = !offlineBaseline_->isChecked();
+    steps.explainer.baseUrl = endpoint_->text().trimmed().toStdString();
+    steps.explainer.model = explainerModel_->text().trimmed().toStdString();
+    steps.explainer.apiKey = sessionApiKey().toStdString();  // memory only
+    steps.classifier = steps.explainer;
+    if (!classifierModel_->text().trimmed().isEmpty()) steps.classifier.model = classifierModel_->text().trimmed().toStdString();
+    steps.client.concurrency = concurrency_->value();
+    return job;
 }
 
 void RunDialog::reject() {

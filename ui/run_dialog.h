@@ -6,6 +6,8 @@
 #include <QDialog>
 
 #include "core/study/pipeline.h"
+#include "ui/app_settings.h"
+#include "ui/study_runner.h"
 
 class QCheckBox;
 class QDoubleSpinBox;
@@ -18,7 +20,6 @@ class QDialogButtonBox;
 
 namespace headlight::ui {
 
-class StudyRunner;
 
 class RunDialog : public QDialog {
     Q_OBJECT
@@ -28,6 +29,9 @@ public:
     PipelineOptions options() const;          // what the form says
     void setOptions(const PipelineOptions& options);
     QString heldOutCorpus() const;
+    LlmJob llmJob() const;                    // steps 4-5 as the form says (API key from the session)
+    void setHeldOutCorpus(const QString& path);
+    void setLlmSettings(const LlmSettings& settings);  // fills the LLM group (not the key)
     StudyRunner* runner() const { return runner_; }
     // Where the result is written before it opens (a temporary bundle; Save As keeps it).
     void setOutputPath(const QString& path) { outputPath_ = path; }
@@ -58,6 +62,7 @@ private:
     QPushButton *run_, *cancel_, *saveDefaults_;
     StudyRunner* runner_;
     QString outputPath_;
+    QString warning_;  // of the last run: LLM requests that failed for good
 };
 
 }  // namespace headlight::ui

@@ -4,22 +4,57 @@
 #include <QPointer>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "core/analysis/corpus.h"
 #include "core/base/error.h"
 #include "core/study/bundle.h"
+#include "core/study/heldout.h"
 
 namespace headlight::ui {
 
 namespace {
 // What the job returns when it was cancelled (no error message starts with a control character).
 QString cancelledMarker() { return QString(QChar(1)) + QStringLiteral("cancelled"); }
+// What the job returns when it saved the study but some LLM requests failed: the marker + the message.
+QString warningMarker() { return QString(QChar(2)); }
+
+// Steps 4-5 on `study` (worker thread). Returns a warning ("" when every request succeeded).
+QString runLlmSteps(Study& study, const PipelineOptions& options, const LlmJob& job, const Progress& progress) {
+    QStringList warnings;
+    const explain::StepReport explained = explain::explainStudy(study, job.steps, progress);
+    if (explained.failed > 0)
+        warnings << StudyRunner::tr("%1 of %2 explainer requests failed (first: %3)")
+                        .arg(explained.failed).arg(explained.requests).arg(QString::fromStdString(explained.firstError));
+    if (!job.heldOutCorpus.isEmpty()) {
+        const std::vector<NeuronResult> labels = labelHeldOut(study, options.model, job.heldOutCorpus, progress);
+        HeldOutProvenance provenance;
+        provenance.corpus = job.heldOutCorpus.toStdString();
+        provenance.corpusHash = analysis::corpusFingerprint(job.heldOutCorpus);
+        Study scored = study;
+        const explain::StepReport report = explain::scoreStudy(scored, labels, provenance, job.steps, progress);
+        if (report.failed > 0)  // keep the unscored study: a partial scoring would look like a result
+            warnings << StudyRunner::tr("%1 of %2 classifier requests failed (first: %3); the explanations are not scored")
+                            .arg(report.failed).arg(report.requests).arg(QString::fromStdString(report.firstError));
+        else
+            study = std::move(scored);
+    }
+    if (warnings.isEmpty()) return QString();
+    return warnings.join(QStringLiteral("; ")) + StudyRunner::tr(". Run again to retry: replies already received come from the cache.");
+}
 }  // namespace
 
 StudyRunner::StudyRunner(QObject* parent) : QObject(parent), watcher_(new QFutureWatcher<QString>(this)) {
     connect(watcher_, &QFutureWatcher<QString>::finished, this, [this] {
         const QString result = watcher_->result();
-        if (result.isEmpty()) Q_EMIT finished(outputPath_);
-        else if (result == cancelledMarker()) Q_EMIT cancelled();
-        else Q_EMIT failed(result);
+        if (result.isEmpty()) {
+            Q_EMIT finished(outputPath_);
+        } else if (result.startsWith(warningMarker())) {
+            Q_EMIT warning(result.mid(1));
+            Q_EMIT finished(outputPath_);
+        } else if (result == cancelledMarker()) {
+            Q_EMIT cancelled();
+        } else {
+            Q_EMIT failed(result);
+        }
     });
 }
 
@@ -53,7 +88,7 @@ void StudyRunner::onProgress(qint64 done, qint64 total, const QString& message) 
     Q_EMIT progress(done, total, message, eta);
 }
 
-void StudyRunner::start(const PipelineOptions& options, const QString& outputPath) {
+void StudyRunner::start(const PipelineOptions& options, const QString& outputPath, const LlmJob& llm) {
     if (isRunning()) return;
     token_ = std::make_shared<CancellationToken>();
     outputPath_ = outputPath;
@@ -61,7 +96,7 @@ void StudyRunner::start(const PipelineOptions& options, const QString& outputPat
     stepTimer_.invalidate();
     QPointer<StudyRunner> self(this);
     auto token = token_;
-    watcher_->setFuture(QtConcurrent::run([options, outputPath, token, self]() -> QString {
+    watcher_->setFuture(QtConcurrent::run([options, outputPath, llm, token, self]() -> QString {
         const Progress progress(
             [self](int64_t done, int64_t total, const std::string& message) {
                 const QString text = QString::fromStdString(message);
@@ -71,10 +106,12 @@ void StudyRunner::start(const PipelineOptions& options, const QString& outputPat
             },
             token.get());
         try {
-            const Study study = runStudyPipeline(options, progress);
+            Study study = runStudyPipeline(options, progress);
+            QString warning;
+            if (llm.explain) warning = runLlmSteps(study, options, llm, progress);
             progress.throwIfCancelled();
             saveBundle(study, outputPath);
-            return QString();
+            return warning.isEmpty() ? QString() : warningMarker() + warning;
         } catch (const Cancelled&) {
             return cancelledMarker();
         } catch (const Error& e) {

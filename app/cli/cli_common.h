@@ -7,8 +7,10 @@
 
 #include <QCommandLineParser>
 #include <QStringList>
+#include <nlohmann/json.hpp>
 
 #include "core/base/progress.h"
+#include "core/study/study.h"
 
 namespace headlight::cli {
 
@@ -42,6 +44,15 @@ int runStudyMerge(const QStringList& args);
 int runStudyAblate(const QStringList& args);
 int runStudyExplain(const QStringList& args);  // cmd_explain.cpp
 int runStudyScore(const QStringList& args);    // cmd_explain.cpp
+
+// Steps 4-5 from `study run` (cmd_explain.cpp): the LLM options of explain/score (less --out and the
+// template folder's old name --prompts, which is run's P), and the ones set, as explain/score arguments.
+void addRunLlmOptions(QCommandLineParser& parser);
+QStringList runLlmArguments(const QCommandLineParser& parser);
+bool runLlmDryRun(const QCommandLineParser& parser);
+// Summary of the head explanation scores per source and neuron kind (study score, study info).
+std::string explanationSummaryText(const Study& study);
+nlohmann::ordered_json explanationSummaryJson(const Study& study);
 
 // A progress sink that draws a one-line bar on stderr when it is a terminal (silent otherwise).
 Progress terminalProgress(const CancellationToken* token = nullptr);

@@ -24,6 +24,7 @@
 #include "core/base/error.h"
 #include "core/explain/baseline.h"
 #include "core/explain/explainer.h"
+#include "core/explain/llm_steps.h"
 #include "core/explain/scorer.h"
 #include "core/llm/llm_client.h"
 #include "core/llm/prompts.h"
@@ -62,8 +63,14 @@ QCommandLineOption opt(const char* name, const char* help, const char* value = n
     return o;
 }
 
-// Options shared by explain and score.
+// Options shared by explain, score and run (run has its own --prompts P and --out, so there the
+// template folder is only --templates and the bundle is run's --out).
 struct LlmOptions {
+    explicit LlmOptions(bool forRun = false) : forRun(forRun) {
+        if (!forRun) prompts = QCommandLineOption(QStringList{QStringLiteral("templates"), QStringLiteral("prompts")},
+                                                  prompts.description(), prompts.valueName());
+    }
+    bool forRun;
     QCommandLineOption baseUrl = opt("llm-base-url", "Explainer endpoint (OpenAI-compatible; default $OPENAI_BASE_URL or https://api.openai.com/v1).", "URL");
     QCommandLineOption model = opt("llm-model", "Explainer model (default gpt-4-1106-preview, the paper's).", "NAME", "gpt-4-1106-preview");
     QCommandLineOption classifierUrl = opt("classifier-base-url", "Classifier endpoint (default: the explainer's).", "URL");
@@ -77,18 +84,32 @@ struct LlmOptions {
     QCommandLineOption completionPrice = opt("completion-price", "Explainer price, USD per 1M completion tokens (default 0).", "USD", "0");
     QCommandLineOption classifierPromptPrice = opt("classifier-prompt-price", "Classifier price per 1M prompt tokens (default: the explainer's).", "USD");
     QCommandLineOption classifierCompletionPrice = opt("classifier-completion-price", "Classifier price per 1M completion tokens (default: the explainer's).", "USD");
-    QCommandLineOption dryRun = opt("dry-run", "Print the number of requests and estimated tokens and cost; send nothing, write nothing.");
+    QCommandLineOption dryRun = opt("dry-run", "Print the number of requests and estimated tokens and cost; send nothing.");
     QCommandLineOption noCache = opt("no-cache", "Neither read nor write the response cache.");
     QCommandLineOption cacheDir = opt("cache-dir", "Response cache folder (default $XDG_CACHE_HOME/headlight/llm).", "DIR");
-    QCommandLineOption prompts = opt("prompts", "Folder with explainer.txt / classifier.txt overriding the templates.", "DIR");
+    QCommandLineOption prompts = opt("templates", "Folder with explainer.txt / classifier.txt overriding the prompt templates.", "DIR");
     QCommandLineOption out = opt("out", "Write the result here instead of rewriting the input bundle.", "FILE");
 
+    std::vector<const QCommandLineOption*> all() const {
+        std::vector<const QCommandLineOption*> v = {&baseUrl, &model, &classifierUrl, &classifierModel, &organization,
+                                                     &concurrency, &timeout, &attempts, &temperature, &promptPrice,
+                                                     &completionPrice, &classifierPromptPrice, &classifierCompletionPrice,
+                                                     &dryRun, &noCache, &cacheDir, &prompts};
+        if (!forRun) v.push_back(&out);
+        return v;
+    }
     void addTo(QCommandLineParser& p) const {
-        for (const QCommandLineOption* o : {&baseUrl, &model, &classifierUrl, &classifierModel, &organization, &concurrency,
-                                            &timeout, &attempts, &temperature, &promptPrice, &completionPrice,
-                                            &classifierPromptPrice, &classifierCompletionPrice, &dryRun, &noCache,
-                                            &cacheDir, &prompts, &out})
-            p.addOption(*o);
+        for (const QCommandLineOption* o : all()) p.addOption(*o);
+    }
+    // The options set on `p`, as arguments for explain / score.
+    QStringList forwarded(const QCommandLineParser& p) const {
+        QStringList args;
+        for (const QCommandLineOption* o : all()) {
+            if (!p.isSet(*o)) continue;
+            args << QStringLiteral("--") + o->names().front();
+            if (!o->valueName().isEmpty()) args << p.value(*o);
+        }
+        return args;
     }
 };
 
@@ -133,18 +154,27 @@ std::shared_ptr<llm::ResponseCache> cacheOf(const QCommandLineParser& p, const L
     return std::make_shared<llm::ResponseCache>(p.value(o.cacheDir));
 }
 
-// A client for `endpoint`, behind the cache unless --no-cache.
-std::shared_ptr<llm::LlmClient> makeClient(const QCommandLineParser& p, const LlmOptions& o, const llm::Endpoint& endpoint,
-                                           const std::shared_ptr<llm::ResponseCache>& cache) {
-    llm::ClientOptions options;
-    options.concurrency = static_cast<int>(number(p, o.concurrency, 1));
-    options.timeoutMs = static_cast<int>(number(p, o.timeout, 0.001) * 1000);
-    options.maxAttempts = static_cast<int>(number(p, o.attempts, 1));
+// The job's options from the command line (endpoints, transport, cache, templates).
+explain::LlmStepsOptions stepsOptions(const QCommandLineParser& p, const LlmOptions& o, bool useLlm) {
+    explain::LlmStepsOptions s;
+    s.useLlm = useLlm;
+    s.explainer = explainerEndpoint(p, o);
+    s.classifier = classifierEndpoint(p, o);
+    s.client.concurrency = static_cast<int>(number(p, o.concurrency, 1));
+    s.client.timeoutMs = static_cast<int>(number(p, o.timeout, 0.001) * 1000);
+    s.client.maxAttempts = static_cast<int>(number(p, o.attempts, 1));
+    s.useCache = !p.isSet(o.noCache);
+    s.cacheDir = p.value(o.cacheDir);
+    s.explainerSettings.temperature = temperatureOf(p, o);
+    s.explainerSettings.promptTemplate = llm::loadTemplate("explainer", p.value(o.prompts));
+    s.scorerSettings.temperature = s.explainerSettings.temperature;
+    s.scorerSettings.promptTemplate = llm::loadTemplate("classifier", p.value(o.prompts));
+    return s;
+}
+
+void noteMissingKey(const llm::Endpoint& endpoint) {
     if (endpoint.apiKey.empty())
         printErr("headlight-cli: note: OPENAI_API_KEY is not set; requests to " + endpoint.chatUrl() + " carry no key\n");
-    auto client = std::make_shared<llm::OpenAiChatClient>(endpoint, options);
-    if (!cache) return client;
-    return std::make_shared<llm::CachedLlmClient>(client, cache);
 }
 
 std::string money(double usd) {
@@ -184,45 +214,15 @@ void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& r
     printOut(s.str());
 }
 
-// Usage and cost of what was sent now (cache hits cost nothing now).
-struct Spent {
-    int64_t sent = 0, cached = 0, promptTokens = 0, completionTokens = 0;
-    double cost = 0;
-};
-
-Spent spentBy(const llm::LlmClient& client) {
-    Spent s;
-    const llm::OpenAiChatClient* http = nullptr;
-    if (const auto* c = dynamic_cast<const llm::CachedLlmClient*>(&client)) {
-        s.cached = c->hits();
-        http = dynamic_cast<const llm::OpenAiChatClient*>(&const_cast<llm::CachedLlmClient*>(c)->inner());
-    } else {
-        http = dynamic_cast<const llm::OpenAiChatClient*>(&client);
-    }
-    if (http) {
-        const auto st = http->stats();
-        s.sent = st.requests;
-        s.promptTokens = st.usage.promptTokens;
-        s.completionTokens = st.usage.completionTokens;
-        s.cost = st.cost;
-    }
-    return s;
-}
-
-std::string spentText(const Spent& s) {
-    std::ostringstream out;
-    out << s.sent << " sent, " << s.cached << " from the cache; " << s.promptTokens << " prompt + " << s.completionTokens
-        << " completion tokens, " << money(s.cost) << " spent now";
-    return out.str();
-}
-
 QString bundleArgument(const QCommandLineParser& parser, const char* command) {
     if (parser.positionalArguments().size() != 1)
         throw Error(std::string("study ") + command + ": give exactly one bundle");
     return parser.positionalArguments().front();
 }
 
-std::string summaryLines(const Study& study) {
+}  // namespace
+
+std::string explanationSummaryText(const Study& study) {
     std::ostringstream out;
     for (const char* source : {"llm", "baseline"}) {
         for (bool randomNeurons : {false, true}) {
@@ -242,13 +242,29 @@ std::string summaryLines(const Study& study) {
     return out.str();
 }
 
-// The message of the first failed classifier request (its reply reads "[request failed] ...").
-std::string firstFailure(const Study& study) {
-    for (const HeadExplanation& e : study.explanations)
-        for (const ExplanationTest& t : e.tests)
-            if (t.reply.rfind("[request failed] ", 0) == 0) return t.reply.substr(17);
-    return "?";
+nlohmann::ordered_json explanationSummaryJson(const Study& study) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const char* source : {"llm", "baseline"}) {
+        for (bool randomNeurons : {false, true}) {
+            const explain::ScoreSummary s = explain::summarizeScores(study, source, randomNeurons);
+            if (s.scored + s.unscored == 0) continue;
+            nlohmann::ordered_json j;
+            j["source"] = source;
+            j["neurons"] = randomNeurons ? "random" : "next-token";
+            j["scored"] = s.scored;
+            j["unscored"] = s.unscored;
+            j["invalid"] = s.invalid;
+            j["mean"] = s.scored > 0 ? nlohmann::ordered_json(s.summary.mean) : nlohmann::ordered_json();
+            j["std"] = s.scored > 1 ? nlohmann::ordered_json(s.summary.std) : nlohmann::ordered_json();
+            j["skew"] = s.scored > 1 ? nlohmann::ordered_json(s.summary.skew) : nlohmann::ordered_json();
+            j["histogram"] = s.histogram.counts;
+            out.push_back(std::move(j));
+        }
+    }
+    return out;
 }
+
+namespace {
 
 int runStudyExplainImpl(const QStringList& args) {
     QCommandLineParser parser;
@@ -264,59 +280,35 @@ int runStudyExplainImpl(const QStringList& args) {
                                 "the offline n-gram baseline. The API key is read from OPENAI_API_KEY."));
     const QString input = bundleArgument(parser, "explain");
     const QString output = parser.isSet(o.out) ? parser.value(o.out) : input;
+    const bool useLlm = !parser.isSet(offline);
     Study study = loadStudy(input);
-    const std::vector<explain::ExplainTarget> targets = explain::relevantTargets(study);
-    if (targets.empty()) printErr("headlight-cli: note: the study has no relevant heads; nothing to explain\n");
-
-    explain::ExplainerSettings settings;
-    settings.maxTokens = static_cast<int>(number(parser, maxTokens, 1));
-    settings.temperature = temperatureOf(parser, o);
-    settings.promptTemplate = llm::loadTemplate("explainer", parser.value(o.prompts));
-    const llm::Endpoint endpoint = explainerEndpoint(parser, o);
-    const auto cache = cacheOf(parser, o);
+    explain::LlmStepsOptions steps = stepsOptions(parser, o, useLlm);
+    steps.explainerSettings.maxTokens = static_cast<int>(number(parser, maxTokens, 1));
+    const std::vector<llm::ChatRequest> requests = explain::explainRequests(study, steps.explainerSettings);
+    if (requests.empty()) printErr("headlight-cli: note: the study has no relevant heads; nothing to explain\n");
 
     if (parser.isSet(o.dryRun)) {
-        printOut(std::to_string(targets.size()) + " relevant (neuron, head) pairs; the offline baseline explains them all for free\n");
-        if (!parser.isSet(offline)) {
-            std::vector<llm::ChatRequest> requests;
-            for (const auto& t : targets) requests.push_back(explain::explainerRequest(study, study.neurons[t.neuronIndex], t.head, settings));
-            printDryRun("explain", requests, endpoint, cache);
-        }
+        printOut(std::to_string(requests.size()) + " relevant (neuron, head) pairs; the offline baseline explains them all for free\n");
+        if (useLlm) printDryRun("explain", requests, steps.explainer, cacheOf(parser, o));
         return 0;
     }
 
+    if (useLlm && !requests.empty()) noteMissingKey(steps.explainer);
     ExplainInterruptGuard interrupt;
     const Progress progress = terminalProgress(&interrupt.token);
-    explain::mergeExplanations(study, explain::explainWithBaseline(study, progress));
-    int64_t failed = 0;
-    std::string firstError;
-    std::string spent;
-    if (!parser.isSet(offline) && !targets.empty()) {
-        const auto client = makeClient(parser, o, endpoint, cache);
-        std::vector<HeadExplanation> records = explain::explainWithLlm(study, targets, *client, settings, progress);
-        std::vector<HeadExplanation> good;
-        for (HeadExplanation& r : records) {
-            if (r.error.empty()) {
-                good.push_back(std::move(r));
-            } else {
-                if (failed++ == 0) firstError = r.error;
-            }
-        }
-        explain::mergeExplanations(study, std::move(good));  // failures are not stored: earlier records stay
-        spent = spentText(spentBy(*client));
-    }
+    const explain::StepReport report = explain::explainStudy(study, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
     saveBundle(study, output);
     std::ostringstream s;
-    s << "explained " << targets.size() << " (neuron, head) pairs";
-    if (!parser.isSet(offline)) s << " with " << endpoint.model << " (" << (targets.size() - failed) << " ok, " << failed << " failed)";
+    s << "explained " << requests.size() << " (neuron, head) pairs";
+    if (useLlm) s << " with " << steps.explainer.model << " (" << (report.requests - report.failed) << " ok, " << report.failed << " failed)";
     s << " and the offline baseline\n";
-    if (!spent.empty()) s << "  " << spent << "\n";
+    if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
     s << "wrote " << output.toStdString() << "\n";
     printOut(s.str());
-    if (failed > 0) {
-        printErr("headlight-cli: error: " + std::to_string(failed) + " explainer requests failed; first: " + firstError +
-                 "\n(rerun to retry them: the replies already received come from the cache)\n");
+    if (report.failed > 0) {
+        printErr("headlight-cli: error: " + std::to_string(report.failed) + " explainer requests failed; first: " +
+                 report.firstError + "\n(rerun to retry them: the replies already received come from the cache)\n");
         return 1;
     }
     return 0;
@@ -347,21 +339,14 @@ int runStudyScoreImpl(const QStringList& args) {
     if (!parser.isSet(heldout) && !parser.isSet(heldoutBundle)) throw Error("study score: --heldout FILE is required");
     Study study = loadStudy(input);
     if (study.explanations.empty()) throw Error("study score: " + input.toStdString() + " has no explanations (run study explain first)");
-    const int testsPerHead = static_cast<int>(number(parser, tests, 1));
-
-    explain::ScorerSettings settings;
-    settings.testsPerHead = testsPerHead;
-    settings.temperature = temperatureOf(parser, o);
-    settings.promptTemplate = llm::loadTemplate("classifier", parser.value(o.prompts));
-    const llm::Endpoint endpoint = classifierEndpoint(parser, o);
-    const auto cache = cacheOf(parser, o);
+    const bool useLlm = !parser.isSet(offline);
+    explain::LlmStepsOptions steps = stepsOptions(parser, o, useLlm);
+    steps.scorerSettings.testsPerHead = static_cast<int>(number(parser, tests, 1));
 
     ExplainInterruptGuard interrupt;
     const Progress progress = terminalProgress(&interrupt.token);
     std::vector<NeuronResult> labels;
     HeldOutProvenance provenance;
-    provenance.testsPerHead = testsPerHead;
-    provenance.classifierTemplate = settings.promptTemplate.text;
     if (parser.isSet(heldoutBundle)) {
         const Study h = loadStudy(parser.value(heldoutBundle));
         labels = h.neurons;
@@ -377,59 +362,44 @@ int runStudyScoreImpl(const QStringList& args) {
         provenance.corpus = parser.value(heldout).toStdString();
         provenance.corpusHash = analysis::corpusFingerprint(parser.value(heldout));
     }
-    explain::attachTests(study, labels, testsPerHead, parser.isSet(offline) ? "baseline" : "");
 
-    std::vector<std::size_t> llmIndices;
-    for (std::size_t i = 0; i < study.explanations.size(); ++i)
-        if (study.explanations[i].source == "llm" && !study.explanations[i].explanation.empty()) llmIndices.push_back(i);
     if (parser.isSet(o.dryRun)) {
-        int64_t n = 0;
-        for (std::size_t i : llmIndices) n += static_cast<int64_t>(study.explanations[i].tests.size());
-        printOut(std::to_string(llmIndices.size()) + " LLM explanations, " + std::to_string(n) + " test contexts\n");
-        if (!parser.isSet(offline) && !llmIndices.empty()) {
-            std::vector<llm::ChatRequest> requests;
-            for (std::size_t i : llmIndices) {
-                const HeadExplanation& e = study.explanations[i];
-                const NeuronResult* neuron = study.find(e.neuron, e.baseline);
-                for (const ExplanationTest& t : e.tests)
-                    requests.push_back(explain::classifierRequest(e, neuron ? neuron->neuron.token : std::string(), study, t, settings));
-            }
-            printDryRun("score", requests, endpoint, cache);
-        }
+        explain::attachTests(study, labels, steps.scorerSettings.testsPerHead);
+        const std::vector<llm::ChatRequest> requests = explain::scoreRequests(study, steps.scorerSettings);
+        int64_t explained = 0;
+        for (const HeadExplanation& e : study.explanations) explained += (e.source == "llm" && !e.explanation.empty()) ? 1 : 0;
+        printOut(std::to_string(explained) + " LLM explanations, " + std::to_string(requests.size()) + " test contexts\n");
+        if (useLlm && !requests.empty()) printDryRun("score", requests, steps.classifier, cacheOf(parser, o));
         return 0;
     }
 
-    explain::scoreBaselines(study);
-    int64_t failed = 0;
-    std::string spent;
-    if (!parser.isSet(offline) && !llmIndices.empty()) {
-        const auto client = makeClient(parser, o, endpoint, cache);
-        failed = explain::scoreWithLlm(study, *client, settings, progress, llmIndices);
-        spent = spentText(spentBy(*client));
-    }
+    if (useLlm) noteMissingKey(steps.classifier);
+    const explain::StepReport report = explain::scoreStudy(study, labels, provenance, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
-    if (failed > 0) {
+    if (report.failed > 0) {
         // Not written: the earlier scores stay. The replies received are in the cache for the rerun.
-        printErr("headlight-cli: error: " + std::to_string(failed) + " classifier requests failed; first: " +
-                 firstFailure(study) + "\n" + output.toStdString() + " was not written; rerun to retry" +
-                 (cache ? " (the replies already received come from the cache)" : "") + "\n");
+        printErr("headlight-cli: error: " + std::to_string(report.failed) + " classifier requests failed; first: " +
+                 report.firstError + "\n" + output.toStdString() + " was not written; rerun to retry" +
+                 (steps.useCache ? " (the replies already received come from the cache)" : "") + "\n");
         return 1;
     }
-    provenance.createdAt = QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString();
-    study.heldOut = provenance;
     saveBundle(study, output);
     std::ostringstream s;
-    s << "scored " << study.explanations.size() << " explanations on " << provenance.corpus << " (up to " << testsPerHead
-      << " test contexts each";
-    if (!parser.isSet(offline)) s << "; classifier " << endpoint.model;
-    s << ")\n" << summaryLines(study);
-    if (!spent.empty()) s << "  " << spent << "\n";
+    s << "scored " << study.explanations.size() << " explanations on " << study.heldOut.corpus << " (up to "
+      << steps.scorerSettings.testsPerHead << " test contexts each";
+    if (useLlm) s << "; classifier " << steps.classifier.model;
+    s << ")\n" << explanationSummaryText(study);
+    if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
     s << "wrote " << output.toStdString() << "\n";
     printOut(s.str());
     return 0;
 }
 
 }  // namespace
+
+void addRunLlmOptions(QCommandLineParser& parser) { LlmOptions(true).addTo(parser); }
+QStringList runLlmArguments(const QCommandLineParser& parser) { return LlmOptions(true).forwarded(parser); }
+bool runLlmDryRun(const QCommandLineParser& parser) { return parser.isSet(LlmOptions(true).dryRun); }
 
 int runStudyExplain(const QStringList& args) { return runStudyExplainImpl(args); }
 int runStudyScore(const QStringList& args) { return runStudyScoreImpl(args); }

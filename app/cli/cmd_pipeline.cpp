@@ -1,6 +1,7 @@
 // The pipeline commands:
 //   headlight-cli neurons --model M --layers 3,4 [--top K] [--json]
 //   headlight-cli study run --model M --corpus FILE [--layers ...] [--top K] [--docs N] [--prompts P] [--shard i/N] --out X.headlight
+//       [--explain | --offline-baseline] [--heldout FILE] [LLM options of study explain/score]
 //   headlight-cli study merge A.headlight B.headlight ... --out C.headlight
 //   headlight-cli study ablate X.headlight --out Y.headlight [--model M]
 #include <csignal>
@@ -147,7 +148,15 @@ int runStudyRun(const QStringList& args) {
     addOption(parser, "batch-tokens", "Padded tokens per forward batch.", "N", "4096");
     addOption(parser, "bf16", "Compute in bfloat16.");
     addOption(parser, "out", "The bundle to write.", "X.headlight");
-    parseOrThrow(parser, args, QStringLiteral("Run steps 1-3 of the method and write a .headlight bundle."));
+    // Steps 4-5 (optional): as `study explain` / `study score` on the bundle just written.
+    addOption(parser, "explain", "Also run step 4: explain every relevant head with the LLM (and the offline baseline).");
+    addOption(parser, "offline-baseline", "Also run step 4 with the offline n-gram baseline only (no LLM).");
+    addOption(parser, "heldout", "Also run step 5: score the explanations on this held-out corpus.", "FILE");
+    addOption(parser, "tests", "Step 5: test contexts per (neuron, head).", "N", "10");
+    addOption(parser, "max-tokens", "Step 4: max_tokens of each explainer request.", "N", "200");
+    addRunLlmOptions(parser);
+    parseOrThrow(parser, args, QStringLiteral("Run steps 1-3 of the method and write a .headlight bundle; with --explain "
+                                              "or --offline-baseline also step 4, with --heldout also step 5."));
     PipelineOptions o;
     readSelectionOptions(parser, o);
     if (!parser.isSet(QStringLiteral("corpus"))) throw Error("study run: --corpus is required");
@@ -177,6 +186,13 @@ int runStudyRun(const QStringList& args) {
         if (!ok1 || !ok2) throw Error("--shard: expected i/N, e.g. 0/4");
     }
     const QString out = parser.value(QStringLiteral("out"));
+    const bool llm = parser.isSet(QStringLiteral("explain"));
+    const bool offline = parser.isSet(QStringLiteral("offline-baseline"));
+    if (llm && offline) throw Error("study run: give --explain or --offline-baseline, not both");
+    if (parser.isSet(QStringLiteral("heldout")) && !llm && !offline)
+        throw Error("study run: --heldout scores explanations: add --explain or --offline-baseline");
+    if (runLlmDryRun(parser) && !llm)
+        throw Error("study run: --dry-run estimates the LLM requests of --explain; add --explain");
     o.checkpointPath = parser.isSet(QStringLiteral("checkpoint")) ? parser.value(QStringLiteral("checkpoint"))
                                                                    : out + QStringLiteral(".scan-checkpoint");
     InterruptGuard interrupt;
@@ -185,7 +201,24 @@ int runStudyRun(const QStringList& args) {
     saveBundle(study, out);
     QFile::remove(o.checkpointPath);  // the bundle holds everything now
     printErr("wrote " + out.toStdString() + "\n");
-    return 0;
+    if (!llm && !offline) return 0;
+
+    // Steps 4-5 on the written bundle: an interruption or a failed request leaves it as it was after
+    // the last finished step, and rerunning `study explain` / `study score` resumes from the cache.
+    const QStringList forwarded = runLlmArguments(parser);
+    QStringList explainArgs{QStringLiteral("headlight-cli study explain"), out, QStringLiteral("--max-tokens"), parser.value(QStringLiteral("max-tokens"))};
+    if (offline) explainArgs << QStringLiteral("--offline-baseline");
+    if (const int rc = runStudyExplain(explainArgs + forwarded); rc != 0) return rc;
+    if (!parser.isSet(QStringLiteral("heldout"))) return 0;
+    if (runLlmDryRun(parser)) {
+        printOut("score: up to --tests " + parser.value(QStringLiteral("tests")).toStdString() +
+                 " classifier requests per explained head (estimate with `study score --dry-run` once explained)\n");
+        return 0;
+    }
+    QStringList scoreArgs{QStringLiteral("headlight-cli study score"), out, QStringLiteral("--heldout"), parser.value(QStringLiteral("heldout")),
+                          QStringLiteral("--model"), o.model, QStringLiteral("--tests"), parser.value(QStringLiteral("tests"))};
+    if (offline) scoreArgs << QStringLiteral("--offline-baseline");
+    return runStudyScore(scoreArgs + forwarded);
 }
 
 int runStudyMerge(const QStringList& args) {

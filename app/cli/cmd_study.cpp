@@ -21,7 +21,20 @@ int runStudyInfo(const QStringList& args) {
     parseOrThrow(parser, args, QStringLiteral("Summarise a Headlight bundle."));
     if (parser.positionalArguments().size() != 1) throw Error("study info: give exactly one bundle");
     const Study study = loadStudy(parser.positionalArguments().front());
-    printOut(parser.isSet(jsonOpt) ? studySummaryJson(study).dump(2) + "\n" : studySummaryText(study));
+    if (parser.isSet(jsonOpt)) {
+        nlohmann::ordered_json j = studySummaryJson(study);
+        j["explanations"] = study.explanations.size();
+        j["scores"] = explanationSummaryJson(study);
+        printOut(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    } else {
+        std::string text = studySummaryText(study);
+        if (!study.explanations.empty()) {
+            text += "explained:  " + std::to_string(study.explanations.size()) + " (neuron, head, source) records" +
+                    (study.heldOut.corpus.empty() ? std::string(", not scored yet") : ", scored on " + study.heldOut.corpus) + "\n";
+            text += explanationSummaryText(study);
+        }
+        printOut(text);
+    }
     return 0;
 }
 
