@@ -44,6 +44,19 @@ else
   echo "setup: all packages present"
 fi
 
+# pdflatex + xcolor, so that the exported LaTeX snippet is compiled by the GUI export test; without
+# recommends (the full TeX Live fonts and docs are not needed).
+LATEX_PACKAGES=(texlive-latex-base texlive-latex-recommended)
+missing=()
+for p in "${LATEX_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} (without recommends)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
   echo "setup: warning: libopenblas0-pthread is installed; its threads fight libtorch's OpenMP pool" >&2
 fi

@@ -26,6 +26,7 @@
 #include "core/study/bundle.h"
 #include "test_util.h"
 #include "ui/app_settings.h"
+#include "ui/appearance.h"
 #include "ui/context_list.h"
 #include "ui/head_heatmap.h"
 #include "ui/main_window.h"
@@ -641,6 +642,29 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(QSettings().fileName()));
         QVERIFY(!fileHoldsKey(QSettings().fileName()));
         ui::setSessionApiKey(QString());
+    }
+    // Appearance: dark and light palettes reach the plots (they restyle on palette changes); System
+    // follows the desktop's preference (GTK_THEME=...:dark here).
+    void appearanceFollowsTheChosenScheme() {
+        QCOMPARE(ui::colorSchemeFromName(QStringLiteral("dark")), ui::ColorScheme::Dark);
+        QCOMPARE(ui::colorSchemeFromName(QStringLiteral("nonsense")), ui::ColorScheme::System);
+        ui::MainWindow w;
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(w.openBundle(plainBundle_));
+        QCustomPlot* plot = w.neuronView()->contextHeadMap();
+        auto corner = [&] { return plot->toPixmap(200, 120).toImage().pixelColor(2, 2).lightness(); };
+        ui::applyColorScheme(ui::ColorScheme::Dark);
+        QVERIFY(qApp->palette().color(QPalette::Window).lightness() < 128);
+        QTRY_VERIFY(corner() < 100);
+        ui::applyColorScheme(ui::ColorScheme::Light);
+        QVERIFY(qApp->palette().color(QPalette::Window).lightness() > 128);
+        QTRY_VERIFY(corner() > 160);
+        qputenv("GTK_THEME", "Adwaita:dark");
+        ui::applyColorScheme(ui::ColorScheme::System);
+        QVERIFY(qApp->palette().color(QPalette::Window).lightness() < 128);
+        qunsetenv("GTK_THEME");
+        ui::applyColorScheme(ui::ColorScheme::Light);
     }
 };
 

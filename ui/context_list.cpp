@@ -97,7 +97,7 @@ void TokenContextDelegate::paint(QPainter* painter, const QStyleOptionViewItem& 
     const HighlightedContext& h = model->highlighted(index.row());
     const ContextLayout layout = layoutContext(h, option.font, contentWidth());
     paintContext(*painter, h, layout, QPointF(option.rect.left() + kMargin, option.rect.top() + kMargin), option.font,
-                 pal.color(QPalette::Text), pal.color(QPalette::PlaceholderText));
+                 pal.color(QPalette::Text), pal.color(QPalette::PlaceholderText), pal.color(QPalette::Base));
     painter->setPen(pal.color(QPalette::Mid));
     painter->drawLine(option.rect.bottomLeft(), option.rect.bottomRight());
     painter->restore();

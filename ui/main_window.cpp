@@ -34,6 +34,7 @@
 #include "core/base/versions.h"
 #include "core/study/bundle.h"
 #include "ui/app_settings.h"
+#include "ui/appearance.h"
 #include "ui/color_scale.h"
 #include "ui/context_list.h"
 #include "ui/export/context_export.h"
@@ -391,7 +392,12 @@ void MainWindow::showPreferences() {
     key->setEchoMode(QLineEdit::Password);
     key->setPlaceholderText(sessionApiKey().isEmpty() ? tr("not set (memory only, never saved)")
                                                       : tr("set for this session (memory only, never saved)"));
+    auto* scheme = new QComboBox(&dialog);
+    scheme->addItems(colorSchemeNames());
+    scheme->setCurrentText(colorSchemeName(loadColorScheme()));
+    scheme->setObjectName(QStringLiteral("colorSchemeCombo"));
     auto* form = new QFormLayout(&dialog);
+    form->addRow(tr("&Appearance:"), scheme);
     form->addRow(tr("Diverging colour &scale:"), scale);
     form->addRow(tr("LLM &endpoint:"), endpoint);
     form->addRow(tr("E&xplainer model:"), explainer);
@@ -411,6 +417,9 @@ void MainWindow::showPreferences() {
     if (!key->text().isEmpty()) setSessionApiKey(key->text());
     setCurrentDivergingScale(scale->currentText());
     saveColorScaleSetting(scale->currentText());
+    const ColorScheme chosen = colorSchemeFromName(scheme->currentText());
+    saveColorScheme(chosen);
+    applyColorScheme(chosen);
     const auto doc = document_;
     const int neuron = selection_->neuron(), context = selection_->context(), head = selection_->head();
     setDocument(doc);

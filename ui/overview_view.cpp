@@ -239,9 +239,12 @@ void OverviewView::rebuildAblation(int record) {
         QColor fill = color;
         fill.setAlpha(150);
         box->setBrush(fill);
-        box->setPen(QPen(color.darker(150)));
-        box->setMedianPen(QPen(Qt::black, 2));
-        box->setWhiskerPen(QPen(color.darker(150), 1, Qt::DashLine));
+        const QColor text = palette().color(QPalette::Text);  // legible on light and dark bases
+        box->setPen(QPen(text, 1));
+        box->setMedianPen(QPen(text, 2));
+        box->setWhiskerPen(QPen(text, 1, Qt::DashLine));
+        box->setWhiskerBarPen(QPen(text, 1));
+        box->setOutlierStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, text, 4));
     };
     addBox(a.dropActive, 1, kReal);
     addBox(a.dropInactive, 2, kBaseline);

@@ -44,7 +44,7 @@ void TokenStrip::paintEvent(QPaintEvent*) {
     p.fillRect(rect(), palette().color(QPalette::Base));
     const ContextLayout layout = layoutContext(context_, font(), std::max(80, width() - 8));
     paintContext(p, context_, layout, QPointF(4, 4), font(), palette().color(QPalette::Text),
-                 palette().color(QPalette::PlaceholderText));
+                 palette().color(QPalette::PlaceholderText), palette().color(QPalette::Base));
 }
 
 void TokenStrip::mousePressEvent(QMouseEvent* event) {

@@ -129,7 +129,8 @@ ContextLayout layoutContext(const HighlightedContext& context, const QFont& font
 }
 
 void paintContext(QPainter& painter, const HighlightedContext& context, const ContextLayout& layout, const QPointF& origin,
-                  const QFont& font, const QColor& text, const QColor& dim) {
+                  const QFont& font, const QColor& text, const QColor& dim, const QColor& base) {
+    const bool darkBase = base.lightness() < 128;
     painter.save();
     painter.translate(origin);
     if (!context.kept) painter.setOpacity(0.45);
@@ -169,7 +170,12 @@ void paintContext(QPainter& painter, const HighlightedContext& context, const Co
             painter.setFont(font);
             continue;
         }
-        const QColor bg = pieceColor(p, context.range);
+        QColor bg = pieceColor(p, context.range);
+        if (darkBase) {
+            const double w = std::isnan(p.value) ? 0.0 : std::min(1.0, std::abs(normalizedValue(p.value, context.range)));
+            bg = QColor::fromRgbF(base.redF() + (bg.redF() - base.redF()) * w, base.greenF() + (bg.greenF() - base.greenF()) * w,
+                                  base.blueF() + (bg.blueF() - base.blueF()) * w);
+        }
         painter.setPen(Qt::NoPen);
         painter.setBrush(bg);
         painter.drawRect(box.rect);

@@ -66,8 +66,10 @@ struct ContextLayout {
 
 // Lays out `context` within `width` starting at (0, 0), boxes wrapping to new lines.
 ContextLayout layoutContext(const HighlightedContext& context, const QFont& font, qreal width);
-// Paints `context` laid out at `origin`. `text` and `dim` come from the palette; boxes from the scale.
+// Paints `context` laid out at `origin`. `text`, `dim` and `base` (the background) come from the
+// palette; boxes from the scale. On a dark base a box fades from the base at 0 to the scale's colour
+// at +-range, so that inactive tokens do not glare white.
 void paintContext(QPainter& painter, const HighlightedContext& context, const ContextLayout& layout, const QPointF& origin,
-                  const QFont& font, const QColor& text, const QColor& dim);
+                  const QFont& font, const QColor& text, const QColor& dim, const QColor& base = QColor(Qt::white));
 
 }  // namespace headlight::ui

@@ -228,7 +228,8 @@ std::string explanationSummaryText(const Study& study) {
         for (bool randomNeurons : {false, true}) {
             const explain::ScoreSummary s = explain::summarizeScores(study, source, randomNeurons);
             if (s.scored + s.unscored == 0) continue;
-            out << "  " << std::left << std::setw(9) << source << std::setw(15) << (randomNeurons ? "random neurons" : "neurons")
+            out << "  " << std::left << std::setw(9) << (std::string(source) == "llm" ? "LLM" : "offline") << std::setw(20)
+                << (randomNeurons ? "random neurons" : "next-token neurons")
                 << " scored " << s.scored << " (no score " << s.unscored << ", invalid replies " << s.invalid << ")";
             if (s.scored > 0) {
                 out << std::fixed << std::setprecision(3) << "  mean E " << s.summary.mean;

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/base/versions.h"
+#include "ui/appearance.h"
 #include "ui/main_window.h"
 
 int main(int argc, char** argv) {
@@ -26,9 +27,15 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Open BUNDLE, save a PNG of each view into DIR, and exit."),
                                         QStringLiteral("DIR"));
     parser.addOption(screenshot);
+    const QCommandLineOption colorScheme(QStringLiteral("color-scheme"),
+                                         QStringLiteral("Appearance: system (default: follow the desktop), light or dark."),
+                                         QStringLiteral("SCHEME"));
+    parser.addOption(colorScheme);
     parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("A .headlight study to open."), QStringLiteral("[bundle]"));
     parser.process(app);
     const QStringList args = parser.positionalArguments();
+    headlight::ui::applyColorScheme(parser.isSet(colorScheme) ? headlight::ui::colorSchemeFromName(parser.value(colorScheme))
+                                                              : headlight::ui::loadColorScheme());
 
     headlight::ui::MainWindow window;
     if (parser.isSet(screenshot)) {
