@@ -36,12 +36,11 @@ int main(int argc, char** argv) {
     for (int l = 9; l < 12; ++l)
         for (int n = 0; n < 20; ++n) o.neurons.push_back({l, n * 97});
     o.corpus.maxDocuments = documents;
-    o.batchTokens = 4096;
     auto start = Clock::now();
     const analysis::ScanResult r = analysis::runActivationScan(model, tokenizer, corpus, o);
     const double scanSeconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-    // The same documents through the bare forward pass, batched the same way (whole documents, cut at n_ctx).
+    // The same documents through the bare forward pass, one per pass as the scan (whole documents, cut at n_ctx).
     std::vector<std::vector<int>> docs;
     analysis::CorpusOptions co;
     co.maxDocuments = documents;
@@ -51,17 +50,10 @@ int main(int argc, char** argv) {
     start = Clock::now();
     {
         c10::InferenceMode guard;
-        std::size_t i = 0;
-        while (i < docs.size()) {
-            std::size_t j = i, longest = 0;
-            while (j < docs.size() && (j == i || (j - i + 1) * std::max(longest, docs[j].size()) < 4096)) {
-                longest = std::max(longest, docs[j].size());
-                ++j;
-            }
+        for (const std::vector<int>& doc : docs) {  // one document per pass, as the scan runs them
             HookSet hooks;
             for (int l = 9; l < 12; ++l) hooks.capture("blocks." + std::to_string(l) + ".mlp.hook_post");
-            model.run(TokenBatch::padded(std::vector<std::vector<int>>(docs.begin() + i, docs.begin() + j)), hooks);
-            i = j;
+            model.run(TokenBatch::padded({doc}), hooks);
         }
     }
     const double forwardSeconds = std::chrono::duration<double>(Clock::now() - start).count();

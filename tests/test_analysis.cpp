@@ -142,7 +142,6 @@ private Q_SLOTS:
         for (int n = 0; n < 40; n += 3) o.neurons.push_back({4, n});
         o.neurons.push_back({2, 7});
         o.topDocuments = 5;
-        o.batchTokens = 2048;
         o.corpus.maxDocuments = 24;
         const ScanResult full = runActivationScan(m, tok, corpus, o);
         QCOMPARE(full.documents, int64_t(24));
@@ -156,7 +155,6 @@ private Q_SLOTS:
         ScanOptions c = o;
         c.checkpointPath = tmp_.filePath(QStringLiteral("scan.ckpt"));
         c.checkpointEveryDocuments = 1;
-        c.maxBatchRows = 4;
         CancellationToken token;
         int reports = 0;
         const Progress cancelSoon([&](int64_t, int64_t, const std::string&) {

@@ -661,7 +661,7 @@ private Q_SLOTS:
         QCOMPARE(sent, relevant + tests);  // one per explanation + one per LLM test context
         // study info summarises the scores.
         QCOMPARE(runCli(dir.path(), {"study", "info", bundle}, &out, &err), 0);
-        QVERIFY2(out.contains("explained:") && out.contains("llm") && out.contains("baseline"), qPrintable(out));
+        QVERIFY2(out.contains("explained:") && out.contains("LLM") && out.contains("offline") && out.contains("mean E"), qPrintable(out));
         QCOMPARE(runCli(dir.path(), {"study", "info", bundle, "--json"}, &out, &err), 0);
         const auto info = nlohmann::json::parse(out.toStdString());
         QCOMPARE(info["explanations"].get<int>(), llm + baseline);

@@ -53,7 +53,8 @@ std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::ve
     return out;
 }
 
-// Runs one batch and offers every document's per-neuron maximum (positions >= 1, i.e. after BOS).
+// Runs the documents (one, in the scan) and offers each one's per-neuron maximum (positions >= 1, i.e.
+// after BOS).
 void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
                const std::vector<PendingDocument>& docs, TopKAccumulator& top) {
     std::vector<std::vector<int>> rows;
@@ -193,8 +194,7 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     const auto began = std::chrono::steady_clock::now();
     const int64_t tokensAtStart = result.tokens;
     int64_t sinceCheckpoint = 0;
-    std::vector<PendingDocument> pending;
-    int64_t longest = 0;  // longest pending document: the batch is padded to it
+    std::vector<PendingDocument> pending;  // the document to run (one at a time: see the header)
 
     // Scans the pending documents; afterwards every document the reader returned has been offered, so
     // reader.position() is exactly where a resumed scan must go on.
@@ -205,7 +205,6 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
         result.documents += static_cast<int64_t>(pending.size());
         sinceCheckpoint += static_cast<int64_t>(pending.size());
         pending.clear();
-        longest = 0;
         const CorpusStats stats = reader.stats();
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
         const double rate = elapsed > 0 ? double(result.tokens - tokensAtStart) / elapsed : 0;
@@ -226,12 +225,8 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     Document doc;
     while (reader.next(doc)) {
         std::vector<int> ids = documentTokens(model, tokenizer, doc.text);
-        if (ids.size() >= 2) {  // a document with nothing after BOS has no activation to offer
-            longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
-            pending.push_back({doc.index, std::move(ids)});
-        }
-        const int64_t rows = static_cast<int64_t>(pending.size());
-        if (rows == 0 || (rows * longest < options.batchTokens && rows < options.maxBatchRows)) continue;
+        if (ids.size() < 2) continue;  // a document with nothing after BOS has no activation to offer
+        pending.push_back({doc.index, std::move(ids)});
         flush();
         if (sinceCheckpoint >= options.checkpointEveryDocuments) saveCheckpoint();
         if (progress.isCancelled()) {

@@ -1,7 +1,10 @@
 // Step 2 of METHOD.md, the scan: one pass over a corpus computes, for all selected neurons (of any
 // layers) at once, each document's max activation (blocks.{l}.mlp.hook_post[n], BOS prepended, cut at
 // n_ctx, positions after BOS) and keeps the top N documents per neuron in memory neurons x N.
-// Batched by token budget, cancellable, resumable from a checkpoint file, shardable. Torch-free header.
+// Each document runs in a forward pass of its own (no padding, no neighbours), as the paper's code runs
+// it: a document's activations never depend on which other documents are in the corpus or shard, so a
+// merge of shards equals the single run bit for bit. Cancellable, resumable from a checkpoint file,
+// shardable. Torch-free header.
 #pragma once
 
 #include <string>
@@ -24,8 +27,6 @@ namespace headlight::analysis {
 struct ScanOptions {
     std::vector<NeuronRef> neurons;           // neurons to scan, any layers; results follow this order
     int topDocuments = 30;                    // N: documents kept per neuron
-    int64_t batchTokens = 8192;               // padded tokens per forward batch
-    int maxBatchRows = 64;                    // documents per forward batch at most
     CorpusOptions corpus;                     // text field, maxDocuments, shard
     QString checkpointPath;                   // resumable state; empty: none
     int64_t checkpointEveryDocuments = 500;   // write the checkpoint this often

@@ -255,7 +255,6 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
     ScanOptions scan;
     for (const NextTokenNeuron& n : selected) scan.neurons.push_back(n.ref);
     scan.topDocuments = p.topDocuments;
-    scan.batchTokens = p.batchTokens;
     scan.corpus.textField = options.textField.toStdString();
     scan.corpus.maxDocuments = p.maxDocuments;
     scan.corpus.shardIndex = p.shardIndex;
