@@ -65,7 +65,7 @@ struct SubCommand {
 };
 
 const SubCommand kSubCommands[] = {
-    {"run", "run steps 1-3 and write a bundle", runStudyRun},
+    {"run", "run steps 1-3 (with --explain / --heldout also 4-5) and write a bundle", runStudyRun},
     {"info", "summarise a bundle", runStudyInfo},
     {"export", "write the whole study as JSON", runStudyExport},
     {"merge", "merge shard bundles", runStudyMerge},
