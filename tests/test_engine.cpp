@@ -288,6 +288,46 @@ private Q_SLOTS:
         QVERIFY2(agree >= 0.75, qPrintable(QString::number(agree)));
     }
 
+    // Device selection: names are checked; a CPU-only libtorch refuses CUDA with a clear message; with
+    // a GPU (a CUDA build on a machine with one) the engine's captures equal the CPU's within 1e-4
+    // and come back as CPU tensors, with interventions and position-restricted captures too.
+    void deviceSelection() {
+        QCOMPARE(resolveDevice("cpu").type(), c10::kCPU);
+        if (qEnvironmentVariableIsEmpty("HEADLIGHT_DEVICE")) QCOMPARE(resolveDevice("").type(), c10::kCPU);
+        HL_EXPECT_ERROR(resolveDevice("tpu"), "device 'tpu'", "cpu, cuda, cuda:N or auto");
+        HL_EXPECT_ERROR(resolveDevice("cuda:x"), "device 'cuda:x'");
+        const bool gpu = resolveDevice("auto").is_cuda();
+        if (!at::hasCUDA()) HL_EXPECT_ERROR(resolveDevice("cuda"), "CPU-only build", "HEADLIGHT_CUDA");
+        HL_EXPECT_ERROR(resolveDevice("cuda:99"), "device 'cuda:99'");
+        LoadOptions onCpu;
+        onCpu.device = "cpu";
+        const Transformer cpu = Transformer::load(fixtureDir("gpt2-mini"), onCpu);
+        QCOMPARE(cpu.device().type(), c10::kCPU);
+        if (!gpu) {
+            LoadOptions bad;
+            bad.device = "cuda";
+            HL_EXPECT_ERROR(Transformer::load(fixtureDir("gpt2-mini"), bad), "device 'cuda'");
+            return;  // the GPU half runs where a GPU is (CUDA build: cmake -DHEADLIGHT_CUDA=ON)
+        }
+        LoadOptions onGpu;
+        onGpu.device = "cuda";
+        const Transformer cuda = Transformer::load(fixtureDir("gpt2-mini"), onGpu);
+        QVERIFY(cuda.device().is_cuda());
+        const std::vector<int64_t> prompt = {50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 11, 290, 788};
+        HookSet hooks;
+        hooks.capture({L(3, "mlp.hook_post"), L(2, "attn.hook_result"), "logits"});
+        hooks.zeroHeadValues(1, 0);
+        const ActivationCache a = cpu.run(prompt, hooks), b = cuda.run(prompt, hooks);
+        for (const std::string& n : {L(3, "mlp.hook_post"), L(2, "attn.hook_result"), std::string("logits")}) {
+            QVERIFY(b.at(n).device().is_cpu());
+            EXPECT_CLOSE(b.at(n), a.at(n), 1e-4);
+        }
+        HookSet last;
+        last.capture(L(3, "mlp.hook_post"));
+        last.atLastTokens();
+        EXPECT_CLOSE(cuda.run(prompt, last).at(L(3, "mlp.hook_post")), cpu.run(prompt, last).at(L(3, "mlp.hook_post")), 1e-4);
+    }
+
     // ---- building models -------------------------------------------------------------------------------
 
     void fromWeightsMatchesCheckpoint() {

@@ -49,7 +49,10 @@ int runActivations(const QStringList& args) {
                                       QStringLiteral("NAME[,NAME...]"));
     const QCommandLineOption outOpt(QStringLiteral("out"), QStringLiteral("Output safetensors file."),
                                     QStringLiteral("FILE.safetensors"));
-    for (const auto* o : {&modelOpt, &idsOpt, &textOpt, &bosOpt, &rawOpt, &bf16Opt, &lastOpt, &hooksOpt, &outOpt})
+    const QCommandLineOption deviceOpt(QStringLiteral("device"),
+                                       QStringLiteral("Where the model runs: cpu, cuda, cuda:N or auto (default $HEADLIGHT_DEVICE or cpu)."),
+                                       QStringLiteral("DEV"));
+    for (const auto* o : {&modelOpt, &idsOpt, &textOpt, &bosOpt, &rawOpt, &bf16Opt, &deviceOpt, &lastOpt, &hooksOpt, &outOpt})
         parser.addOption(*o);
     parseOrThrow(parser, args,
                  QStringLiteral("Run a sequence through the model and save activations by TransformerLens hook name "
@@ -87,6 +90,7 @@ int runActivations(const QStringList& args) {
     LoadOptions options;
     options.processing = parser.isSet(rawOpt) ? WeightProcessing::none() : WeightProcessing::transformerLensDefaults();
     options.dtype = parser.isSet(bf16Opt) ? ComputeDType::BFloat16 : ComputeDType::Float32;
+    options.device = parser.value(deviceOpt).toStdString();
     const Transformer model = Transformer::fromCheckpoint(checkpoint, options);
     const ActivationCache cache = model.run(ids, hooks);
 

@@ -147,6 +147,7 @@ int runStudyRun(const QStringList& args) {
     addOption(parser, "checkpoint", "Scan checkpoint for resuming (default: OUT.scan-checkpoint).", "FILE");
     addOption(parser, "batch-tokens", "Padded tokens per forward batch.", "N", "4096");
     addOption(parser, "bf16", "Compute in bfloat16.");
+    addOption(parser, "device", "Where the model runs: cpu, cuda, cuda:N or auto (default $HEADLIGHT_DEVICE or cpu).", "DEV");
     addOption(parser, "out", "The bundle to write.", "X.headlight");
     // Steps 4-5 (optional): as `study explain` / `study score` on the bundle just written.
     addOption(parser, "explain", "Also run step 4: explain every relevant head with the LLM (and the offline baseline).");
@@ -164,6 +165,7 @@ int runStudyRun(const QStringList& args) {
     o.corpus = parser.value(QStringLiteral("corpus"));
     o.textField = parser.value(QStringLiteral("text-field"));
     o.bf16 = parser.isSet(QStringLiteral("bf16"));
+    o.device = parser.value(QStringLiteral("device"));
     o.batchTokens = parseInt(parser, QStringLiteral("batch-tokens"));
     StudyParameters& s = o.parameters;
     s.topDocuments = parseInt(parser, QStringLiteral("docs"));

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#include <cstdlib>
+
 #include <ATen/ATen.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
@@ -36,8 +39,9 @@ struct Params {
     at::Tensor W_U, b_U;            // [d, V], [V]
     at::Tensor cos, sin;            // [n_ctx, rotaryDim] rotary tables (rotate_half layout)
 
-    Params to(at::ScalarType type) const {
-        auto cv = [type](const at::Tensor& t) { return t.defined() ? t.to(type) : t; };
+    Params to(at::ScalarType type) const { return to(at::TensorOptions().dtype(type)); }
+    Params to(const at::TensorOptions& options) const {
+        auto cv = [&options](const at::Tensor& t) { return t.defined() ? t.to(options) : t; };
         Params p;
         p.W_E = cv(W_E), p.W_pos = cv(W_pos), p.lnf_w = cv(lnf_w), p.lnf_b = cv(lnf_b);
         p.W_U = cv(W_U), p.b_U = cv(b_U), p.cos = cv(cos), p.sin = cv(sin);
@@ -117,7 +121,8 @@ struct Transformer::Impl {
     ComputeDType dtype = ComputeDType::Float32;
     StateDict weights;  // float32, TL names (views into fp32)
     Params fp32;        // float32 parameters
-    Params compute;     // what the forward pass uses (fp32, or a bfloat16 copy)
+    Params compute;     // what the forward pass uses (fp32, or a bfloat16 copy), on `device`
+    c10::Device device = c10::Device(c10::kCPU);
 };
 
 // ---- one forward pass ---------------------------------------------------------------------------------
@@ -196,13 +201,14 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
         if (batch.lengths[b] < 1 || batch.lengths[b] > T_)
             throw Error("token batch: row " + std::to_string(b) + " has length " + std::to_string(batch.lengths[b]) +
                         " (must be 1.." + std::to_string(T_) + ")");
-    ids_ = batch.ids.to(at::kLong).contiguous().reshape({N_});
-    const at::Tensor& ids = ids_;
-    const int64_t* idp = ids.data_ptr<int64_t>();
+    ids_ = batch.ids.to(at::kCPU, at::kLong).contiguous().reshape({N_});
+    const int64_t* idp = ids_.data_ptr<int64_t>();
     for (int64_t i = 0; i < N_; ++i)
         if (idp[i] < 0 || idp[i] >= c.dVocab)
             throw Error("token id " + std::to_string(idp[i]) + " at row " + std::to_string(i / T_) + ", position " +
                         std::to_string(i % T_) + " is outside the vocabulary (0.." + std::to_string(c.dVocab - 1) + ")");
+    const c10::Device device = P_.W_E.device();
+    if (!device.is_cpu()) ids_ = ids_.to(device);
 
     // -- the hooks
     flags_.assign(static_cast<std::size_t>(c.nLayers + 1) * kHookPointCount, 0);
@@ -280,11 +286,11 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
             if (pos[b] < 0 || pos[b] >= batch.lengths[b])
                 throw Error("hook positions: position " + std::to_string(pos[b]) + " of row " + std::to_string(b) +
                             " is outside its " + std::to_string(batch.lengths[b]) + " tokens");
-        positions_ = at::tensor(pos, at::kLong);
-        rows_ = at::arange(B_, at::kLong);
+        positions_ = at::tensor(pos, at::kLong).to(device);
+        rows_ = at::arange(B_, at::TensorOptions().dtype(at::kLong).device(device));
     }
     const at::ScalarType type = P_.W_E.scalar_type();
-    mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), at::TensorOptions().dtype(type)).triu(1);
+    mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), at::TensorOptions().dtype(type).device(device)).triu(1);
 }
 
 at::Tensor Pass::atPositions(const at::Tensor& t, int64_t dim) const {
@@ -295,7 +301,7 @@ void Pass::store(HookPoint p, int l, const at::Tensor& t, bool selected) {
     at::Tensor s = t;
     if (positions_.defined() && !selected)
         s = atPositions(t, (p == HookPoint::Pattern || p == HookPoint::AttnScores) ? 2 : 1);
-    cache_.insert(HookId{p, l}.name(), s.to(at::kFloat).contiguous());
+    cache_.insert(HookId{p, l}.name(), s.to(at::kCPU, at::kFloat).contiguous());  // captures live on the CPU
 }
 
 at::Tensor Pass::tap(HookPoint p, int l, at::Tensor t) {
@@ -310,7 +316,7 @@ at::Tensor Pass::tap(HookPoint p, int l, at::Tensor t) {
                 throw Error("hook " + id.name() + ": the replacement has shape " +
                             (out.defined() ? c10::str(out.sizes()) : std::string("(none)")) + ", expected " +
                             c10::str(t.sizes()));
-            t = out.to(t.scalar_type()).contiguous();
+            t = out.to(t.device(), t.scalar_type()).contiguous();
         }
     }
     if (f & kCapture) store(p, l, t, false);
@@ -538,7 +544,11 @@ std::shared_ptr<Transformer::Impl> build(const ModelConfig& config, StateDict we
     impl->identity.computeDType = options.dtype == ComputeDType::BFloat16 ? "bfloat16" : "float32";
     impl->fp32 = pack(weights, config);
     impl->weights = std::move(weights);
-    impl->compute = options.dtype == ComputeDType::BFloat16 ? impl->fp32.to(at::kBFloat16) : impl->fp32;
+    impl->device = resolveDevice(options.device);
+    const at::ScalarType type = options.dtype == ComputeDType::BFloat16 ? at::kBFloat16 : at::kFloat;
+    impl->compute = type == at::kFloat && impl->device.is_cpu()
+                        ? impl->fp32
+                        : impl->fp32.to(at::TensorOptions().dtype(type).device(impl->device));
     return impl;
 }
 
@@ -577,6 +587,35 @@ Transformer Transformer::fromWeights(const ModelConfig& config, StateDict rawWei
 const ModelConfig& Transformer::config() const { return impl_->config; }
 const ModelIdentity& Transformer::identity() const { return impl_->identity; }
 ComputeDType Transformer::computeDType() const { return impl_->dtype; }
+c10::Device Transformer::device() const { return impl_->device; }
+
+c10::Device resolveDevice(const std::string& requested) {
+    std::string name = requested;
+    if (name.empty()) {
+        const char* env = std::getenv("HEADLIGHT_DEVICE");
+        name = env ? env : "";
+    }
+    if (name.empty() || name == "cpu") return c10::Device(c10::kCPU);
+    const bool cudaBuild = at::hasCUDA();
+    const int gpus = cudaBuild ? static_cast<int>(at::detail::getCUDAHooks().getNumGPUs()) : 0;
+    if (name == "auto") return gpus > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    if (name.rfind("cuda", 0) != 0) throw Error("device '" + name + "': expected cpu, cuda, cuda:N or auto");
+    c10::Device device(c10::kCPU);
+    try {
+        device = c10::Device(name);
+    } catch (const c10::Error&) {
+        throw Error("device '" + name + "': expected cpu, cuda, cuda:N or auto");
+    }
+    if (!cudaBuild)
+        throw Error("device '" + name + "': this libtorch is a CPU-only build (configure Headlight with -DHEADLIGHT_CUDA=ON "
+                    "and Torch_DIR pointing at a CUDA libtorch)");
+    if (gpus == 0) throw Error("device '" + name + "': libtorch has CUDA but sees no GPU (check the driver and CUDA_VISIBLE_DEVICES)");
+    const int index = device.has_index() ? device.index() : 0;
+    if (index >= gpus)
+        throw Error("device '" + name + "': only " + std::to_string(gpus) + " GPU(s) are visible (cuda:0..cuda:" +
+                    std::to_string(gpus - 1) + ")");
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
 
 namespace {
 std::string canonicalWeightName(const std::string& name) {

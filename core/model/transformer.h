@@ -34,7 +34,15 @@ enum class ComputeDType { Float32, BFloat16 };
 struct LoadOptions {
     WeightProcessing processing = WeightProcessing::transformerLensDefaults();  // none() for raw weights
     ComputeDType dtype = ComputeDType::Float32;   // BFloat16: weights converted once; captures stay float32
+    // Where the forward pass runs: "cpu", "cuda", "cuda:N" or "auto" (CUDA when a GPU is visible);
+    // empty: $HEADLIGHT_DEVICE, else "cpu". Captures always come back as CPU tensors, and weight()
+    // stays on the CPU, so nothing outside the engine needs to know.
+    std::string device;
 };
+
+// The device `name` means (see LoadOptions::device). Throws headlight::Error for an unknown name or
+// a CUDA device that this libtorch cannot reach (a CPU-only build, no GPU visible, index too high).
+c10::Device resolveDevice(const std::string& name);
 
 // Token ids of one or more sequences, right-padded to a common length. With a causal mask real
 // tokens never attend to the padding behind them, so each row computes exactly what it would alone.
@@ -74,6 +82,7 @@ public:
     const WeightProcessing& processing() const { return identity().processing; }
     const std::string& weightHash() const { return identity().weightHash; }
     ComputeDType computeDType() const;
+    c10::Device device() const;   // where the forward pass runs
     std::optional<int> bosTokenId() const { return config().bosTokenId; }
 
     // A processed weight by TL name ("blocks.3.mlp.W_in", "unembed.W_U", "embed.W_E"; the short

@@ -282,10 +282,12 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
 
 }  // namespace
 
-static Transformer loadModel(const QString& model, bool raw, bool bf16, const Progress& progress) {
+static Transformer loadModel(const QString& model, bool raw, bool bf16, const Progress& progress,
+                             const QString& device = {}) {
     LoadOptions load;
     load.processing = raw ? WeightProcessing::none() : WeightProcessing::transformerLensDefaults();
     load.dtype = bf16 ? ComputeDType::BFloat16 : ComputeDType::Float32;
+    load.device = device.toStdString();  // empty: $HEADLIGHT_DEVICE or the CPU
     progress.report(0, 1, "load: " + model.toStdString());
     return Transformer::load(model, load);
 }
@@ -323,7 +325,7 @@ void addAblations(Study& study, const QString& modelOverride, const Progress& pr
 }
 
 Study runStudyPipeline(const PipelineOptions& options, const Progress& progress) {
-    const Transformer model = loadModel(options.model, options.rawWeights, options.bf16, progress);
+    const Transformer model = loadModel(options.model, options.rawWeights, options.bf16, progress, options.device);
     const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
     Study study = runStudyPipeline(model, tokenizer, options, progress);
     study.provenance.modelId = options.model.toStdString();

@@ -19,6 +19,7 @@ struct PipelineOptions {
     QString textField = "text";      // JSON Lines field
     bool rawWeights = false;         // turn TransformerLens' weight processing off
     bool bf16 = false;               // compute in bfloat16 (captures stay float32)
+    QString device;                  // "cpu", "cuda", "cuda:N", "auto"; empty: $HEADLIGHT_DEVICE or the CPU
     StudyParameters parameters;      // every METHOD.md parameter (layers empty: the last 3 layers)
     QString checkpointPath;          // scan checkpoint for resuming; empty: none
     int64_t batchTokens = 4096;      // padded tokens per forward batch
