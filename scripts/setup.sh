@@ -20,6 +20,8 @@ PACKAGES=(
   nlohmann-json3-dev
   # a real X server for screenshots of the GUI, and a font for offscreen/Xvfb rendering
   xvfb xauth fonts-dejavu-core
+  # the .deb (CPack: dpkg-shlibdeps, file) and what tests/test_package.sh validates it with
+  dpkg-dev file desktop-file-utils appstream shared-mime-info man-db
 )
 for arg in "$@"; do
   case "$arg" in
@@ -32,30 +34,26 @@ done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-  echo "setup: all packages present"
-fi
+# install_missing [APT_OPTION ...] -- PACKAGE ...: installs those of PACKAGE not installed yet.
+install_missing() {
+  local options=() missing=() p
+  while [ "$1" != "--" ]; do options+=("$1"); shift; done
+  shift
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return 1; fi
+  echo "setup: installing ${missing[*]} ${options[*]}"
+  # exit, not return: `set -e` does not reach into a function called as `install_missing ... || ...`
+  $SUDO apt-get update -qq || { echo "setup: apt-get update failed" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${options[@]}" "${missing[@]}" >/dev/null ||
+    { echo "setup: apt-get install ${missing[*]} failed" >&2; exit 1; }
+}
 
+install_missing -- "${PACKAGES[@]}" || echo "setup: all packages present"
 # pdflatex + xcolor, so that the exported LaTeX snippet is compiled by the GUI export test; without
 # recommends (the full TeX Live fonts and docs are not needed).
-LATEX_PACKAGES=(texlive-latex-base texlive-latex-recommended)
-missing=()
-for p in "${LATEX_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]} (without recommends)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing --no-install-recommends -- texlive-latex-base texlive-latex-recommended || true
 
 if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
   echo "setup: warning: libopenblas0-pthread is installed; its threads fight libtorch's OpenMP pool" >&2
