@@ -9,12 +9,15 @@
 
 namespace headlight::cli {
 
+int runDownload(const QStringList& args);  // cmd_download.cpp
+
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"info", "describe a checkpoint: architecture, sizes, parameters, files", runInfo},
         {"tokenize", "tokenize JSON Lines {\"text\": ...} from stdin into ids, tokens and spans", runTokenize},
         {"activations", "run token ids or text through a model; save hooked activations (TransformerLens names) as safetensors", runActivations},
         {"neurons", "rank next-token neurons by congruence (step 1)", runNeuronsCommand},
+        {"download", "download a model from the Hugging Face hub into the hub cache; print its snapshot folder", runDownload},
         {"study", "run the method and work on .headlight bundles: run, info, export, merge, ablate", runStudy},
     };
     return table;

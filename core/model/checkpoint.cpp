@@ -10,6 +10,7 @@
 
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
+#include "core/model/hub_download.h"
 
 namespace headlight {
 
@@ -28,7 +29,13 @@ bool looksLikeHubId(const QString& text) {
     return re.match(text).hasMatch();
 }
 
+// Cache only, or downloading the hub ids the cache lacks when implicit downloads are on (headlight-cli).
 QString resolveModelDir(const QString& dirOrHubId) {
+    if (hub::implicitDownloadsEnabled()) return resolveOrDownloadModel(dirOrHubId, hub::implicitDownloadProgress());
+    return resolveCachedModelDir(dirOrHubId);
+}
+
+QString resolveCachedModelDir(const QString& dirOrHubId) {
     if (dirOrHubId.isEmpty()) throw Error("no model given");
     const QFileInfo info(dirOrHubId);
     if (info.isDir()) return info.absoluteFilePath();
