@@ -3,6 +3,7 @@
 //   headlight --screenshot DIR BUNDLE     opens the bundle, shows each view, saves PNGs into DIR, exits
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 #include <QTimer>
 
 #include <cstdio>
@@ -18,6 +19,9 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("Headlight"));
     QApplication::setOrganizationName(QStringLiteral("Headlight"));
     QApplication::setApplicationVersion(QString::fromStdString(headlight::headlightVersion()));
+    // The installed desktop entry and icon (packaging/linux): Wayland app id, window and task-bar icon.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.headlight.Headlight"));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.headlight.Headlight")));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Headlight: attention heads that switch on next-token neurons."));
