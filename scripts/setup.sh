@@ -22,6 +22,8 @@ PACKAGES=(
   xvfb xauth fonts-dejavu-core
   # the .deb (CPack: dpkg-shlibdeps, file) and what tests/test_package.sh validates it with
   dpkg-dev file desktop-file-utils appstream shared-mime-info man-db
+  # scale-out: Slurm (slurmctld, slurmd, slurm-client) + munge for tests/test_slurm.sh, GNU parallel
+  slurm-wlm munge parallel
 )
 for arg in "$@"; do
   case "$arg" in
