@@ -28,6 +28,7 @@
 #include "ui/app_settings.h"
 #include "ui/appearance.h"
 #include "ui/context_list.h"
+#include "ui/download_dialog.h"
 #include "ui/head_heatmap.h"
 #include "ui/main_window.h"
 #include "ui/neuron_table_model.h"
@@ -39,6 +40,7 @@
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 #include "ui/study_runner.h"
+#include "tests/hub_test_server.h"
 #include "tests/llm_test_server.h"
 
 using namespace headlight;
@@ -572,6 +574,103 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(cancelled.count() + done.count() + failed.count() == 2, 400000);
         QVERIFY2(failed.isEmpty(), qPrintable(d->statusLabel()->text()));
         QVERIFY(d->runButton()->isEnabled());
+    }
+    // Models from the hub in the GUI: File > Download Model fetches a hub id from a hub look-alike on
+    // 127.0.0.1 with progress, shows a missing repo's error and stays usable, fills the Run form; a Run
+    // with a hub id the cache lacks downloads it first and records the hub id in the bundle.
+    void downloadDialogAndRunFetchHubModels() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(model);
+        HL_REQUIRE_FIXTURE(corpus);
+        std::map<QString, QByteArray> files;
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+            QFile in(QDir(model).filePath(QString::fromLatin1(f)));
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            files[QString::fromLatin1(f)] = in.readAll();
+        }
+        test::HubTestServer hub;
+        hub.addCommit(QStringLiteral("test-org/stories"), QStringLiteral("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"), files);
+        hub.addCommit(QStringLiteral("test-org/stories-run"), QStringLiteral("b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"), files);
+        hub.setDropAfter(QStringLiteral("model.safetensors"), 50000);  // the first GET drops halfway: resumed
+        const QString cache = dir_.filePath(QStringLiteral("hub-cache"));
+        qputenv("HF_HUB_CACHE", cache.toUtf8());
+        qputenv("HF_HOME", dir_.filePath(QStringLiteral("hf-home")).toUtf8());
+        qputenv("HF_ENDPOINT", hub.endpoint().toUtf8());
+        for (const char* v : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE"}) qunsetenv(v);
+
+        ui::MainWindow w;
+        w.show();
+        QAction* action = w.findChild<QAction*>(QStringLiteral("actionDownload"));
+        QVERIFY(action);
+        action->trigger();
+        ui::DownloadDialog* d = w.runDialog()->downloadDialog();
+        QTRY_VERIFY(d->isVisible());
+        QVERIFY(d->statusLabel()->text().length() > 0);
+
+        QSignalSpy failed(d, &ui::DownloadDialog::failed);
+        QSignalSpy downloaded(d, &ui::DownloadDialog::downloaded);
+        d->hubIdEdit()->setText(QStringLiteral("test-org/missing"));
+        QTest::mouseClick(d->downloadButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(failed.count() == 1, 60000);
+        QVERIFY2(d->statusLabel()->text().contains(QStringLiteral("test-org/missing")), qPrintable(d->statusLabel()->text()));
+        QVERIFY(d->downloadButton()->isEnabled());
+        QVERIFY(d->isVisible());
+
+        d->hubIdEdit()->setText(QStringLiteral("not a hub id!"));
+        QTest::mouseClick(d->downloadButton(), Qt::LeftButton);
+        QVERIFY(!d->isRunning());
+        QVERIFY(d->statusLabel()->text().contains(QStringLiteral("not a hub id!")));
+
+        d->hubIdEdit()->setText(QStringLiteral("test-org/stories"));
+        QTest::mouseClick(d->downloadButton(), Qt::LeftButton);
+        QVERIFY(d->isRunning());
+        QVERIFY(d->cancelButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(downloaded.count() == 1 || failed.count() == 2, 60000);
+        QVERIFY2(downloaded.count() == 1, qPrintable(d->statusLabel()->text()));
+        QCOMPARE(d->progressBar()->value(), d->progressBar()->maximum());
+        const QString snapshot = downloaded.at(0).at(1).toString();
+        QVERIFY(snapshot.startsWith(cache + QStringLiteral("/models--test-org--stories/snapshots/a1a1")));
+        for (const auto& [name, bytes] : files) {
+            QFile f(QDir(snapshot).filePath(name));
+            QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(name));
+            QVERIFY2(f.readAll() == bytes, qPrintable(name));
+        }
+        // The dropped connection was resumed with a Range request, not started over.
+        const QByteArray blob = "/blobs/" + test::HubTestServer::sha256Hex(files.at(QStringLiteral("model.safetensors"))).toLatin1();
+        QVERIFY(hub.countRequests("GET", blob) >= 2);
+        bool resumed = false;
+        for (const test::HubRequest& q : hub.requests())
+            resumed |= q.method == "GET" && q.path.contains(blob) && q.header("range").rfind("bytes=50000-", 0) == 0;
+        QVERIFY(resumed);
+        QCOMPARE(w.runDialog()->options().model, QStringLiteral("test-org/stories"));  // the Run form is filled
+        d->close();
+
+        // A Run with a hub id the cache lacks: downloaded on the worker, then the pipeline.
+        ui::RunDialog* r = w.runDialog();
+        PipelineOptions o = r->options();
+        o.model = QStringLiteral("test-org/stories-run");
+        o.corpus = corpus;
+        o.parameters.layers = {4};
+        o.parameters.topK = 2;
+        o.parameters.topDocuments = 4;
+        o.parameters.promptsPerNeuron = 3;
+        o.parameters.maxDocuments = 6;
+        r->setOptions(o);
+        const QString out = dir_.filePath(QStringLiteral("run-hub.headlight"));
+        r->setOutputPath(out);
+        QSignalSpy progress(r->runner(), &ui::StudyRunner::progress);
+        QSignalSpy done(r->runner(), &ui::StudyRunner::finished);
+        QTest::mouseClick(r->runButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1 || r->statusLabel()->text().startsWith(QStringLiteral("Failed")), 400000);
+        QVERIFY2(done.count() == 1, qPrintable(r->statusLabel()->text()));
+        bool sawDownload = false;
+        for (const auto& args : progress) sawDownload |= args.at(2).toString().startsWith(QStringLiteral("downloading test-org/stories-run"));
+        QVERIFY(sawDownload);
+        QCOMPARE(QString::fromStdString(loadStudy(out).provenance.modelId), QStringLiteral("test-org/stories-run"));
+        QVERIFY(QFileInfo::exists(cache + QStringLiteral("/models--test-org--stories-run/refs/main")));
+        qunsetenv("HF_ENDPOINT");
+        qunsetenv("HF_HUB_CACHE");
     }
     // The Run dialog with steps 4-5: the LLM (a Chat Completions server on 127.0.0.1) explains every
     // relevant head and classifies the held-out test contexts; the bundle that opens has LLM and

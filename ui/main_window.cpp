@@ -37,6 +37,7 @@
 #include "ui/appearance.h"
 #include "ui/color_scale.h"
 #include "ui/context_list.h"
+#include "ui/download_dialog.h"
 #include "ui/export/context_export.h"
 #include "ui/export/csv_export.h"
 #include "ui/export/plot_export.h"
@@ -65,6 +66,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     QAction* run = fileMenu_->addAction(tr("&Run Study…"), this, &MainWindow::showRunDialog);
     run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     run->setObjectName(QStringLiteral("actionRun"));
+    QAction* download = fileMenu_->addAction(tr("&Download Model…"), this, [this] {
+        DownloadDialog* d = runDialog()->downloadDialog();  // one dialog: a download started here fills the Run form
+        d->show();
+        d->raise();
+    });
+    download->setObjectName(QStringLiteral("actionDownload"));
     saveAs_ = fileMenu_->addAction(tr("Save &As…"), this, &MainWindow::saveAsDialog);
     saveAs_->setShortcut(QKeySequence::SaveAs);
     saveAs_->setObjectName(QStringLiteral("actionSaveAs"));
@@ -484,6 +491,14 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     grab(this, QStringLiteral("overview.png"));
     tabs_->setCurrentWidget(neuronView_);
     grab(neuronPanel_, QStringLiteral("neuron-table.png"));
+    {  // the dialogs, as they first open (nothing is run or fetched)
+        RunDialog* run = runDialog();  // at the size it opens with
+        grab(run, QStringLiteral("run-dialog.png"));
+        DownloadDialog* download = run->downloadDialog();
+        download->setHubId(QStringLiteral("EleutherAI/pythia-160m"));
+        download->adjustSize();
+        grab(download, QStringLiteral("download-dialog.png"));
+    }
     if (document_) {  // the playground: load the study's model (worker thread) and show one sentence
         tabs_->setCurrentWidget(playgroundView_);
         QEventLoop loop;

@@ -1,10 +1,13 @@
 #include "ui/run_dialog.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -20,7 +23,9 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "core/model/checkpoint.h"
 #include "ui/app_settings.h"
+#include "ui/download_dialog.h"
 #include "ui/study_runner.h"
 
 namespace headlight::ui {
@@ -107,7 +112,17 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
 
     auto* data = new QGroupBox(tr("Model and data"), this);
     auto* dataForm = new QFormLayout(data);
-    dataForm->addRow(tr("&Model:"), withBrowse(model_, true, data));
+    {
+        // The model: a folder (…) or a hub id; "Download…" fetches a hub id into the cache with progress.
+        QWidget* row = withBrowse(model_, true, data);
+        auto* fetch = new QToolButton(row);
+        fetch->setText(tr("Download…"));
+        fetch->setObjectName(QStringLiteral("downloadModel"));
+        fetch->setToolTip(tr("Download a Hugging Face hub model into the hub cache"));
+        row->layout()->addWidget(fetch);
+        connect(fetch, &QToolButton::clicked, this, &RunDialog::showDownloadDialog);
+        dataForm->addRow(tr("&Model:"), row);
+    }
     dataForm->addRow(tr("&Corpus:"), withBrowse(corpus_, false, data));
     dataForm->addRow(tr("&Held-out corpus:"), withBrowse(heldOut_, false, data));
     dataForm->addRow(tr("JSON text &field:"), textField_);
@@ -203,7 +218,8 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     layout->addWidget(progress_);
     layout->addWidget(status_);
     layout->addLayout(buttons);
-    resize(980, 720);
+    // Wide enough for both columns (no horizontal scrolling); the rows scroll vertically on small screens.
+    resize(std::max(980, columns->sizeHint().width() + 2 * layout->contentsMargins().left() + 24), 740);
 
     setOptions(loadDefaultPipelineOptions());
     setLlmSettings(loadLlmSettings());
@@ -392,6 +408,24 @@ void RunDialog::reject() {
         return;  // closes when the job has stopped (the user presses Close again)
     }
     QDialog::reject();
+}
+
+DownloadDialog* RunDialog::downloadDialog() {
+    if (!download_) {
+        download_ = new DownloadDialog(this);
+        connect(download_, &DownloadDialog::downloaded, this, [this](const QString& id, const QString&) {
+            model_->setText(id);  // the bundle records the hub id; the run finds it in the cache
+        });
+    }
+    return download_;
+}
+
+void RunDialog::showDownloadDialog() {
+    DownloadDialog* d = downloadDialog();
+    const QString text = model_->text().trimmed();
+    if (!d->isRunning() && !text.isEmpty() && !QFileInfo(text).exists() && looksLikeHubId(text)) d->setHubId(text);
+    d->show();
+    d->raise();
 }
 
 }  // namespace headlight::ui

@@ -20,6 +20,7 @@ class QDialogButtonBox;
 
 namespace headlight::ui {
 
+class DownloadDialog;
 
 class RunDialog : public QDialog {
     Q_OBJECT
@@ -39,9 +40,11 @@ public:
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* statusLabel() const { return status_; }
+    DownloadDialog* downloadDialog();         // the "Download…" button's dialog (created on first use)
 
 public Q_SLOTS:
     void startRun();
+    void showDownloadDialog();  // pre-filled with the model field when it holds a hub id
 
 Q_SIGNALS:
     void studyReady(const QString& path);
@@ -62,6 +65,7 @@ private:
     QPushButton *run_, *cancel_, *saveDefaults_;
     StudyRunner* runner_;
     QString outputPath_;
+    DownloadDialog* download_ = nullptr;
     QString warning_;  // of the last run: LLM requests that failed for good
 };
 

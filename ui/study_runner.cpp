@@ -6,6 +6,7 @@
 
 #include "core/analysis/corpus.h"
 #include "core/base/error.h"
+#include "core/model/hub_download.h"
 #include "core/study/bundle.h"
 #include "core/study/heldout.h"
 
@@ -106,6 +107,9 @@ void StudyRunner::start(const PipelineOptions& options, const QString& outputPat
             },
             token.get());
         try {
+            // A hub id the cache lacks is downloaded first (progress "downloading ..."); the study keeps the id.
+            resolveOrDownloadModel(options.model, progress);
+            progress.throwIfCancelled();
             Study study = runStudyPipeline(options, progress);
             QString warning;
             if (llm.explain) warning = runLlmSteps(study, options, llm, progress);
