@@ -9,6 +9,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/checkpoint.h"
 #include "core/model/config.h"
+#include "tests/sharded_weights.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -20,19 +21,10 @@ void copyFile(const QString& from, const QString& to) { io::writeFileAtomically(
 // Writes a sharded copy of `srcDir`'s model.safetensors into `dstDir` (two shards + index).
 void writeSharded(const QString& srcDir, const QString& dstDir) {
     const auto st = io::SafetensorsFile::open(QDir(srcDir).filePath(QStringLiteral("model.safetensors")));
-    io::SafetensorsWriter a, b;
-    nlohmann::json index;
-    index["metadata"] = {{"total_size", 0}};
-    std::size_t i = 0;
-    for (const auto& t : st.tensors()) {
-        const bool first = (i++ % 2) == 0;
-        (first ? a : b).addBorrowed(t.name, t.dtype, t.shape, t.data, t.nbytes);
-        index["weight_map"][t.name] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
-    }
-    a.write(QDir(dstDir).filePath(QStringLiteral("model-00001-of-00002.safetensors")));
-    b.write(QDir(dstDir).filePath(QStringLiteral("model-00002-of-00002.safetensors")));
-    io::writeFileAtomically(QDir(dstDir).filePath(QStringLiteral("model.safetensors.index.json")),
-                            QByteArray::fromStdString(index.dump(2)));
+    const test::TwoShards shards = test::splitInTwoShards(st);
+    shards.first.write(QDir(dstDir).filePath(test::TwoShards::firstName()));
+    shards.second.write(QDir(dstDir).filePath(test::TwoShards::secondName()));
+    io::writeFileAtomically(QDir(dstDir).filePath(QStringLiteral("model.safetensors.index.json")), shards.indexBytes());
     copyFile(QDir(srcDir).filePath(QStringLiteral("config.json")), QDir(dstDir).filePath(QStringLiteral("config.json")));
 }
 

@@ -20,6 +20,7 @@
 #include "core/model/checkpoint.h"
 #include "core/model/hub_download.h"
 #include "tests/hub_test_server.h"
+#include "tests/sharded_weights.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -47,23 +48,15 @@ std::map<QString, QByteArray> tinyRepoFiles() {
 // The same weights in two shards with an index.
 std::map<QString, QByteArray> shardedRepoFiles() {
     const auto st = io::SafetensorsFile::open(test::fixture(QStringLiteral("gpt2-tiny/model.safetensors")));
-    io::SafetensorsWriter a, b;
-    nlohmann::json index;
-    index["metadata"] = {{"total_size", 0}};
-    std::size_t i = 0;
-    for (const auto& t : st.tensors()) {
-        const bool first = (i++ % 2) == 0;
-        (first ? a : b).addCopy(t.name, t.dtype, t.shape, t.data, t.nbytes);
-        index["weight_map"][t.name] = first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
-    }
+    const test::TwoShards shards = test::splitInTwoShards(st);
     auto bytes = [](const io::SafetensorsWriter& w) {
         const std::vector<std::byte> v = w.toBytes();
         return QByteArray(reinterpret_cast<const char*>(v.data()), qsizetype(v.size()));
     };
     return {{QStringLiteral("config.json"), fixtureBytes(QStringLiteral("config.json"))},
-            {QStringLiteral("model-00001-of-00002.safetensors"), bytes(a)},
-            {QStringLiteral("model-00002-of-00002.safetensors"), bytes(b)},
-            {QStringLiteral("model.safetensors.index.json"), QByteArray::fromStdString(index.dump(2))},
+            {test::TwoShards::firstName(), bytes(shards.first)},
+            {test::TwoShards::secondName(), bytes(shards.second)},
+            {QStringLiteral("model.safetensors.index.json"), shards.indexBytes()},
             {QStringLiteral("tokenizer_config.json"), QByteArray("{}")},
             {QStringLiteral("vocab.json"), fixtureBytes(QStringLiteral("vocab.json"))},
             {QStringLiteral("merges.txt"), fixtureBytes(QStringLiteral("merges.txt"))}};

@@ -5,6 +5,8 @@
 # finished shards. Exits 77 (skipped) when GNU parallel is not installed.
 set -uo pipefail
 CLI="$(readlink -f "$1")"; SRC="$(readlink -f "$2")"; FIX="$(readlink -f "$3")"
+# shellcheck source=tests/merged_equals_single.sh
+source "$SRC/tests/merged_equals_single.sh"
 skip() { echo "test_parallel_scan: SKIP: $*"; exit 77; }
 fail() { echo "test_parallel_scan: FAIL: $*"; exit 1; }
 command -v parallel >/dev/null || skip "GNU parallel not installed (scripts/setup.sh installs parallel)"
@@ -28,26 +30,7 @@ for f in shard-0.headlight shard-1.headlight merged.headlight; do
 done
 if ! grep -q "^shard 0" "$T/run.log" || ! grep -q "^shard 1" "$T/run.log"; then cat "$T/run.log"; fail "parallel did not tag both shards"; fi
 
-# shellcheck disable=SC2086
-OMP_NUM_THREADS=1 "$CLI" study run --model "$HEADLIGHT_MODEL" --corpus "$HEADLIGHT_CORPUS" $ARGS \
-  --out "$T/single.headlight" >"$T/single.log" 2>&1 || { cat "$T/single.log"; fail "single study run failed"; }
-"$CLI" study export "$T/single.headlight" --json >"$T/single.json" || fail "export single"
-"$CLI" study export "$T/out/merged.headlight" --json >"$T/merged.json" || fail "export merged"
-python3 - "$T/single.json" "$T/merged.json" <<'PY' || fail "merged != single"
-import json, sys
-def load(p):
-    j = json.load(open(p))
-    j["provenance"].pop("created_at", None)
-    j["parameters"].pop("shard_index", None)
-    j["parameters"].pop("shard_count", None)
-    return j
-a, b = load(sys.argv[1]), load(sys.argv[2])
-assert len(a["neurons"]) == 2, "expected 2 neurons, got %d" % len(a["neurons"])
-if a != b:
-    print("exports differ:", [k for k in set(a) | set(b) if a.get(k) != b.get(k)])
-    sys.exit(1)
-print("merged == single (%d neurons)" % len(a["neurons"]))
-PY
+merged_equals_single "$T/out/merged.headlight"
 
 # A rerun keeps the finished shards (no rescan) and merges again.
 before="$(stat -c %Y.%s "$T/out/shard-0.headlight" "$T/out/shard-1.headlight")"

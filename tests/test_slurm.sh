@@ -6,6 +6,8 @@
 # Exits 77 (skipped) with the reason when Slurm cannot run here (not root, no Slurm or munge).
 set -uo pipefail
 CLI="$(readlink -f "$1")"; SRC="$(readlink -f "$2")"; FIX="$(readlink -f "$3")"
+# shellcheck source=tests/merged_equals_single.sh
+source "$SRC/tests/merged_equals_single.sh"
 skip() { echo "test_slurm: SKIP: $*"; exit 77; }
 fail() { echo "test_slurm: FAIL: $*"; dump_logs; exit 1; }
 
@@ -159,24 +161,5 @@ ls "$T/out/scan-${scan_id}_0.log" "$T/out/scan-${scan_id}_1.log" "$T/out/merge-$
   fail "job logs missing (did the jobs run under Slurm?)"
 
 # --- single-machine reference, then compare exports
-# shellcheck disable=SC2086
-OMP_NUM_THREADS=1 "$CLI" study run --model "$HEADLIGHT_MODEL" --corpus "$HEADLIGHT_CORPUS" $ARGS \
-  --out "$T/single.headlight" >"$T/single.log" 2>&1 || { cat "$T/single.log"; fail "single study run failed"; }
-"$CLI" study export "$T/single.headlight" --json >"$T/single.json" || fail "export single"
-"$CLI" study export "$T/out/merged.headlight" --json >"$T/merged.json" || fail "export merged"
-python3 - "$T/single.json" "$T/merged.json" <<'PY' || fail "merged != single"
-import json, sys
-def load(p):
-    j = json.load(open(p))
-    j["provenance"].pop("created_at", None)
-    j["parameters"].pop("shard_index", None)
-    j["parameters"].pop("shard_count", None)
-    return j
-a, b = load(sys.argv[1]), load(sys.argv[2])
-assert len(a["neurons"]) == 2, "expected 2 neurons, got %d" % len(a["neurons"])
-if a != b:
-    print("exports differ:", [k for k in set(a) | set(b) if a.get(k) != b.get(k)])
-    sys.exit(1)
-print("merged == single (%d neurons)" % len(a["neurons"]))
-PY
+merged_equals_single "$T/out/merged.headlight"
 echo "test_slurm: PASS"

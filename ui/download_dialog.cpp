@@ -5,8 +5,6 @@
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMetaObject>
-#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
@@ -14,6 +12,7 @@
 
 #include "core/base/error.h"
 #include "core/model/hub_download.h"
+#include "ui/worker_progress.h"
 
 namespace headlight::ui {
 
@@ -100,18 +99,10 @@ void DownloadDialog::startDownload() {
     setRunning(true);
     progress_->setRange(0, 0);  // busy until the file list is known
     status_->setText(tr("Asking the hub for %1…").arg(text));
-    QPointer<DownloadDialog> self(this);
+    const Progress progress = queuedProgress(this, &DownloadDialog::onProgress, token_.get());
     auto token = token_;
-    watcher_->setFuture(QtConcurrent::run([id, token, self]() -> Outcome {
+    watcher_->setFuture(QtConcurrent::run([id, token, progress]() -> Outcome {
         Outcome out;
-        const Progress progress(
-            [self](int64_t done, int64_t total, const std::string& message) {
-                const QString text = QString::fromStdString(message);
-                QMetaObject::invokeMethod(
-                    self.data(), [self, done, total, text] { if (self) self->onProgress(done, total, text); },
-                    Qt::QueuedConnection);
-            },
-            token.get());
         try {
             // Settings are read here, on the worker: the environment as it is when the download starts.
             const hub::DownloadResult r = hub::downloadModel(id, hub::HubSettings::fromEnvironment(), progress);

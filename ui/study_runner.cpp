@@ -1,7 +1,5 @@
 #include "ui/study_runner.h"
 
-#include <QMetaObject>
-#include <QPointer>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/analysis/corpus.h"
@@ -9,6 +7,7 @@
 #include "core/model/hub_download.h"
 #include "core/study/bundle.h"
 #include "core/study/heldout.h"
+#include "ui/worker_progress.h"
 
 namespace headlight::ui {
 
@@ -95,17 +94,9 @@ void StudyRunner::start(const PipelineOptions& options, const QString& outputPat
     outputPath_ = outputPath;
     step_.clear();
     stepTimer_.invalidate();
-    QPointer<StudyRunner> self(this);
+    const Progress progress = queuedProgress(this, &StudyRunner::onProgress, token_.get());
     auto token = token_;
-    watcher_->setFuture(QtConcurrent::run([options, outputPath, llm, token, self]() -> QString {
-        const Progress progress(
-            [self](int64_t done, int64_t total, const std::string& message) {
-                const QString text = QString::fromStdString(message);
-                QMetaObject::invokeMethod(
-                    self.data(), [self, done, total, text] { if (self) self->onProgress(done, total, text); },
-                    Qt::QueuedConnection);
-            },
-            token.get());
+    watcher_->setFuture(QtConcurrent::run([options, outputPath, llm, token, progress]() -> QString {
         try {
             // A hub id the cache lacks is downloaded first (progress "downloading ..."); the study keeps the id.
             resolveOrDownloadModel(options.model, progress);
