@@ -520,23 +520,6 @@ private Q_SLOTS:
         QCOMPARE(offline.code, 1);
         QVERIFY2(offline.err.contains("HF_HUB_OFFLINE"), offline.err.constData());
     }
-
-    // HEADLIGHT_HUB_BENCH=1: throughput of a 100 MB LFS file on loopback.
-    void throughput() {
-        if (qEnvironmentVariableIsEmpty("HEADLIGHT_HUB_BENCH")) QSKIP("set HEADLIGHT_HUB_BENCH=1 to measure");
-        freshEnvironment();
-        QByteArray big(100 * 1000 * 1000, Qt::Uninitialized);
-        for (qsizetype i = 0; i < big.size(); ++i) big[i] = char((i * 2654435761u) >> 13);
-        auto files = tinyRepoFiles();
-        files[QStringLiteral("model.safetensors")] = big;
-        server_->addCommit(QStringLiteral("org/big"), kCommit1, files);
-        QElapsedTimer t;
-        t.start();
-        const hub::DownloadResult r = hub::downloadModel(hub::parseHubId(QStringLiteral("org/big")), settings());
-        const double secs = t.elapsed() / 1000.0;
-        qInfo("downloaded %lld bytes in %.2f s: %.1f MB/s (verified, loopback)", qlonglong(r.bytesDownloaded), secs,
-              double(r.bytesDownloaded) / 1e6 / secs);
-    }
 };
 
 QTEST_GUILESS_MAIN(TestHubDownload)
