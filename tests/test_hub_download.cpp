@@ -1,7 +1,10 @@
 // Hub downloads (core/model/hub_download) against a hub look-alike on 127.0.0.1 (tests/hub_test_server):
 // the cache layout huggingface_hub uses, reuse without requests, shards, resume with Range, servers that
 // ignore Range, checksums, tokens, offline mode, revisions, errors, cancellation, and the CLI command.
+#include <csignal>
 #include <cstring>
+
+#include <sys/resource.h>
 #include <filesystem>
 
 #include <QDirIterator>
@@ -328,6 +331,40 @@ private Q_SLOTS:
                 QCOMPARE(q.status, 200);
             }
         QVERIFY(sawRange);  // it asked to resume, got the whole file, started over
+        QCOMPARE(io::readFile(QDir(r.snapshotDir).filePath(QStringLiteral("model.safetensors"))), fixtureBytes(QStringLiteral("model.safetensors")));
+    }
+
+    // A disk that fills up during a download (the file-size limit makes write() fail like ENOSPC would):
+    // a clear error naming the file, no blob or snapshot link where a complete file is expected, and
+    // the next call, with room again, resumes from what was written.
+    void fullDiskIsAnError() {
+        freshEnvironment();
+        const int64_t size = tinySize();
+        std::signal(SIGXFSZ, SIG_IGN);
+        rlimit old{};
+        QCOMPARE(getrlimit(RLIMIT_FSIZE, &old), 0);
+        rlimit small = old;
+        small.rlim_cur = rlim_t(size / 3);
+        const hub::HubId id = hub::parseHubId(QStringLiteral("org/tiny"));
+        QString message;
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &small), 0);
+        try {
+            hub::downloadModel(id, settings(0));
+        } catch (const Error& e) {
+            message = QString::fromStdString(e.what());
+        }
+        setrlimit(RLIMIT_FSIZE, &old);
+        QVERIFY2(message.contains(QStringLiteral("cannot write")) && message.contains(QStringLiteral(".incomplete")), qPrintable(message));
+        const QString etag = HubTestServer::sha256Hex(fixtureBytes(QStringLiteral("model.safetensors")));
+        const QString blob = QDir(repoDir(QStringLiteral("org/tiny"))).filePath(QStringLiteral("blobs/") + etag);
+        QVERIFY(!QFileInfo::exists(blob));
+        QVERIFY(!QFileInfo::exists(QDir(repoDir(QStringLiteral("org/tiny"))).filePath(QStringLiteral("snapshots/") + kCommit1 +
+                                                                                    QStringLiteral("/model.safetensors"))));
+        const int64_t kept = QFileInfo(blob + QStringLiteral(".incomplete")).size();
+        QVERIFY(kept > 0 && kept <= size / 3);
+        server_->clearRequests();
+        const hub::DownloadResult r = hub::downloadModel(id, settings(0));
+        QCOMPARE(server_->bodyBytesSent("/blobs/"), size - kept);  // resumed, not started over
         QCOMPARE(io::readFile(QDir(r.snapshotDir).filePath(QStringLiteral("model.safetensors"))), fixtureBytes(QStringLiteral("model.safetensors")));
     }
 
