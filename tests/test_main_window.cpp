@@ -592,7 +592,6 @@ private Q_SLOTS:
         test::HubTestServer hub;
         hub.addCommit(QStringLiteral("test-org/stories"), QStringLiteral("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"), files);
         hub.addCommit(QStringLiteral("test-org/stories-run"), QStringLiteral("b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"), files);
-        hub.setDropAfter(QStringLiteral("model.safetensors"), 50000);  // the first GET drops halfway: resumed
         const QString cache = dir_.filePath(QStringLiteral("hub-cache"));
         qputenv("HF_HUB_CACHE", cache.toUtf8());
         qputenv("HF_HOME", dir_.filePath(QStringLiteral("hf-home")).toUtf8());
@@ -622,7 +621,24 @@ private Q_SLOTS:
         QVERIFY(!d->isRunning());
         QVERIFY(d->statusLabel()->text().contains(QStringLiteral("not a hub id!")));
 
+        // Close while downloading cancels (the server keeps dropping the connection; the client is
+        // between retries), and the dialog closes once the worker has stopped.
+        hub.setDropAfter(QStringLiteral("model.safetensors"), 50000, 4);
         d->hubIdEdit()->setText(QStringLiteral("test-org/stories"));
+        QTest::mouseClick(d->downloadButton(), Qt::LeftButton);
+        QVERIFY(d->isRunning());
+        QTest::mouseClick(d->closeButton(), Qt::LeftButton);
+        QVERIFY(d->isVisible());
+        QTRY_VERIFY_WITH_TIMEOUT(!d->isRunning(), 30000);
+        QTRY_VERIFY(!d->isVisible());
+        QCOMPARE(downloaded.count(), 0);
+        QCOMPARE(failed.count(), 1);  // a cancel is not a failure
+        QVERIFY(!QFileInfo::exists(cache + QStringLiteral("/models--test-org--stories/snapshots/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1/model.safetensors")));
+        action->trigger();
+        QTRY_VERIFY(d->isVisible());
+        QCOMPARE(d->hubId(), QStringLiteral("test-org/stories"));
+
+        hub.setDropAfter(QStringLiteral("model.safetensors"), 50000, 1);  // the next GET drops halfway: resumed
         QTest::mouseClick(d->downloadButton(), Qt::LeftButton);
         QVERIFY(d->isRunning());
         QVERIFY(d->cancelButton()->isEnabled());

@@ -95,6 +95,7 @@ void DownloadDialog::startDownload() {
     }
     running_ = text;
     snapshotDir_.clear();
+    closeWhenStopped_ = false;
     token_ = std::make_shared<CancellationToken>();
     setRunning(true);
     progress_->setRange(0, 0);  // busy until the file list is known
@@ -139,6 +140,10 @@ void DownloadDialog::onProgress(qint64 done, qint64 total, const QString& messag
 void DownloadDialog::onFinished() {
     const Outcome out = watcher_->result();
     setRunning(false);
+    if (closeWhenStopped_) {
+        closeWhenStopped_ = false;
+        QDialog::reject();
+    }
     progress_->setRange(0, 1000);
     if (out.cancelled) {
         progress_->setValue(0);
@@ -162,9 +167,10 @@ void DownloadDialog::onFinished() {
 }
 
 void DownloadDialog::reject() {
-    if (isRunning()) {
+    if (isRunning()) {  // cancel; the dialog closes when the worker has stopped
+        closeWhenStopped_ = true;
         cancelDownload();
-        return;  // closes once the worker has stopped: the user presses Close again
+        return;
     }
     QDialog::reject();
 }

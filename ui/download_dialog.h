@@ -33,6 +33,7 @@ public:
     QLineEdit* hubIdEdit() const { return id_; }
     QPushButton* downloadButton() const { return download_; }
     QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* closeButton() const { return close_; }
     QProgressBar* progressBar() const { return progress_; }
     QLabel* statusLabel() const { return status_; }
 
@@ -45,7 +46,7 @@ Q_SIGNALS:
     void failed(const QString& message);
 
 protected:
-    void reject() override;  // Close / Esc while downloading cancels first
+    void reject() override;  // Close / Esc while downloading cancels, then closes
 
 private:
     struct Outcome {
@@ -66,6 +67,7 @@ private:
     std::shared_ptr<CancellationToken> token_;
     QString running_;      // the hub id being fetched
     QString snapshotDir_;
+    bool closeWhenStopped_ = false;
 };
 
 }  // namespace headlight::ui
