@@ -14,14 +14,41 @@
 
 namespace headlight {
 
+QString hfHomeDir() {
+    const QString hfHome = qEnvironmentVariable("HF_HOME");
+    if (!hfHome.isEmpty()) return hfHome;
+    const QString xdg = qEnvironmentVariable("XDG_CACHE_HOME");
+    if (!xdg.isEmpty()) return QDir(xdg).filePath(QStringLiteral("huggingface"));
+    return QDir(QDir::homePath()).filePath(QStringLiteral(".cache/huggingface"));
+}
+
 QString hubCacheDir() {
     const QString hubCache = qEnvironmentVariable("HF_HUB_CACHE");
     if (!hubCache.isEmpty()) return hubCache;
-    const QString hfHome = qEnvironmentVariable("HF_HOME");
-    if (!hfHome.isEmpty()) return QDir(hfHome).filePath(QStringLiteral("hub"));
-    const QString xdg = qEnvironmentVariable("XDG_CACHE_HOME");
-    if (!xdg.isEmpty()) return QDir(xdg).filePath(QStringLiteral("huggingface/hub"));
-    return QDir(QDir::homePath()).filePath(QStringLiteral(".cache/huggingface/hub"));
+    return QDir(hfHomeDir()).filePath(QStringLiteral("hub"));
+}
+
+std::map<std::string, std::string> readWeightMap(const QString& indexPath) {
+    const std::string where = "checkpoint index " + indexPath.toStdString();
+    nlohmann::json index;
+    try {
+        index = nlohmann::json::parse(io::readFile(indexPath).toStdString());
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+        throw Error(where + ": missing object 'weight_map'");
+    std::map<std::string, std::string> weightMap;
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+        if (!it.value().is_string()) throw Error(where + ": entry '" + it.key() + "' is not a file name");
+        const std::string file = it.value().get<std::string>();
+        if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos ||
+            file.find("..") != std::string::npos)
+            throw Error(where + ": bad file name '" + file + "'");
+        weightMap[it.key()] = file;
+    }
+    if (weightMap.empty()) throw Error(where + ": empty weight_map");
+    return weightMap;
 }
 
 bool looksLikeHubId(const QString& text) {
@@ -43,14 +70,9 @@ QString resolveCachedModelDir(const QString& dirOrHubId) {
     if (!looksLikeHubId(dirOrHubId))
         throw Error("model folder " + dirOrHubId.toStdString() + " does not exist");
 
-    QString repo = dirOrHubId, revision = QStringLiteral("main");
-    const int at = repo.indexOf(QLatin1Char('@'));
-    if (at >= 0) {
-        revision = repo.mid(at + 1);
-        repo = repo.left(at);
-    }
-    const QString cache = hubCacheDir();
-    const QString repoDir = QDir(cache).filePath(QStringLiteral("models--") + QString(repo).replace(QLatin1Char('/'), QStringLiteral("--")));
+    const hub::HubId id = hub::parseHubId(dirOrHubId);
+    const QString& revision = id.revision;
+    const QString repoDir = hub::repoCacheDir(hubCacheDir(), id.repo);
     if (!QFileInfo(repoDir).isDir())
         throw Error("model '" + dirOrHubId.toStdString() + "' is neither a folder nor in the Hugging Face cache (looked for " +
                     repoDir.toStdString() + ")");
@@ -62,7 +84,7 @@ QString resolveCachedModelDir(const QString& dirOrHubId) {
     // Without refs, a single snapshot is unambiguous.
     const QStringList snapshots = QDir(QDir(repoDir).filePath(QStringLiteral("snapshots")))
                                       .entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);
-    if (at < 0 && snapshots.size() == 1) return QDir(repoDir).filePath(QStringLiteral("snapshots/") + snapshots.front());
+    if (!id.explicitRevision && snapshots.size() == 1) return QDir(repoDir).filePath(QStringLiteral("snapshots/") + snapshots.front());
     throw Error("model '" + dirOrHubId.toStdString() + "': revision '" + revision.toStdString() +
                 "' is not in the Hugging Face cache at " + repoDir.toStdString());
 }
@@ -83,25 +105,9 @@ Checkpoint Checkpoint::open(const QString& dirOrHubId) {
     if (QFileInfo(single).isFile()) {
         ck.weightFiles_.push_back(single);
     } else if (QFileInfo(indexPath).isFile()) {
-        nlohmann::json index;
-        try {
-            index = nlohmann::json::parse(io::readFile(indexPath).toStdString());
-        } catch (const nlohmann::json::exception& e) {
-            throw Error("checkpoint index " + indexPath.toStdString() + ": not valid JSON (" + e.what() + ")");
-        }
-        if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-            throw Error("checkpoint index " + indexPath.toStdString() + ": missing object 'weight_map'");
+        weightMap = readWeightMap(indexPath);
         std::set<std::string> files;
-        for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-            if (!it.value().is_string())
-                throw Error("checkpoint index " + indexPath.toStdString() + ": entry '" + it.key() + "' is not a file name");
-            const std::string file = it.value().get<std::string>();
-            if (file.find('/') != std::string::npos || file.find("..") != std::string::npos)
-                throw Error("checkpoint index " + indexPath.toStdString() + ": bad file name '" + file + "'");
-            weightMap[it.key()] = file;
-            files.insert(file);
-        }
-        if (files.empty()) throw Error("checkpoint index " + indexPath.toStdString() + ": empty weight_map");
+        for (const auto& [tensor, file] : weightMap) files.insert(file);
         for (const std::string& f : files) ck.weightFiles_.push_back(dir.filePath(QString::fromStdString(f)));
     } else if (QFileInfo(dir.filePath(QStringLiteral("pytorch_model.bin"))).exists()) {
         throw Error("checkpoint " + ck.dir_.toStdString() +

@@ -17,9 +17,17 @@
 
 namespace headlight {
 
-// The hub cache root: $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
-// else ~/.cache/huggingface/hub.
+// The Hugging Face home (token file, hub cache): $HF_HOME, else $XDG_CACHE_HOME/huggingface, else
+// ~/.cache/huggingface.
+QString hfHomeDir();
+
+// The hub cache root: $HF_HUB_CACHE, else hfHomeDir()/hub.
 QString hubCacheDir();
+
+// The weight_map of a model.safetensors.index.json: tensor name -> shard file name (a plain name in
+// the same folder). Throws headlight::Error naming the file when it is unreadable, not JSON, has no
+// weight_map, an empty one, or a shard name with a path in it.
+std::map<std::string, std::string> readWeightMap(const QString& indexPath);
 
 // True if `text` looks like a hub id ("name", "org/name", optionally "@revision") rather than a path.
 bool looksLikeHubId(const QString& text);

@@ -337,26 +337,13 @@ void linkIntoSnapshot(const QString& blobPath, const QString& pointerPath) {
     renameOver(tmp, pointerPath);
 }
 
+// The shard files a model.safetensors.index.json names (sorted, unique), or nullopt with the problem.
 std::optional<std::vector<QString>> shardsOf(const QString& indexPath, std::string* problem = nullptr) {
-    QFile f(indexPath);
-    if (!f.open(QIODevice::ReadOnly)) return std::nullopt;
     try {
-        const auto j = nlohmann::json::parse(f.readAll().toStdString());
-        std::set<std::string> files;
-        if (!j.contains("weight_map") || !j["weight_map"].is_object()) throw std::runtime_error("missing object 'weight_map'");
-        for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-            if (!it.value().is_string()) throw std::runtime_error("entry '" + it.key() + "' is not a file name");
-            const std::string name = it.value().get<std::string>();
-            if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
-                name.find("..") != std::string::npos)
-                throw std::runtime_error("bad file name '" + name + "'");
-            files.insert(name);
-        }
-        if (files.empty()) throw std::runtime_error("empty weight_map");
-        std::vector<QString> out;
-        for (const auto& n : files) out.push_back(QString::fromStdString(n));
-        return out;
-    } catch (const std::exception& e) {
+        std::set<QString> files;
+        for (const auto& [tensor, file] : readWeightMap(indexPath)) files.insert(QString::fromStdString(file));
+        return std::vector<QString>(files.begin(), files.end());
+    } catch (const Error& e) {
         if (problem) *problem = e.what();
         return std::nullopt;
     }
@@ -450,15 +437,7 @@ HubSettings HubSettings::fromEnvironment() {
         }
     }
     QString tokenPath = qEnvironmentVariable("HF_TOKEN_PATH");
-    if (tokenPath.isEmpty()) {
-        QString home = qEnvironmentVariable("HF_HOME");
-        if (home.isEmpty()) {
-            const QString xdg = qEnvironmentVariable("XDG_CACHE_HOME");
-            home = xdg.isEmpty() ? QDir(QDir::homePath()).filePath(QStringLiteral(".cache/huggingface"))
-                                 : QDir(xdg).filePath(QStringLiteral("huggingface"));
-        }
-        tokenPath = QDir(home).filePath(QStringLiteral("token"));
-    }
+    if (tokenPath.isEmpty()) tokenPath = QDir(hfHomeDir()).filePath(QStringLiteral("token"));
     QFile f(tokenPath);
     if (f.open(QIODevice::ReadOnly)) {
         st.token = f.readAll().trimmed();
@@ -573,7 +552,7 @@ public:
             const QString indexPath = QDir(snapshot_).filePath(it->name);
             std::string problem;
             const auto shards = shardsOf(indexPath, &problem);
-            if (!shards) throw Error("hub model '" + s(id_.repo) + "': model.safetensors.index.json: " + problem);
+            if (!shards) throw Error("hub model '" + s(id_.repo) + "': " + problem);
             for (const QString& shard : *shards) {
                 if (!siblings.count(shard))
                     throw Error("hub model '" + s(id_.repo) + "': the index names shard " + s(shard) + " but the repo has no such file");
