@@ -171,8 +171,11 @@ struct HubTestServer::Impl {
         out += "Connection: close\r\n\r\n";
         writeAllBlocking(socket, out.constData(), out.size());
         if (sendBody) writeAllBlocking(socket, body.constData(), req.bodyBytes);
+        // Every byte logged as sent reaches the client, however busy the machine: flush, then close.
+        while (socket.bytesToWrite() > 0)
+            if (!socket.waitForBytesWritten(30000)) break;
         socket.disconnectFromHost();
-        if (socket.state() != QAbstractSocket::UnconnectedState) socket.waitForDisconnected(2000);
+        if (socket.state() != QAbstractSocket::UnconnectedState) socket.waitForDisconnected(30000);
     }
 
     bool authorized(const HubRequest& req) const {
