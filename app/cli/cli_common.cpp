@@ -9,8 +9,6 @@
 
 namespace headlight::cli {
 
-int runDownload(const QStringList& args);  // cmd_download.cpp
-
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"info", "describe a checkpoint: architecture, sizes, parameters, files", runInfo},

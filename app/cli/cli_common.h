@@ -44,6 +44,11 @@ int runStudyMerge(const QStringList& args);
 int runStudyAblate(const QStringList& args);
 int runStudyExplain(const QStringList& args);  // cmd_explain.cpp
 int runStudyScore(const QStringList& args);    // cmd_explain.cpp
+int runDownload(const QStringList& args);      // cmd_download.cpp
+
+// Lets every --model hub id that the cache lacks be downloaded, with a progress bar on stderr
+// (cmd_download.cpp). main() calls it once, before a command runs.
+void enableImplicitDownloads();
 
 // Steps 4-5 from `study run` (cmd_explain.cpp): the LLM options of explain/score (less --out and the
 // template folder's old name --prompts, which is run's P), and the ones set, as explain/score arguments.

@@ -1,6 +1,6 @@
 // headlight-cli download MODEL [--revision R]: fetches a model from the Hugging Face hub into the hub
-// cache (the layout huggingface_hub uses) and prints its snapshot folder. Also turns on implicit
-// downloads for every other command's --model (Checkpoint::open / resolveModelDir).
+// cache (the layout huggingface_hub uses) and prints its snapshot folder. enableImplicitDownloads()
+// lets every other command's --model download too (Checkpoint::open / resolveModelDir).
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -55,18 +55,14 @@ Progress downloadProgress(const CancellationToken* token) {
         token);
 }
 
-// Every --model of headlight-cli downloads a hub id that is not in the cache.
-const bool gImplicitDownloads = [] {
-    hub::setImplicitDownloads(true, downloadProgress(nullptr));
-    return true;
-}();
-
 CancellationToken* gDownloadInterrupt = nullptr;
 extern "C" void onDownloadInterrupt(int) {
     if (gDownloadInterrupt) gDownloadInterrupt->cancel();
 }
 
 }  // namespace
+
+void enableImplicitDownloads() { hub::setImplicitDownloads(true, downloadProgress(nullptr)); }
 
 int runDownload(const QStringList& args) {
     QCommandLineParser parser;

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
                       libtorchVersion() + ")\n");
         return 0;
     }
+    cli::enableImplicitDownloads();  // --model gpt2 fetches what the Hugging Face cache lacks
     for (const auto& command : cli::commands()) {
         if (args[1] != QLatin1String(command.name)) continue;
         QStringList rest = args.mid(2);
