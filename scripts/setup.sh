@@ -9,6 +9,8 @@ set -euo pipefail
 PACKAGES=(
   # build tools
   cmake ninja-build ccache g++ pkg-config
+  # tests/check_layers.py (the layering test)
+  python3
   # Qt 6 (Core, Concurrent, Network, Widgets, Test, PrintSupport, Svg) + offscreen/xcb platform plugins
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6svg6 qt6-qpa-plugins libgl-dev
   # plots: Debian's Qt 6 build of QCustomPlot (GPL-3.0-or-later)

@@ -9,11 +9,13 @@
 
 #include "core/analysis/activation_scan.h"
 #include "core/analysis/congruence.h"
-#include "core/analysis/context_analysis.h"
+#include "core/analysis/attribution.h"
+#include "core/analysis/truncation.h"
 #include "core/base/error.h"
 #include "core/io/safetensors.h"
 #include "core/model/tokenizer.h"
 #include "core/model/transformer.h"
+#include "core/model/weights.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -29,6 +31,20 @@ std::vector<T> readAs(const io::TensorView& v) {
 }
 
 bool close(double a, double b) { return std::abs(a - b) <= 1e-4 + 1e-3 * std::abs(b); }
+
+// Head score matrices equal up to float rounding (the look-up captures change how attention is
+// blocked, not what it computes), with NaN (not a candidate) in the same places.
+bool sameScores(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i].size() != b[i].size()) return false;
+        for (std::size_t h = 0; h < a[i].size(); ++h) {
+            if (std::isnan(a[i][h]) != std::isnan(b[i][h])) return false;
+            if (!std::isnan(a[i][h]) && std::abs(a[i][h] - b[i][h]) > 1e-6 + 1e-5 * std::abs(b[i][h])) return false;
+        }
+    }
+    return true;
+}
 
 std::vector<TopKEntry> entries(const TopKAccumulator& top) {
     std::vector<TopKEntry> all;
@@ -130,6 +146,129 @@ private Q_SLOTS:
         }
         QCOMPARE(candidateHeads(2, 4, false), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
         QCOMPARE(candidateHeads(1, 2, true), (std::vector<int>{0, 1, 2, 3}));
+    }
+
+    // Issue 13: the look-up decomposition. Each head's contributions add up to its attribution score
+    // (|sum - score| <= 1e-5 of the sum of |contributions|), and its attention row is TransformerLens'
+    // hook_pattern at the last position (1e-5).
+    void lookupsDecomposeHeadScores_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("ids");       // golden tensor of the prompt ids, BOS first
+        QTest::addColumn<QString>("pattern");   // golden hook_pattern name, with %1 for the layer
+        QTest::newRow("gpt2-tiny") << "gpt2-tiny" << "prompt.p2.tokens" << "processed.p2.blocks.%1.attn.hook_pattern";
+        QTest::newRow("pythia-tiny") << "pythia-tiny" << "prompt.p2.tokens" << "processed.p2.blocks.%1.attn.hook_pattern";
+        QTest::newRow("gpt2-mini") << "gpt2-mini" << "p2.ids" << "processed.p2.blocks.%1.attn.hook_pattern";
+        QTest::newRow("stories260k") << "stories260k" << "p2.ids" << "p2.blocks.%1.attn.hook_pattern";
+    }
+    void lookupsDecomposeHeadScores() {
+        QFETCH(QString, model);
+        QFETCH(QString, ids);
+        QFETCH(QString, pattern);
+        HL_REQUIRE_FIXTURE(test::fixture(model + QStringLiteral("/golden.safetensors")));
+        const Transformer m = Transformer::load(test::fixture(model));
+        const auto golden = io::SafetensorsFile::open(test::fixture(model + QStringLiteral("/golden.safetensors")));
+        const io::TensorView& idView = golden.at(ids.toStdString());
+        std::vector<int> prompt;
+        if (idView.dtype == io::DType::I64)
+            for (int64_t id : readAs<int64_t>(idView)) prompt.push_back(int(id));
+        else
+            prompt = readAs<int>(idView);
+        const int L = m.config().nLayers, H = m.config().nHeads, T = int(prompt.size());
+        std::vector<ContextInput> prompts;
+        for (int n = 0; n < 5; ++n) prompts.push_back({{L - 1, n * 7}, prompt, 0.f});
+        const LookupSelector everyCandidate = [](std::size_t, const std::vector<float>& scores) {
+            std::vector<int> heads;
+            for (std::size_t h = 0; h < scores.size(); ++h)
+                if (!std::isnan(scores[h])) heads.push_back(int(h));
+            return heads;
+        };
+        const HeadAttribution a = attributeHeadsWithLookups(m, prompts, false, everyCandidate);
+        QVERIFY(sameScores(a.scores, attributeHeads(m, prompts, false)));  // the look-ups change no score
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            QCOMPARE(int(a.lookups[i].size()), (L - 1) * H);
+            for (const HeadLookup& look : a.lookups[i]) {
+                QCOMPARE(look.score, a.scores[i][look.head]);
+                QCOMPARE(int(look.attention.size()), T);
+                double sum = 0, magnitude = 0;
+                for (float c : look.contributions) {
+                    sum += c;
+                    magnitude += std::abs(c);
+                }
+                QVERIFY2(std::abs(sum - look.score) <= 1e-5 * magnitude + 1e-7,
+                         qPrintable(QStringLiteral("head %1: sum %2 vs score %3").arg(look.head).arg(sum).arg(look.score)));
+                const int layer = look.head / H, head = look.head % H;
+                const auto want = readAs<float>(golden.at(pattern.arg(layer).toStdString()));  // [H, T, T]
+                for (int j = 0; j < T; ++j)
+                    QVERIFY2(std::abs(look.attention[j] - want[(std::size_t(head) * T + (T - 1)) * T + j]) <= 1e-5,
+                             qPrintable(QStringLiteral("L%1H%2 key %3").arg(layer).arg(head).arg(j)));
+            }
+        }
+        // A selector naming a non-candidate head gets no look-up for it.
+        const HeadAttribution none = attributeHeadsWithLookups(
+            m, prompts, false, [&](std::size_t, const std::vector<float>&) { return std::vector<int>{(L - 1) * H}; });
+        for (const auto& looks : none.lookups) QVERIFY(looks.empty());
+    }
+
+    // Issue 13: gate-aware attribution. A planted head writes only to a residual direction that the
+    // neuron's gate reads and its up projection does not: the paper's (up-only) score misses it, the
+    // gate-aware score finds it and equals the first-order change of the neuron's activation computed
+    // independently here with autograd (norm scale frozen).
+    void gateAwareAttributionFindsAGateOnlyHead() {
+        const QString modelDir = test::fixture(QStringLiteral("stories260k"));
+        HL_REQUIRE_FIXTURE(modelDir + QStringLiteral("/config.json"));
+        ModelConfig c = ModelConfig::fromFile(modelDir + QStringLiteral("/config.json"));
+        c.nLayers = 2;
+        QCOMPARE(c.mlp, MlpKind::Gated);
+        StateDict w = randomWeights(c, 5, 0.2);
+        {
+            torch::NoGradGuard guard;
+            const int dh = c.dHead, planted = 7;
+            w["blocks.0.attn.W_O"][0].zero_();
+            w["blocks.0.attn.W_O"][0].select(1, planted).copy_(torch::randn({dh}) * 2.0);  // L0H0 writes dim 7 only
+            w["blocks.1.mlp.W_in"][planted][0] = 0.f;                                       // up does not read it
+            w["blocks.1.mlp.W_gate"][planted][0] = 3.f;                                     // the gate does
+        }
+        const Transformer m = Transformer::fromWeights(c, w, {}, "planted-gate");
+        const std::vector<int> prompt = {1, 30, 61, 99, 200, 17, 42, 311, 5, 77};
+        const std::vector<ContextInput> prompts = {{{1, 0}, prompt, 0.f}};
+        const LookupSelector headZero = [](std::size_t, const std::vector<float>&) { return std::vector<int>{0}; };
+        const HeadAttribution up = attributeHeadsWithLookups(m, prompts, false, headZero, 8192, AttributionScore::UpProjection);
+        const HeadAttribution gate = attributeHeadsWithLookups(m, prompts, false, headZero, 8192, AttributionScore::GateAware);
+        QCOMPARE(up.scores[0][0], 0.f);                  // invisible to the paper's score
+        QVERIFY2(std::abs(gate.scores[0][0]) > 1e-3f, qPrintable(QString::number(gate.scores[0][0])));
+
+        // The same quantity by autograd: d post / d x . r at the last position, x the MLP input.
+        HookSet hooks;
+        hooks.capture(std::vector<std::string>{"blocks.1.hook_resid_mid", "blocks.1.ln2.hook_scale", "blocks.0.attn.hook_result",
+                                               "blocks.1.mlp.hook_post"});
+        const ActivationCache cache = m.run(TokenBatch::single(prompt), hooks);
+        const int64_t last = int64_t(prompt.size()) - 1;
+        const at::Tensor x = cache.at("blocks.1.hook_resid_mid")[0][last].clone().to(at::kDouble).set_requires_grad(true);
+        const at::Tensor scale = cache.at("blocks.1.ln2.hook_scale")[0][last][0].clone().to(at::kDouble);
+        const at::Tensor r = cache.at("blocks.0.attn.hook_result")[0][last][0].clone().to(at::kDouble);
+        const at::Tensor W_gate = m.weight("blocks.1.mlp.W_gate").select(1, 0).clone().to(at::kDouble);
+        const at::Tensor W_in = m.weight("blocks.1.mlp.W_in").select(1, 0).clone().to(at::kDouble);
+        const at::Tensor xn = x / scale;
+        const at::Tensor post = at::silu(at::dot(xn, W_gate)) * at::dot(xn, W_in);
+        QVERIFY(std::abs(post.item<double>() - cache.at("blocks.1.mlp.hook_post")[0][last][0].item<double>()) < 1e-4);
+        post.backward();
+        const double expected = at::dot(x.grad(), r).item<double>();
+        QVERIFY2(std::abs(gate.scores[0][0] - expected) <= 1e-4 * std::abs(expected),
+                 qPrintable(QStringLiteral("%1 vs %2").arg(gate.scores[0][0]).arg(expected)));
+        // Its look-up decomposes the gate-aware score.
+        QCOMPARE(gate.lookups[0].size(), std::size_t(1));
+        double sum = 0;
+        for (float v : gate.lookups[0][0].contributions) sum += v;
+        QVERIFY(std::abs(sum - gate.scores[0][0]) <= 1e-5 * std::abs(gate.scores[0][0]));
+
+        // On a non-gated MLP the gate-aware score is the paper's.
+        const Transformer gpt2 = Transformer::load(test::fixture(QStringLiteral("gpt2-tiny")));
+        const std::vector<ContextInput> p2 = {{{2, 3}, {50256, 40, 19952, 510, 262, 25286}, 0.f}};
+        QVERIFY(sameScores(attributeHeadsWithLookups(gpt2, p2, false, {}, 8192, AttributionScore::GateAware).scores,
+                           attributeHeads(gpt2, p2, false)));
+        QCOMPARE(parseAttributionScore("gate-aware"), AttributionScore::GateAware);
+        QCOMPARE(std::string(attributionScoreName(AttributionScore::UpProjection)), std::string("up_projection"));
+        HL_EXPECT_ERROR(parseAttributionScore("gate"), "attribution score 'gate'", "gate_aware");
     }
 
     void scanResumesAndShardsExactly() {

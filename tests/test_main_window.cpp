@@ -21,7 +21,9 @@
 
 #include <cmath>
 
+#include "core/analysis/statistics.h"
 #include "core/base/versions.h"
+#include "core/explain/scorer.h"
 #include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
 #include "test_util.h"
@@ -479,6 +481,49 @@ private Q_SLOTS:
         QVERIFY(w.openBundle(plainBundle_));
         QVERIFY(o->ablationPlot()->property("noData").toString().contains(QStringLiteral("No ablation")));
         QVERIFY(o->scorePlot()->property("noData").toString().contains(QStringLiteral("No explanation")));
+    }
+
+    void overviewAgreesWithStudyInfo() {
+        // One implementation of the score summary for the window and `study info`: an E of exactly 0.7
+        // falls in numpy's bin [0.6, 0.7) (edge 7 is 0.7000000000000001), and one baseline score has
+        // no std or skew (NaN in core), never "std 0.000".
+        Study s = syntheticStudy(true);
+        bool firstBaseline = true;
+        for (HeadExplanation& e : s.explanations) {
+            if (e.source != "llm") continue;
+            if (!e.baseline) e.score = 0.7;
+            else e.score = firstBaseline ? std::optional<double>(0.4) : std::nullopt;
+            if (e.baseline) firstBaseline = false;
+        }
+        const QString path = dir_.filePath(QStringLiteral("seven-tenths.headlight"));
+        saveBundle(s, path);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        const explain::ScoreSummary real = explain::summarizeScores(s, "llm", false);
+        const explain::ScoreSummary rnd = explain::summarizeScores(s, "llm", true);
+        QVERIFY(real.scored >= 1);
+        QCOMPARE(real.histogram.counts[6], real.scored);
+        QCOMPARE(rnd.scored, int64_t(1));
+        const QString text = w.overviewView()->scoreStats()->text();
+        QVERIFY2(text.contains(QString::fromStdString(explain::describeScoreSummary(real))), qPrintable(text));
+        QVERIFY2(text.contains(QString::fromStdString(explain::describeScoreSummary(rnd))), qPrintable(text));
+        QVERIFY2(!text.contains(QStringLiteral("std 0.000")), qPrintable(text));
+        QCustomPlot* plot = w.overviewView()->scorePlot();
+        auto* bars = qobject_cast<QCPBars*>(plot->plottable(0));
+        QVERIFY(bars);
+        QCOMPARE(bars->data()->size(), 10);
+        for (int b = 0; b < 10; ++b)
+            QCOMPARE(static_cast<int64_t>(bars->data()->at(b)->value), real.histogram.counts[b]);
+        // Box plots from analysis::boxStatistics (numpy linear quartiles, Tukey whiskers).
+        auto* box = qobject_cast<QCPStatisticalBox*>(w.overviewView()->ablationPlot()->plottable(0));
+        QVERIFY(box);
+        const analysis::BoxStatistics expected = analysis::boxStatistics({0.30f, 0.25f, 0.41f, 0.18f, 0.33f});
+        QCOMPARE(box->data()->at(0)->median, expected.median);
+        QCOMPARE(box->data()->at(0)->lowerQuartile, expected.q1);
+        QCOMPARE(box->data()->at(0)->upperQuartile, expected.q3);
+        QCOMPARE(box->data()->at(0)->minimum, expected.lowerWhisker);
+        QCOMPARE(box->data()->at(0)->maximum, expected.upperWhisker);
     }
 
     void saveAsWritesAnEqualBundle() {

@@ -5,6 +5,7 @@
 //    L0H0 active exactly in the " purposes" contexts and L0H1 exactly in the " solely" ones.
 // 2. The real stories260k model on a real corpus: the bundle loads back identically, shard studies
 //    merge into the single run, and the ablation experiment runs.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -204,6 +205,25 @@ private Q_SLOTS:
                 if (c.active[h]) active.push_back(h);
             QCOMPARE(active, (std::vector<int>{k == 0 ? 0 : 1}));
             QVERIFY(std::isnan(c.headScores[8]));  // layer 2 heads are not candidates
+            // The look-up: the planted head reads the trigger word. Its attention and its
+            // contribution peak at the trigger (prompt position 1, after BOS), and the
+            // contributions add up to the head's score.
+            QCOMPARE(c.lookups.size(), std::size_t(1));
+            const HeadLookup& look = c.lookups.front();
+            QCOMPARE(look.head, active.front());
+            QCOMPARE(look.score, c.headScores[look.head]);
+            const std::size_t promptLength = std::size_t(c.position - c.start + 2);  // BOS + prompt
+            QCOMPARE(look.attention.size(), promptLength);
+            QCOMPARE(look.contributions.size(), promptLength);
+            const auto peak = [](const std::vector<float>& v) {
+                return std::size_t(std::max_element(v.begin(), v.end()) - v.begin());
+            };
+            QCOMPARE(peak(look.attention), std::size_t(1));
+            QCOMPARE(peak(look.contributions), std::size_t(1));
+            double sum = 0;
+            for (float x : look.contributions) sum += x;
+            QVERIFY2(std::abs(sum - look.score) <= 1e-5 * std::abs(look.score), qPrintable(QString::number(sum - look.score)));
+            QVERIFY(look.contributions[1] > 0.9 * look.score);
         }
         QCOMPARE(kept, 20);
         QCOMPARE(n.candidateHeads, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
@@ -240,6 +260,14 @@ private Q_SLOTS:
                 if (c.kept) QVERIFY(std::abs(c.tokenActivations.back() - c.activation) < 1e-4);
             }
             QVERIFY(kept <= 6);
+            for (const NeuronContext& c : n.contexts) {
+                // A look-up for exactly the active heads of each kept context, none elsewhere.
+                std::vector<int> active, looked;
+                for (std::size_t h = 0; h < c.active.size(); ++h)
+                    if (c.active[h]) active.push_back(int(h));
+                for (const HeadLookup& l : c.lookups) looked.push_back(l.head);
+                QCOMPARE(looked, c.kept ? active : std::vector<int>{});
+            }
         }
 
         // The bundle loads back identically (and re-saves to the same bytes).
@@ -251,6 +279,21 @@ private Q_SLOTS:
         QCOMPARE(io::readFile(again), io::readFile(path));
         QCOMPARE(loaded.neurons.size(), single.neurons.size());
         QCOMPARE(loaded.neurons[0].contexts[0].text, single.neurons[0].contexts[0].text);
+        int64_t lookups = 0;
+        for (std::size_t i = 0; i < single.neurons.size(); ++i)
+            for (std::size_t k = 0; k < single.neurons[i].contexts.size(); ++k) {
+                const auto &a = single.neurons[i].contexts[k].lookups, &b = loaded.neurons[i].contexts[k].lookups;
+                QCOMPARE(b.size(), a.size());
+                for (std::size_t j = 0; j < a.size(); ++j) {
+                    QCOMPARE(b[j].head, a[j].head);
+                    QCOMPARE(b[j].score, a[j].score);
+                    QCOMPARE(b[j].attention, a[j].attention);
+                    QCOMPARE(b[j].contributions, a[j].contributions);
+                    ++lookups;
+                }
+            }
+        QVERIFY(lookups > 0);
+        QVERIFY(Bundle::open(path).hasLookups());
 
         // Two shards merged equal the single run.
         std::vector<Study> shards;

@@ -84,6 +84,42 @@ private Q_SLOTS:
         HL_EXPECT_ERROR(histogram(v, 10, 1, 0), "histogram", "exceeds");
     }
 
+    void percentilesAndBoxes() {
+        // np.percentile(v, q) (method="linear"): position q/100 * (n - 1) between sorted values.
+        QCOMPARE(percentile({0.8, 0.1, 0.4, 0.2}, 25), 0.175);   // 0.1 + 0.75 * (0.2 - 0.1)
+        QCOMPARE(percentile({0.8, 0.1, 0.4, 0.2}, 50), 0.3);
+        QCOMPARE(percentile({0.8, 0.1, 0.4, 0.2}, 75), 0.5);     // 0.4 + 0.25 * (0.8 - 0.4)
+        QCOMPARE(percentile({3.0}, 25), 3.0);
+        QCOMPARE(percentile({5.0, 1.0}, 100), 5.0);
+        QVERIFY(std::isnan(percentile({}, 50)));
+        HL_EXPECT_ERROR(percentile({1.0}, 101), "percentile", "[0, 100]");
+        // matplotlib boxplot(whis=1.5): quartiles 2, 3, 4; fences -1 and 7; 100 is an outlier.
+        BoxStatistics b = boxStatistics({100, 3, 1, 4, 2});
+        QCOMPARE(b.count, int64_t(5));
+        QCOMPARE(b.q1, 2.0);
+        QCOMPARE(b.median, 3.0);
+        QCOMPARE(b.q3, 4.0);
+        QCOMPARE(b.lowerWhisker, 1.0);
+        QCOMPARE(b.upperWhisker, 4.0);
+        QCOMPARE(b.outliers, (std::vector<double>{100}));
+        // A low outlier: quartiles 1.25, 2.5, 3.75 (IQR 2.5, fences -2.5 and 7.5).
+        b = boxStatistics({5, -50, 1, 2, 3, 4});
+        QCOMPARE(b.q1, 1.25);
+        QCOMPARE(b.median, 2.5);
+        QCOMPARE(b.q3, 3.75);
+        QCOMPARE(b.lowerWhisker, 1.0);
+        QCOMPARE(b.upperWhisker, 5.0);
+        QCOMPARE(b.outliers, (std::vector<double>{-50}));
+        // The whisker stops at the last datum inside the fence, not at the fence.
+        b = boxStatistics({0.8, 0.1, 0.4, 0.2});
+        QCOMPARE(b.lowerWhisker, 0.1);
+        QCOMPARE(b.upperWhisker, 0.8);
+        QVERIFY(b.outliers.empty());
+        b = boxStatistics({});
+        QCOMPARE(b.count, int64_t(0));
+        QVERIFY(std::isnan(b.median) && std::isnan(b.lowerWhisker));
+    }
+
     void ksHandComputed() {
         // Disjoint samples of 3 and 3: D = 1, exact p = 2 / C(6, 3) = 0.1.
         KsResult r = ksTwoSample({1, 2, 3}, {4, 5, 6});

@@ -13,10 +13,6 @@ namespace headlight::test {
 inline QString fixture(const QString& relative) {
     return QDir(QStringLiteral(HEADLIGHT_FIXTURES_DIR)).filePath(relative);
 }
-// A path under tests/data.
-inline QString testData(const QString& relative) {
-    return QDir(QStringLiteral(HEADLIGHT_TEST_DATA_DIR)).filePath(relative);
-}
 
 }  // namespace headlight::test
 

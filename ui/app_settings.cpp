@@ -3,6 +3,8 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include "core/base/error.h"
+
 namespace headlight::ui {
 
 namespace {
@@ -71,6 +73,13 @@ PipelineOptions loadDefaultPipelineOptions() {
     p.maxContextTokens = s.value(QStringLiteral("maxContextTokens"), p.maxContextTokens).toInt();
     p.promptsPerNeuron = s.value(QStringLiteral("promptsPerNeuron"), p.promptsPerNeuron).toInt();
     p.sameLayerHeads = s.value(QStringLiteral("sameLayerHeads"), p.sameLayerHeads).toBool();
+    try {
+        p.attributionScore = parseAttributionScore(
+            s.value(QStringLiteral("attributionScore"), QString::fromLatin1(attributionScoreName(p.attributionScore)))
+                .toString()
+                .toStdString());
+    } catch (const Error&) {  // a hand-edited setting: keep the paper's default
+    }
     p.activeStdMultiplier = s.value(QStringLiteral("activeStdMultiplier"), p.activeStdMultiplier).toDouble();
     p.relevantMin = s.value(QStringLiteral("relevantMin"), p.relevantMin).toDouble();
     p.relevantMax = s.value(QStringLiteral("relevantMax"), p.relevantMax).toDouble();
@@ -99,6 +108,7 @@ void saveDefaultPipelineOptions(const PipelineOptions& o) {
     s.setValue(QStringLiteral("maxContextTokens"), p.maxContextTokens);
     s.setValue(QStringLiteral("promptsPerNeuron"), p.promptsPerNeuron);
     s.setValue(QStringLiteral("sameLayerHeads"), p.sameLayerHeads);
+    s.setValue(QStringLiteral("attributionScore"), QString::fromLatin1(attributionScoreName(p.attributionScore)));
     s.setValue(QStringLiteral("activeStdMultiplier"), p.activeStdMultiplier);
     s.setValue(QStringLiteral("relevantMin"), p.relevantMin);
     s.setValue(QStringLiteral("relevantMax"), p.relevantMax);

@@ -10,6 +10,8 @@
 
 #include "ui/qcp.h"
 
+#include "core/analysis/statistics.h"
+#include "core/explain/scorer.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -17,33 +19,6 @@ namespace headlight::ui {
 namespace {
 const QColor kReal(0xd6, 0x60, 0x4d);      // RdBu red
 const QColor kBaseline(0x43, 0x93, 0xc3);  // RdBu blue
-}
-
-ScoreSummary summarizeScores(const std::vector<double>& v) {
-    ScoreSummary s;
-    s.count = static_cast<int>(v.size());
-    if (v.empty()) return s;
-    for (double x : v) s.mean += x;
-    s.mean /= v.size();
-    double m2 = 0, m3 = 0;
-    for (double x : v) {
-        m2 += (x - s.mean) * (x - s.mean);
-        m3 += (x - s.mean) * (x - s.mean) * (x - s.mean);
-    }
-    s.std = v.size() > 1 ? std::sqrt(m2 / (v.size() - 1)) : 0;
-    const double biased = m2 / v.size();
-    s.skew = biased > 0 ? (m3 / v.size()) / std::pow(biased, 1.5) : 0;
-    return s;
-}
-
-std::vector<int> histogram(const std::vector<double>& values, int bins, double lo, double hi) {
-    std::vector<int> counts(bins, 0);
-    for (double x : values) {
-        if (std::isnan(x) || x < lo || x > hi) continue;
-        const int b = std::min(bins - 1, static_cast<int>((x - lo) / (hi - lo) * bins));
-        ++counts[b];
-    }
-    return counts;
 }
 
 void stylePlot(QCustomPlot* plot, const QPalette& pal) {
@@ -157,13 +132,13 @@ void OverviewView::rebuildScores() {
     // E per explained head: LLM explanations if the study has scored ones, else the offline baseline's;
     // next-token neurons vs the random-neuron baseline.
     const std::string source = document_ ? document_->scoreSource() : std::string();
-    std::vector<double> real, baseline;
+    explain::ScoreSummary real, baseline;
     if (!source.empty()) {
-        real = document_->scores(source, false);
-        baseline = document_->scores(source, true);
+        real = document_->scoreSummary(source, false);
+        baseline = document_->scoreSummary(source, true);
     }
     stylePlot(scorePlot_, palette());
-    if (real.empty() && baseline.empty()) {
+    if (real.scored == 0 && baseline.scored == 0) {
         showNoData(scorePlot_, document_ ? tr("No explanation scores in this study") : tr("No study open"));
         scoreStats_->setText(tr("E: no data"));
         return;
@@ -172,13 +147,12 @@ void OverviewView::rebuildScores() {
     scorePlot_->clearItems();
     scorePlot_->setProperty("noData", QVariant());
     setAxesVisible(scorePlot_, true);
-    auto addBars = [this](const std::vector<double>& values, const QColor& color, const QString& name, double offset) {
-        const std::vector<int> counts = histogram(values, 10, 0, 1);
+    auto addBars = [this](const analysis::Histogram& histogram, const QColor& color, const QString& name, double offset) {
         auto* bars = new QCPBars(scorePlot_->xAxis, scorePlot_->yAxis);
         QVector<double> keys, heights;
-        for (int b = 0; b < 10; ++b) {
-            keys << 0.05 + b * 0.1 + offset;
-            heights << counts[b];
+        for (std::size_t b = 0; b < histogram.counts.size(); ++b) {
+            keys << (histogram.edges[b] + histogram.edges[b + 1]) / 2 + offset;
+            heights << static_cast<double>(histogram.counts[b]);
         }
         bars->setData(keys, heights);
         bars->setWidth(0.045);
@@ -188,8 +162,8 @@ void OverviewView::rebuildScores() {
         bars->setPen(QPen(color.darker(130)));
         bars->setName(name);
     };
-    addBars(real, kReal, tr("next-token neurons"), -0.0225);
-    if (!baseline.empty()) addBars(baseline, kBaseline, tr("random baseline"), 0.0225);
+    addBars(real.histogram, kReal, tr("next-token neurons"), -0.0225);
+    if (baseline.scored > 0) addBars(baseline.histogram, kBaseline, tr("random baseline"), 0.0225);
     scorePlot_->xAxis->setRange(0, 1);
     scorePlot_->xAxis->setLabel(source == "llm" ? tr("E (balanced accuracy), LLM explanations")
                                                 : tr("E (balanced accuracy), offline baseline explanations"));
@@ -198,10 +172,12 @@ void OverviewView::rebuildScores() {
     scorePlot_->xAxis->setRange(0, 1);
     scorePlot_->legend->setVisible(true);
     stylePlot(scorePlot_, palette());
-    const ScoreSummary s = summarizeScores(real), b = summarizeScores(baseline);
-    scoreStats_->setText(tr("E over %1 heads: mean %2, std %3, skew %4   |   baseline over %5 heads: mean %6, std %7, skew %8")
-                             .arg(s.count).arg(s.mean, 0, 'f', 3).arg(s.std, 0, 'f', 3).arg(s.skew, 0, 'f', 3)
-                             .arg(b.count).arg(b.mean, 0, 'f', 3).arg(b.std, 0, 'f', 3).arg(b.skew, 0, 'f', 3));
+    QString text = tr("Next-token neurons: %1").arg(QString::fromStdString(explain::describeScoreSummary(real)));
+    if (baseline.scored + baseline.unscored > 0)
+        text += QLatin1Char('\n') + tr("Random baseline: %1").arg(QString::fromStdString(explain::describeScoreSummary(baseline)));
+    else
+        text += QLatin1Char('\n') + tr("Random baseline: none in this study");
+    scoreStats_->setText(text);
     scorePlot_->replot();
 }
 
@@ -219,23 +195,10 @@ void OverviewView::rebuildAblation(int record) {
     setAxesVisible(ablationPlot_, true);
     auto addBox = [this](const std::vector<float>& values, double key, const QColor& color) {
         if (values.empty()) return;
-        std::vector<double> v(values.begin(), values.end());
-        std::sort(v.begin(), v.end());
-        auto q = [&v](double p) {
-            const double x = p * (v.size() - 1);
-            const std::size_t i = static_cast<std::size_t>(x);
-            return i + 1 < v.size() ? v[i] + (x - i) * (v[i + 1] - v[i]) : v.back();
-        };
+        const analysis::BoxStatistics b = analysis::boxStatistics(std::vector<double>(values.begin(), values.end()));
         auto* box = new QCPStatisticalBox(ablationPlot_->xAxis, ablationPlot_->yAxis);
-        const double q1 = q(0.25), q3 = q(0.75), iqr = q3 - q1;
-        double lo = v.front(), hi = v.back();
-        QVector<double> outliers;
-        for (double x : v) {
-            if (x < q1 - 1.5 * iqr || x > q3 + 1.5 * iqr) outliers << x;
-        }
-        for (double x : v) if (x >= q1 - 1.5 * iqr) { lo = x; break; }
-        for (auto it = v.rbegin(); it != v.rend(); ++it) if (*it <= q3 + 1.5 * iqr) { hi = *it; break; }
-        box->addData(key, lo, q1, q(0.5), q3, hi, outliers);
+        box->addData(key, b.lowerWhisker, b.q1, b.median, b.q3, b.upperWhisker,
+                     QVector<double>(b.outliers.begin(), b.outliers.end()));
         QColor fill = color;
         fill.setAlpha(150);
         box->setBrush(fill);
@@ -293,12 +256,12 @@ void OverviewView::rebuildCongruence() {
     const double width = (hi - lo) / bins;
     auto add = [&](const std::vector<double>& values, const QColor& color, const QString& name) {
         if (values.empty()) return;
-        const std::vector<int> counts = histogram(values, bins, lo, hi);
+        const analysis::Histogram histogram = analysis::histogram(values, bins, lo, hi);
         auto* bars = new QCPBars(congruencePlot_->xAxis, congruencePlot_->yAxis);
         QVector<double> keys, heights;
         for (int b = 0; b < bins; ++b) {
-            keys << lo + (b + 0.5) * width;
-            heights << counts[b];
+            keys << (histogram.edges[b] + histogram.edges[b + 1]) / 2;
+            heights << static_cast<double>(histogram.counts[b]);
         }
         bars->setData(keys, heights);
         bars->setWidth(width * 0.9);

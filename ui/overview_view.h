@@ -2,6 +2,8 @@
 // neuron baseline overlaid and mean / std / skew; the head-ablation experiment (box plots of the
 // probability drop, active vs inactive contexts, KS statistic and p-value); the congruence of the
 // selected neurons, real vs baseline. Each plot says clearly when the study has no data for it.
+// Every number comes from core (explain::summarizeScores, analysis::histogram, analysis::boxStatistics),
+// so the window and `study info` agree to the last bin.
 #pragma once
 
 #include <memory>
@@ -16,14 +18,6 @@ class QCustomPlot;
 namespace headlight::ui {
 
 class StudyDocument;
-
-struct ScoreSummary {
-    int count = 0;
-    double mean = 0, std = 0, skew = 0;  // std with Bessel's correction; skew: Fisher-Pearson (biased)
-};
-ScoreSummary summarizeScores(const std::vector<double>& values);
-// Counts of values in `bins` equal bins on [lo, hi] (the last bin closed).
-std::vector<int> histogram(const std::vector<double>& values, int bins, double lo, double hi);
 
 class OverviewView : public QWidget {
     Q_OBJECT

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -106,6 +107,13 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     relevantMax_ = dspin(this, 0, 1, 0.05, tr("... and at most this fraction"));
     wordBoundary_ = new QCheckBox(tr("Token must start a word"), this);
     sameLayer_ = new QCheckBox(tr("Candidate heads include the neuron's own layer"), this);
+    attributionScore_ = new QComboBox(this);
+    attributionScore_->setObjectName(QStringLiteral("attributionScore"));
+    attributionScore_->addItem(tr("Up projection: r · W_in (the paper's)"), int(AttributionScore::UpProjection));
+    attributionScore_->addItem(tr("Gate-aware (gated MLPs: through gate and up)"), int(AttributionScore::GateAware));
+    attributionScore_->setToolTip(tr("How a head's output r is scored against the neuron. Gated MLPs (Llama-style) "
+                                     "can be switched on through the gate, which the paper's up-projection score "
+                                     "does not see; for other MLPs both are the paper's score."));
     mimicNewlines_ = new QCheckBox(tr("Mimic the paper's newline round trip"), this);
     raw_ = new QCheckBox(tr("Raw weights (no TransformerLens processing)"), this);
     bf16_ = new QCheckBox(tr("Compute in bfloat16"), this);
@@ -146,6 +154,7 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     methodForm->addRow(tr("Max. context tokens:"), maxContext_);
     methodForm->addRow(tr("Prompts per neuron (P):"), prompts_);
     methodForm->addRow(QString(), sameLayer_);
+    methodForm->addRow(tr("Head score:"), attributionScore_);
     methodForm->addRow(tr("Active: std multiplier:"), stdMultiplier_);
     methodForm->addRow(tr("Relevant: min. fraction:"), relevantMin_);
     methodForm->addRow(tr("Relevant: max. fraction:"), relevantMax_);
@@ -295,6 +304,7 @@ PipelineOptions RunDialog::options() const {
     p.maxContextTokens = maxContext_->value();
     p.promptsPerNeuron = prompts_->value();
     p.sameLayerHeads = sameLayer_->isChecked();
+    p.attributionScore = static_cast<AttributionScore>(attributionScore_->currentData().toInt());
     p.activeStdMultiplier = stdMultiplier_->value();
     p.relevantMin = relevantMin_->value();
     p.relevantMax = relevantMax_->value();
@@ -326,6 +336,7 @@ void RunDialog::setOptions(const PipelineOptions& o) {
     maxContext_->setValue(p.maxContextTokens);
     prompts_->setValue(p.promptsPerNeuron);
     sameLayer_->setChecked(p.sameLayerHeads);
+    attributionScore_->setCurrentIndex(std::max(0, attributionScore_->findData(int(p.attributionScore))));
     stdMultiplier_->setValue(p.activeStdMultiplier);
     relevantMin_->setValue(p.relevantMin);
     relevantMax_->setValue(p.relevantMax);

@@ -10,6 +10,7 @@
 #include "ui/study_runner.h"
 
 class QCheckBox;
+class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
@@ -59,6 +60,7 @@ private:
         *prompts_, *batchTokens_, *concurrency_;
     QDoubleSpinBox *ratio_, *stdMultiplier_, *relevantMin_, *relevantMax_;
     QCheckBox *wordBoundary_, *sameLayer_, *mimicNewlines_, *raw_, *bf16_, *explain_, *offlineBaseline_;
+    QComboBox* attributionScore_;
     QLineEdit *endpoint_, *explainerModel_, *classifierModel_, *apiKey_;
     QProgressBar* progress_;
     QLabel* status_;

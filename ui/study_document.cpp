@@ -112,11 +112,8 @@ const HeadExplanation* StudyDocument::explanation(int i, int head, const std::st
     return nullptr;
 }
 
-std::vector<double> StudyDocument::scores(const std::string& source, bool baselineNeurons) const {
-    std::vector<double> out;
-    for (const HeadExplanation& e : bundle_.explanations())
-        if (e.source == source && e.baseline == baselineNeurons && e.score) out.push_back(*e.score);
-    return out;
+explain::ScoreSummary StudyDocument::scoreSummary(const std::string& source, bool baselineNeurons) const {
+    return explain::summarizeScores(bundle_.explanations(), source, baselineNeurons);
 }
 
 std::string StudyDocument::scoreSource() const {

@@ -11,6 +11,7 @@
 #include <QObject>
 #include <QString>
 
+#include "core/explain/scorer.h"
 #include "core/study/bundle.h"
 #include "core/study/study.h"
 
@@ -50,8 +51,9 @@ public:
     std::vector<const HeadExplanation*> explanationsOf(int i) const;
     // The explanation of (neuron i, head) from `source` ("llm" or "baseline"), or null.
     const HeadExplanation* explanation(int i, int head, const std::string& source) const;
-    // Scored explanations' E: of real neurons and of random-baseline neurons, from `source`.
-    std::vector<double> scores(const std::string& source, bool baselineNeurons) const;
+    // E over the explanations from `source` of real neurons or of random-baseline neurons: the same
+    // summary and histogram as `study info` (explain::summarizeScores).
+    explain::ScoreSummary scoreSummary(const std::string& source, bool baselineNeurons) const;
     // "llm" if any LLM explanation is scored, else "baseline" if any offline one is, else "".
     std::string scoreSource() const;
 

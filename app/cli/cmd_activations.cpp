@@ -2,15 +2,11 @@
 //                           [--bf16] [--last-token] --hooks NAME[,NAME...] --out FILE.safetensors
 // Runs one sequence through the hooked forward pass and writes each requested activation as a float32
 // tensor named by its TransformerLens hook name, batch dimension dropped.
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
-
 #include "app/cli/cli_common.h"
 #include "core/base/error.h"
-#include "core/io/safetensors.h"
+#include "core/model/capture.h"
 #include "core/model/checkpoint.h"
 #include "core/model/tokenizer.h"
-#include "core/model/transformer.h"
 
 namespace headlight::cli {
 
@@ -78,33 +74,19 @@ int runActivations(const QStringList& args) {
     }
     if (ids.empty()) throw Error("activations: the text gives no tokens (add --prepend-bos?)");
 
-    std::vector<std::string> names;
-    HookSet hooks;
-    for (const QString& n : parser.value(hooksOpt).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        names.push_back(n.trimmed().toStdString());
-        hooks.capture(names.back());
-    }
-    if (names.empty()) throw Error("activations: --hooks is empty");
-    if (parser.isSet(lastOpt)) hooks.atLastTokens();
+    std::vector<std::string> hooks;
+    for (const QString& n : parser.value(hooksOpt).split(QLatin1Char(','), Qt::SkipEmptyParts))
+        hooks.push_back(n.trimmed().toStdString());
+    if (hooks.empty()) throw Error("activations: --hooks is empty");
 
-    LoadOptions options;
-    options.processing = parser.isSet(rawOpt) ? WeightProcessing::none() : WeightProcessing::transformerLensDefaults();
-    options.dtype = parser.isSet(bf16Opt) ? ComputeDType::BFloat16 : ComputeDType::Float32;
+    CaptureOptions options;
+    options.rawWeights = parser.isSet(rawOpt);
+    options.bfloat16 = parser.isSet(bf16Opt);
     options.device = parser.value(deviceOpt).toStdString();
-    const Transformer model = Transformer::fromCheckpoint(checkpoint, options);
-    const ActivationCache cache = model.run(ids, hooks);
-
-    io::SafetensorsWriter writer;
-    for (const std::string& name : names) {
-        const at::Tensor t = cache.at(name)[0].contiguous();  // drop the batch dimension
-        writer.addCopy(name, io::DType::F32, t.sizes().vec(), t.data_ptr(), t.numel() * sizeof(float));
-    }
-    writer.setMetadata("model", model.identity().toJson().dump());
-    writer.setMetadata("tokens", nlohmann::json(ids).dump());
-    writer.setMetadata("positions", parser.isSet(lastOpt) ? "last" : "all");
-    writer.write(parser.value(outOpt));
-    printOut("wrote " + std::to_string(names.size()) + " tensors for " + std::to_string(ids.size()) + " tokens to " +
-             parser.value(outOpt).toStdString() + " (" + model.identity().describe() + ")\n");
+    options.lastTokenOnly = parser.isSet(lastOpt);
+    const CaptureReport report = captureActivations(checkpoint, ids, hooks, options, parser.value(outOpt));
+    printOut("wrote " + std::to_string(report.tensors) + " tensors for " + std::to_string(report.tokens) + " tokens to " +
+             parser.value(outOpt).toStdString() + " (" + report.model + ")\n");
     return 0;
 }
 

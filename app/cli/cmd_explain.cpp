@@ -230,14 +230,7 @@ std::string explanationSummaryText(const Study& study) {
             if (s.scored + s.unscored == 0) continue;
             out << "  " << std::left << std::setw(9) << (std::string(source) == "llm" ? "LLM" : "offline") << std::setw(20)
                 << (randomNeurons ? "random neurons" : "next-token neurons")
-                << " scored " << s.scored << " (no score " << s.unscored << ", invalid replies " << s.invalid << ")";
-            if (s.scored > 0) {
-                out << std::fixed << std::setprecision(3) << "  mean E " << s.summary.mean;
-                if (s.scored > 1) out << "  std " << s.summary.std << "  skew " << s.summary.skew;
-                out << "  histogram [0,1]/10:";
-                for (int64_t c : s.histogram.counts) out << " " << c;
-            }
-            out << "\n";
+                << " " << explain::describeScoreSummary(s) << "\n";
         }
     }
     return out.str();

@@ -139,6 +139,9 @@ int runStudyRun(const QStringList& args) {
     addOption(parser, "ratio", "Truncation: keep the shortest suffix above RATIO x max.", "RATIO", "0.8");
     addOption(parser, "max-context-tokens", "Drop contexts of this many tokens or more.", "N", "100");
     addOption(parser, "same-layer-heads", "Candidate heads in layers <= the neuron's (default: <).");
+    addOption(parser, "attribution",
+              "Step 3's score: up (the paper's r . W_in[:, n]) or gate-aware (gated MLPs: the first-order change "
+              "of the neuron's activation through gate and up; the paper's score elsewhere).", "up|gate-aware", "up");
     addOption(parser, "std-multiplier", "Active head: score > mean + K x std.", "K", "2");
     addOption(parser, "relevant-min", "Relevant head: active in at least this fraction of contexts.", "F", "0.25");
     addOption(parser, "relevant-max", "... and at most this fraction.", "F", "0.75");
@@ -174,6 +177,7 @@ int runStudyRun(const QStringList& args) {
     s.truncationRatio = parseDouble(parser, QStringLiteral("ratio"));
     s.maxContextTokens = parseInt(parser, QStringLiteral("max-context-tokens"));
     s.sameLayerHeads = parser.isSet(QStringLiteral("same-layer-heads"));
+    s.attributionScore = parseAttributionScore(parser.value(QStringLiteral("attribution")).toStdString());
     s.activeStdMultiplier = parseDouble(parser, QStringLiteral("std-multiplier"));
     s.relevantMin = parseDouble(parser, QStringLiteral("relevant-min"));
     s.relevantMax = parseDouble(parser, QStringLiteral("relevant-max"));

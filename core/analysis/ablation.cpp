@@ -43,15 +43,16 @@ std::vector<double> lastTokenProbabilities(const Transformer& model, const std::
 
 }  // namespace
 
-std::vector<AblationResult> runHeadAblations(const Transformer& model, const Tokenizer& tokenizer, const Study& study,
+std::vector<AblationResult> runHeadAblations(const Transformer& model, const Tokenizer& tokenizer,
+                                             const std::vector<NeuronResult>& neurons,
                                              int64_t batchTokens, const Progress& progress) {
     torch::InferenceMode guard;
     const int H = model.config().nHeads;
     const std::optional<int> bos = model.bosTokenId();
     std::vector<AblationResult> out;
     int64_t total = 0, done = 0;
-    for (const NeuronResult& n : study.neurons) total += static_cast<int64_t>(n.relevantHeads.size());
-    for (const NeuronResult& n : study.neurons) {
+    for (const NeuronResult& n : neurons) total += static_cast<int64_t>(n.relevantHeads.size());
+    for (const NeuronResult& n : neurons) {
         if (n.relevantHeads.empty()) continue;
         // The neuron's token as the paper measures it: the first BPE id of the token string.
         const Encoding enc = tokenizer.encodeUtf8(n.neuron.token);

@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "core/base/progress.h"
-#include "core/study/study.h"
+#include "core/records/ablation.h"
+#include "core/records/neuron.h"
 
 namespace headlight {
 class Transformer;
@@ -16,9 +17,10 @@ class Tokenizer;
 
 namespace headlight::analysis {
 
-// For every neuron of the study and each of its relevant heads: probability drops split by the
-// head's activity, and the KS statistic/p-value (NaN when one side is empty).
-std::vector<AblationResult> runHeadAblations(const Transformer& model, const Tokenizer& tokenizer, const Study& study,
+// For every neuron and each of its relevant heads: probability drops split by the head's activity,
+// and the KS statistic/p-value (NaN when one side is empty).
+std::vector<AblationResult> runHeadAblations(const Transformer& model, const Tokenizer& tokenizer,
+                                             const std::vector<NeuronResult>& neurons,
                                              int64_t batchTokens = 8192, const Progress& progress = {});
 
 }  // namespace headlight::analysis

@@ -15,7 +15,7 @@
 #include "core/analysis/corpus.h"
 #include "core/analysis/topk.h"
 #include "core/base/progress.h"
-#include "core/study/study.h"
+#include "core/records/names.h"
 
 namespace headlight {
 class Transformer;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/base/progress.h"
-#include "core/study/study.h"
+#include "core/records/neuron.h"
 
 namespace headlight {
 class Transformer;

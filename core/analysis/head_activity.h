@@ -2,7 +2,7 @@
 // which heads are relevant for a neuron. Pure arithmetic on a score matrix (no model).
 //
 // Heads are numbered by their flat index layer * n_heads + head (layer-major), named "L{layer}H{head}"
-// (headName() in core/study/study.h). The candidate heads of a neuron in layer l are the heads of
+// (headName() in core/records/names.h). The candidate heads of a neuron in layer l are the heads of
 // layers l' < l (or l' <= l with sameLayerHeads), i.e. the flat indices 0 .. candidateHeadCount - 1: a
 // score row holds exactly those, in flat order.
 #pragma once
@@ -13,23 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "core/records/names.h"
+
 namespace headlight::analysis {
 
 // Number of candidate heads of a neuron in `neuronLayer`: neuronLayer * headsPerLayer, or
 // (neuronLayer + 1) * headsPerLayer with sameLayerHeads. Throws headlight::Error on negative input.
 int64_t candidateHeadCount(int neuronLayer, int headsPerLayer, bool sameLayerHeads);
-
-// A head by layer and index within the layer.
-struct HeadIndex {
-    int layer = 0;  // 0-based layer
-    int head = 0;   // 0-based head within the layer
-};
-int64_t headFlatIndex(const HeadIndex& head, int headsPerLayer);          // layer * H + head
-HeadIndex headFromFlatIndex(int64_t flatIndex, int headsPerLayer);        // inverse of headFlatIndex
-// Parses "L{layer}H{head}" (decimal, no sign, no spaces); empty if `name` is not of that form.
-std::optional<HeadIndex> parseHeadName(const std::string& name);
-// Parses "L{a}{kind}{b}" (decimal, no sign, no spaces), e.g. kind 'H' for heads, 'N' for neurons.
-std::optional<std::pair<int, int>> parseLayerIndexName(const std::string& name, char kind);
 
 // Parameters of the two rules (the paper's defaults).
 struct HeadActivityOptions {

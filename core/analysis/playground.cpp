@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/analysis/context_analysis.h"
+#include "core/analysis/attribution.h"
+#include "core/analysis/truncation.h"
 #include "core/base/error.h"
 #include "core/model/checkpoint.h"
 #include "core/model/tokenizer.h"

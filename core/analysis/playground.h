@@ -11,7 +11,7 @@
 
 #include <QString>
 
-#include "core/study/study.h"
+#include "core/records/names.h"
 
 namespace headlight::analysis {
 

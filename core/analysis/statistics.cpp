@@ -85,6 +85,42 @@ Histogram histogram(const std::vector<double>& values, int bins, double lo, doub
     return h;
 }
 
+namespace {
+// numpy's linear percentile of already sorted, non-empty values.
+double sortedPercentile(const std::vector<double>& v, double q) {
+    const double x = q / 100.0 * static_cast<double>(v.size() - 1);
+    const std::size_t i = static_cast<std::size_t>(std::floor(x));
+    if (i + 1 >= v.size()) return v.back();
+    return v[i] + (x - static_cast<double>(i)) * (v[i + 1] - v[i]);
+}
+}  // namespace
+
+double percentile(std::vector<double> values, double q) {
+    if (!(q >= 0 && q <= 100)) throw Error("percentile: q must be in [0, 100], got " + std::to_string(q));
+    if (values.empty()) return kNaN;
+    std::sort(values.begin(), values.end());
+    return sortedPercentile(values, q);
+}
+
+BoxStatistics boxStatistics(std::vector<double> values) {
+    BoxStatistics b;
+    b.count = static_cast<int64_t>(values.size());
+    if (values.empty()) {
+        b.lowerWhisker = b.q1 = b.median = b.q3 = b.upperWhisker = kNaN;
+        return b;
+    }
+    std::sort(values.begin(), values.end());
+    b.q1 = sortedPercentile(values, 25);
+    b.median = sortedPercentile(values, 50);
+    b.q3 = sortedPercentile(values, 75);
+    const double iqr = b.q3 - b.q1, lowFence = b.q1 - 1.5 * iqr, highFence = b.q3 + 1.5 * iqr;
+    b.lowerWhisker = *std::find_if(values.begin(), values.end(), [&](double x) { return x >= lowFence; });
+    b.upperWhisker = *std::find_if(values.rbegin(), values.rend(), [&](double x) { return x <= highFence; });
+    for (double x : values)
+        if (x < lowFence || x > highFence) b.outliers.push_back(x);
+    return b;
+}
+
 // ---- Kolmogorov distributions -----------------------------------------------------------------------
 
 double kolmogorovLimitSf(double x) {
@@ -135,7 +171,7 @@ double smirnovSf(int64_t n, double d) {
 namespace {
 
 // Durbin's matrix method as in scipy's _kolmogn_DMTW (Marsaglia, Tsang & Wang 2003): Pr(D_n <= d).
-double kolmogornCdfDurbin(int64_t n, double d) {
+double kolmogorovCdfDurbin(int64_t n, double d) {
     if (d >= 1.0) return 1.0;
     const double nd = static_cast<double>(n) * d;
     if (nd <= 0.5) return 0.0;
@@ -199,7 +235,7 @@ double kolmogornCdfDurbin(int64_t n, double d) {
 }
 
 // Pelz & Good (1976) asymptotic series for Pr(D_n <= x), as scipy's _kolmogn_PelzGood.
-double kolmogornCdfPelzGood(int64_t n, double x) {
+double kolmogorovCdfPelzGood(int64_t n, double x) {
     if (x <= 0.0) return 0.0;
     if (x >= 1.0) return 1.0;
     const double z = std::sqrt(static_cast<double>(n)) * x;
@@ -271,7 +307,7 @@ double kolmogorovSmirnovSf(int64_t n, double x) {
     if (x >= 0.5) return std::clamp(2 * smirnovSf(n, x), 0.0, 1.0);
     const double nxSquared = t * x;
     if (n <= 140) {
-        if (nxSquared <= 4) return std::clamp(1.0 - kolmogornCdfDurbin(n, x), 0.0, 1.0);  // scipy: Durbin / Pomeranz
+        if (nxSquared <= 4) return std::clamp(1.0 - kolmogorovCdfDurbin(n, x), 0.0, 1.0);  // scipy: Durbin / Pomeranz
         return std::clamp(2 * smirnovSf(n, x), 0.0, 1.0);
     }
     if (nxSquared >= 370.0) return 0.0;
@@ -280,9 +316,9 @@ double kolmogorovSmirnovSf(int64_t n, double x) {
     if (nxSquared >= 18.0)
         cdf = 1.0;
     else if (n <= 100000 && nd * std::pow(x, 1.5) <= 1.4)
-        cdf = kolmogornCdfDurbin(n, x);
+        cdf = kolmogorovCdfDurbin(n, x);
     else
-        cdf = kolmogornCdfPelzGood(n, x);
+        cdf = kolmogorovCdfPelzGood(n, x);
     return std::clamp(1.0 - cdf, 0.0, 1.0);
 }
 

@@ -41,6 +41,21 @@ struct Histogram {
 // Throws headlight::Error if bins < 1, lo > hi or a bound is not finite.
 Histogram histogram(const std::vector<double>& values, int bins, double lo, double hi);
 
+// numpy.percentile(values, q) with the default "linear" method: sorted values v, position
+// x = q/100 * (n - 1), v[floor x] + (x - floor x) * (v[floor x + 1] - v[floor x]). NaN for no values;
+// throws headlight::Error if q is outside [0, 100]. NaN inputs are not supported.
+double percentile(std::vector<double> values, double q);
+
+// The five numbers and outliers of a box plot with Tukey's whiskers (matplotlib's boxplot, whis=1.5):
+// quartiles as numpy.percentile (linear), whiskers at the most extreme data points within
+// [q1 - 1.5 IQR, q3 + 1.5 IQR], outliers the points beyond them (ascending). All NaN / empty for no values.
+struct BoxStatistics {
+    int64_t count = 0;
+    double lowerWhisker = 0, q1 = 0, median = 0, q3 = 0, upperWhisker = 0;
+    std::vector<double> outliers;
+};
+BoxStatistics boxStatistics(std::vector<double> values);
+
 // How ks_2samp computes the p-value (as scipy's `method`).
 enum class KsMethod {
     Auto,   // Exact if max(n1, n2) <= 10000, else Asymptotic (scipy's MAX_AUTO_N)

@@ -22,12 +22,6 @@ bool passesTokenFilter(const std::string& decoded, const TokenFilterOptions& opt
     return static_cast<int64_t>(countCodePoints(decoded)) >= options.minCodePoints;
 }
 
-std::optional<NeuronRef> parseNeuronName(const std::string& name) {
-    const auto parsed = parseLayerIndexName(name, 'N');
-    if (!parsed) return std::nullopt;
-    return NeuronRef{parsed->first, parsed->second};
-}
-
 std::vector<NeuronCandidate> selectTopNeurons(int layer, std::vector<NeuronCandidate> candidates, int k,
                                               const TokenFilterOptions& options) {
     if (k < 0) throw Error("neuron selection: neurons per layer must be >= 0, got " + std::to_string(k));

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/study/study.h"
+#include "core/records/names.h"
 
 namespace headlight::analysis {
 
@@ -41,9 +41,6 @@ struct NeuronCandidate {
 // Throws headlight::Error if K < 0 or a reject-list neuron name is malformed.
 std::vector<NeuronCandidate> selectTopNeurons(int layer, std::vector<NeuronCandidate> candidates, int k,
                                               const TokenFilterOptions& options = {});
-
-// Parses "L{layer}N{neuron}" (decimal, no sign, no spaces); empty if malformed.
-std::optional<NeuronRef> parseNeuronName(const std::string& name);
 
 // A uniform integer in [0, bound) from a 64-bit engine, by rejection sampling (Lemire's method
 // without the division in the common case): identical on every platform and standard library,

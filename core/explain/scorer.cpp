@@ -1,7 +1,9 @@
 #include "core/explain/scorer.h"
 
 #include <algorithm>
+#include <iomanip>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -142,9 +144,14 @@ void scoreBaselines(Study& study) {
 }
 
 ScoreSummary summarizeScores(const Study& study, const std::string& source, bool baselineNeurons) {
+    return summarizeScores(study.explanations, source, baselineNeurons);
+}
+
+ScoreSummary summarizeScores(const std::vector<HeadExplanation>& explanations, const std::string& source,
+                             bool baselineNeurons) {
     ScoreSummary s;
     std::vector<double> values;
-    for (const HeadExplanation& e : study.explanations) {
+    for (const HeadExplanation& e : explanations) {
         if (e.source != source || e.baseline != baselineNeurons) continue;
         s.invalid += e.invalid;
         if (e.score) {
@@ -157,6 +164,18 @@ ScoreSummary summarizeScores(const Study& study, const std::string& source, bool
     s.summary = analysis::summarize(values);
     s.histogram = analysis::histogram(values, 10, 0.0, 1.0);
     return s;
+}
+
+std::string describeScoreSummary(const ScoreSummary& s) {
+    std::ostringstream out;
+    out << "scored " << s.scored << " (no score " << s.unscored << ", invalid replies " << s.invalid << ")";
+    if (s.scored > 0) {
+        out << std::fixed << std::setprecision(3) << "  mean E " << s.summary.mean;
+        if (s.scored > 1) out << "  std " << s.summary.std << "  skew " << s.summary.skew;
+        out << "  histogram [0,1]/10:";
+        for (int64_t c : s.histogram.counts) out << " " << c;
+    }
+    return out.str();
 }
 
 }  // namespace headlight::explain

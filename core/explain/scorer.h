@@ -61,6 +61,13 @@ struct ScoreSummary {
 };
 // Over the explanations of `source` ("llm" or "baseline") of real neurons (baselineNeurons false) or
 // of the random-neuron baseline (true).
+// The one implementation behind `study info`, its JSON and the window's Overview.
+ScoreSummary summarizeScores(const std::vector<HeadExplanation>& explanations, const std::string& source,
+                             bool baselineNeurons);
 ScoreSummary summarizeScores(const Study& study, const std::string& source, bool baselineNeurons);
+// One line, the same in `study info` and the Overview: "scored 12 (no score 1, invalid replies 0)  mean E
+// 0.609  std 0.179  skew -0.120  histogram [0,1]/10: 0 0 ...". Mean only with a score, std and skew only
+// with two or more (they are undefined below that, NaN in the summary).
+std::string describeScoreSummary(const ScoreSummary& summary);
 
 }  // namespace headlight::explain

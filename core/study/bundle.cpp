@@ -9,6 +9,7 @@
 
 #include "core/base/error.h"
 #include "core/io/safetensors.h"
+#include "core/study/bundle_lookups.h"
 #include "core/study/study_json.h"
 
 namespace headlight {
@@ -61,6 +62,7 @@ void saveBundle(const Study& study, const QString& path) {
     const int64_t heads = static_cast<int64_t>(study.nLayers) * study.nHeads;
     if (heads <= 0) throw Error("cannot save study: model shape (layers x heads) is not set");
     Columns c;
+    LookupColumns lookups;
     std::map<std::string, int32_t> sourceIndex;
     json sources = json::array();
     for (const NeuronResult& n : study.neurons) {
@@ -106,6 +108,7 @@ void saveBundle(const Study& study, const QString& path) {
             requireSize(active.size(), heads, where + " active mask");
             c.contextActive.insert(c.contextActive.end(), active.begin(), active.end());
             c.contextKept.push_back(x.kept ? 1 : 0);
+            lookups.addContext(x);
         }
         c.neuronContextOffset.push_back(static_cast<int64_t>(c.contextDoc.size()));
     }
@@ -142,6 +145,7 @@ void saveBundle(const Study& study, const QString& path) {
     addColumn(w, "contexts.head_scores", DType::F32, {nc, heads}, c.contextHeadScores);
     addColumn(w, "contexts.active", DType::U8, {nc, heads}, c.contextActive);
     addColumn(w, "contexts.kept", DType::U8, {nc}, c.contextKept);
+    lookups.addTo(w);
     for (const LayerCongruence& lc : study.congruence) {
         const std::string prefix = "congruence.L" + std::to_string(lc.layer);
         requireSize(lc.argmaxToken.size(), lc.maxValue.size(), prefix + " argmax");
@@ -226,6 +230,7 @@ struct Bundle::Impl {
     Column<uint8_t> contextText;
     Column<float> contextHeadScores;
     Column<uint8_t> contextActive, contextKept;
+    LookupReader lookups;  // optional columns (absent in bundles made before look-ups)
 
     [[noreturn]] void fail(const std::string& what) const {
         throw Error("bundle " + path.toStdString() + ": " + what);
@@ -360,6 +365,7 @@ Bundle Bundle::open(const QString& path) {
         if (src < 0 || src >= static_cast<int32_t>(b.sources.size()))
             b.fail("context " + std::to_string(i) + " names source " + std::to_string(src) + " that does not exist");
     }
+    b.lookups = LookupReader::open(b.file, c, h, [&b](const std::string& what) { b.fail(what); });
     for (int layer : b.congruenceLayers) {
         const std::string prefix = "congruence.L" + std::to_string(layer);
         b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
@@ -426,6 +432,7 @@ NeuronResult Bundle::neuronResult(int i) const {
             x.headScores[k] = b.contextHeadScores[c * h + k];
             x.active[k] = b.contextActive[c * h + k];
         }
+        x.lookups = b.lookups.of(c);
         r.contexts.push_back(std::move(x));
     }
     return r;
@@ -462,6 +469,7 @@ Study Bundle::toStudy() const {
 Study loadStudy(const QString& path) { return Bundle::open(path).toStudy(); }
 
 int Bundle::nLayers() const { return impl_->nLayers; }
+bool Bundle::hasLookups() const { return impl_->lookups.present(); }
 int Bundle::nHeads() const { return impl_->nHeads; }
 int Bundle::layerOf(int i) const { return impl_->neuronLayer[i]; }
 bool Bundle::isBaseline(int i) const { return impl_->neuronBaseline[i] != 0; }

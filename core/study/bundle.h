@@ -46,6 +46,8 @@ public:
     int keptCountOf(int i) const;                 // contexts with kept = 1 (the P prompts)
     int relevantCountOf(int i) const;             // relevant heads
     const std::vector<AblationResult>& ablations() const;
+    // Whether the bundle stores look-ups (made after they existed and with at least one active head).
+    bool hasLookups() const;
 
 private:
     struct Impl;

@@ -13,7 +13,8 @@
 #include "core/analysis/ablation.h"
 #include "core/analysis/activation_scan.h"
 #include "core/analysis/congruence.h"
-#include "core/analysis/context_analysis.h"
+#include "core/analysis/attribution.h"
+#include "core/analysis/truncation.h"
 #include "core/analysis/corpus.h"
 #include "core/analysis/head_activity.h"
 #include "core/analysis/token_filter.h"
@@ -116,25 +117,37 @@ void markKept(std::vector<NeuronContext>& contexts, const StudyParameters& p) {
 }
 
 // Active heads per context and relevant heads per neuron from the contexts' head scores.
-void markHeads(NeuronResult& r, int nLayers, int nHeads, const StudyParameters& p) {
-    const int heads = nLayers * nHeads;
-    const int64_t candidates = candidateHeadCount(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
-    r.candidateHeads = candidateHeads(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
+HeadActivityOptions activityOptions(const StudyParameters& p) {
     HeadActivityOptions options;
     options.stdMultiplier = p.activeStdMultiplier;
     options.relevantMin = p.relevantMin;
     options.relevantMax = p.relevantMax;
+    return options;
+}
+
+// The active-head mask of one context over its `candidates` candidate heads (METHOD.md section 3),
+// empty when the context was not attributed (too long).
+std::vector<uint8_t> activeMask(const std::vector<float>& headScores, int64_t candidates, const HeadActivityOptions& options) {
+    if (candidates == 0 || headScores.size() < std::size_t(candidates) || std::isnan(headScores.front())) return {};
+    const std::vector<float> scores(headScores.begin(), headScores.begin() + candidates);
+    return activeHeads(scores, 1, candidates, options).active;
+}
+
+void markHeads(NeuronResult& r, int nLayers, int nHeads, const StudyParameters& p) {
+    const int heads = nLayers * nHeads;
+    const int64_t candidates = candidateHeadCount(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
+    r.candidateHeads = candidateHeads(r.neuron.ref.layer, nHeads, p.sameLayerHeads);
+    const HeadActivityOptions options = activityOptions(p);
     std::vector<uint8_t> keptActive;
     int64_t keptCount = 0;
     for (NeuronContext& c : r.contexts) {
         c.active.assign(heads, 0);
-        if (c.headScores.size() != std::size_t(heads) || candidates == 0) continue;
-        const std::vector<float> scores(c.headScores.begin(), c.headScores.begin() + candidates);
-        if (std::isnan(scores.front())) continue;  // not attributed (too long)
-        const ContextActivity activity = activeHeads(scores, 1, candidates, options);
-        std::copy(activity.active.begin(), activity.active.end(), c.active.begin());
+        if (c.headScores.size() != std::size_t(heads)) continue;
+        const std::vector<uint8_t> active = activeMask(c.headScores, candidates, options);
+        if (active.empty()) continue;
+        std::copy(active.begin(), active.end(), c.active.begin());
         if (c.kept) {
-            keptActive.insert(keptActive.end(), activity.active.begin(), activity.active.end());
+            keptActive.insert(keptActive.end(), active.begin(), active.end());
             ++keptCount;
         }
     }
@@ -156,15 +169,11 @@ struct ScanHit {
     std::vector<int> tokens;   // [BOS, t1, ..., t_position]
 };
 
-// Steps 2b-3 from the scan's hits (per neuron, in the scan's order): truncation, the kept prompts,
-// head attribution, per-token activations, active and relevant heads. The result depends only on the
-// hits, so a merge of shard scans analysed here equals the single run bit for bit (the batches, and so
-// the floating-point sums, are the same).
-std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokenizer& tokenizer,
-                                          const std::vector<NextTokenNeuron>& selected,
-                                          const std::vector<std::vector<ScanHit>>& hits, const StudyParameters& p,
-                                          int64_t batchTokens, const Progress& progress) {
-    const ModelConfig& config = model.config();
+// Step 2b from the scan's hits (per neuron, in the scan's order): truncation and the kept prompts.
+std::vector<NeuronResult> truncateHits(const Transformer& model, const Tokenizer& tokenizer,
+                                       const std::vector<NextTokenNeuron>& selected,
+                                       const std::vector<std::vector<ScanHit>>& hits, const StudyParameters& p,
+                                       int64_t batchTokens, const Progress& progress) {
     std::vector<ContextInput> inputs;
     std::vector<std::pair<std::size_t, const ScanHit*>> owners;  // (neuron slot, hit) per input
     for (std::size_t i = 0; i < selected.size(); ++i)
@@ -172,11 +181,9 @@ std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokeni
             inputs.push_back({selected[i].ref, h.tokens, h.value});
             owners.push_back({i, &h});
         }
-
-    // Truncation (batched rounds of the paper's binary search).
+    // Batched rounds of the paper's binary search.
     const std::vector<Truncation> cuts =
         truncateContexts(model, inputs, p.truncationRatio, batchTokens, stepProgress(progress, "truncate"));
-
     std::vector<NeuronResult> results(selected.size());
     for (std::size_t i = 0; i < selected.size(); ++i) results[i].neuron = selected[i];
     for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -195,11 +202,19 @@ std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokeni
         results[slot].contexts.push_back(std::move(c));
     }
     for (NeuronResult& r : results) markKept(r.contexts, p);
+    return results;
+}
 
-    // Step 3: head attribution for every context that passes the length cut, and per-token
-    // activations for highlighting.
-    std::vector<ContextInput> prompts, documentsForHighlight;
+// What step 3 runs for the contexts that pass the length cut: the prompt (BOS first; with the paper's
+// newline round trip re-tokenised) and the whole document for per-token highlighting.
+struct AttributionInputs {
+    std::vector<ContextInput> prompts, documents;
     std::vector<NeuronContext*> targets;
+};
+
+AttributionInputs attributionInputs(const Transformer& model, const Tokenizer& tokenizer,
+                                    std::vector<NeuronResult>& results, const StudyParameters& p) {
+    AttributionInputs in;
     const std::optional<int> bos = model.bosTokenId();
     for (NeuronResult& r : results)
         for (NeuronContext& c : r.contexts) {
@@ -214,24 +229,45 @@ std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokeni
             } else {
                 prompt.insert(prompt.end(), c.tokens.begin() + (c.start - 1), c.tokens.end());
             }
-            prompts.push_back({r.neuron.ref, prompt, c.activation});
+            in.prompts.push_back({r.neuron.ref, prompt, c.activation});
             std::vector<int> full;
             if (bos) full.push_back(*bos);
             full.insert(full.end(), c.tokens.begin(), c.tokens.end());
-            documentsForHighlight.push_back({r.neuron.ref, full, c.activation});
-            targets.push_back(&c);
+            in.documents.push_back({r.neuron.ref, full, c.activation});
+            in.targets.push_back(&c);
         }
+    return in;
+}
+
+// Step 3 on truncated contexts: head attribution with the look-ups of every active head of the kept
+// contexts (same passes), per-token activations, active and relevant heads.
+void attributeContexts(const Transformer& model, const Tokenizer& tokenizer, std::vector<NeuronResult>& results,
+                       const StudyParameters& p, int64_t batchTokens, const Progress& progress) {
+    const ModelConfig& config = model.config();
+    AttributionInputs in = attributionInputs(model, tokenizer, results, p);
     progress.throwIfCancelled();
-    progress.report(0, 2, "attribute: " + std::to_string(prompts.size()) + " prompts");
-    const auto scores = attributeHeads(model, prompts, p.sameLayerHeads, batchTokens);
+    progress.report(0, 2, "attribute: " + std::to_string(in.prompts.size()) + " prompts");
+    const HeadActivityOptions options = activityOptions(p);
+    const LookupSelector activeOfKept = [&](std::size_t k, const std::vector<float>& scores) {
+        std::vector<int> heads;
+        if (!in.targets[k]->kept) return heads;
+        const int64_t candidates = candidateHeadCount(in.prompts[k].neuron.layer, config.nHeads, p.sameLayerHeads);
+        const std::vector<uint8_t> active = activeMask(scores, candidates, options);
+        for (std::size_t h = 0; h < active.size(); ++h)
+            if (active[h]) heads.push_back(static_cast<int>(h));
+        return heads;
+    };
+    HeadAttribution attribution =
+        attributeHeadsWithLookups(model, in.prompts, p.sameLayerHeads, activeOfKept, batchTokens, p.attributionScore);
     progress.throwIfCancelled();
     progress.report(1, 2, "attribute: token activations");
-    const auto activations = tokenActivations(model, documentsForHighlight, batchTokens);
-    const int heads = config.nLayers * config.nHeads;
-    for (std::size_t k = 0; k < targets.size(); ++k) {
-        targets[k]->headScores = scores[k];
-        targets[k]->tokenActivations = activations[k];
+    const auto activations = tokenActivations(model, in.documents, batchTokens);
+    for (std::size_t k = 0; k < in.targets.size(); ++k) {
+        in.targets[k]->headScores = std::move(attribution.scores[k]);
+        in.targets[k]->lookups = std::move(attribution.lookups[k]);
+        in.targets[k]->tokenActivations = activations[k];
     }
+    const int heads = config.nLayers * config.nHeads;
     for (NeuronResult& r : results) {
         for (NeuronContext& c : r.contexts) {
             if (c.headScores.empty()) c.headScores.assign(heads, std::numeric_limits<float>::quiet_NaN());
@@ -240,6 +276,16 @@ std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokeni
         markHeads(r, config.nLayers, config.nHeads, p);
     }
     progress.report(2, 2, "attribute: done");
+}
+
+// Steps 2b-3 from the scan's hits. The result depends only on the hits, so a merge of shard scans
+// analysed here equals the single run bit for bit (the batches, and so the floating-point sums, are the same).
+std::vector<NeuronResult> analyzeContexts(const Transformer& model, const Tokenizer& tokenizer,
+                                          const std::vector<NextTokenNeuron>& selected,
+                                          const std::vector<std::vector<ScanHit>>& hits, const StudyParameters& p,
+                                          int64_t batchTokens, const Progress& progress) {
+    std::vector<NeuronResult> results = truncateHits(model, tokenizer, selected, hits, p, batchTokens, progress);
+    attributeContexts(model, tokenizer, results, p, batchTokens, progress);
     return results;
 }
 
@@ -321,7 +367,7 @@ static StudyModel loadStudyModel(const Provenance& provenance, const QString& mo
 
 void addAblations(Study& study, const QString& modelOverride, const Progress& progress) {
     const StudyModel m = loadStudyModel(study.provenance, modelOverride, progress);
-    study.ablations = runHeadAblations(m.model, m.tokenizer, study, 8192, stepProgress(progress, "ablate"));
+    study.ablations = runHeadAblations(m.model, m.tokenizer, study.neurons, 8192, stepProgress(progress, "ablate"));
 }
 
 Study runStudyPipeline(const PipelineOptions& options, const Progress& progress) {

@@ -21,6 +21,16 @@ ordered_json headNames(const Study& s, const std::vector<int>& flat) {
     return out;
 }
 
+// The look-ups of a kept context: one entry per active head (issue 13), values per position of the
+// attribution prompt, BOS first; absent in bundles made before look-ups were stored.
+ordered_json lookupsJson(const Study& s, const NeuronContext& c) {
+    ordered_json out = ordered_json::array();
+    for (const HeadLookup& l : c.lookups)
+        out.push_back({{"head", headLabel(s, l.head)}, {"score", l.score}, {"attention", l.attention},
+                       {"contributions", l.contributions}});
+    return out;
+}
+
 }  // namespace
 
 ordered_json exportStudyJson(const Study& s) {
@@ -67,6 +77,7 @@ ordered_json exportStudyJson(const Study& s) {
                 if (h < static_cast<int>(c.active.size()) && c.active[h]) active.push_back(h);
             jc["active_heads"] = headNames(s, active);
             jc["tokens"] = std::vector<int>(c.tokens.begin() + (c.start - 1), c.tokens.end());
+            jc["lookups"] = lookupsJson(s, c);
             contexts.push_back(std::move(jc));
         }
         jn["contexts"] = std::move(contexts);

@@ -9,12 +9,6 @@ namespace headlight {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-std::string neuronName(const NeuronRef& ref) {
-    return "L" + std::to_string(ref.layer) + "N" + std::to_string(ref.neuron);
-}
-
-std::string headName(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
-
 const NeuronResult* Study::find(const NeuronRef& ref, bool baseline) const {
     for (const NeuronResult& n : neurons)
         if (n.neuron.ref == ref && n.neuron.baseline == baseline) return &n;
@@ -78,6 +72,7 @@ ordered_json toJson(const StudyParameters& p) {
             {"max_context_tokens", p.maxContextTokens},
             {"prompts_per_neuron", p.promptsPerNeuron},
             {"same_layer_heads", p.sameLayerHeads},
+            {"attribution_score", attributionScoreName(p.attributionScore)},
             {"active_std_multiplier", p.activeStdMultiplier},
             {"relevant_min", p.relevantMin},
             {"relevant_max", p.relevantMax},
@@ -111,6 +106,13 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     read(j, "shard_index", p.shardIndex, w);
     read(j, "shard_count", p.shardCount, w);
     read(j, "batch_tokens", p.batchTokens, w, false);
+    std::string score = attributionScoreName(p.attributionScore);
+    read(j, "attribution_score", score, w, false);  // absent before gate-aware scores existed
+    try {
+        p.attributionScore = parseAttributionScore(score);
+    } catch (const Error& e) {
+        throw Error(w + ": field 'attribution_score': " + e.what());
+    }
     return p;
 }
 
