@@ -224,6 +224,61 @@ private Q_SLOTS:
         }
     }
 
+    // encode(text, add_special_tokens=true): what crosscheck.json records for "Hello world".
+    void specialTokensAdded() {
+        QFile file(test::fixture(QStringLiteral("tokenizers/families/crosscheck.json")));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const json crosscheck = json::parse(file.readAll().toStdString());
+        int checked = 0;
+        for (const Family& f : kFamilies) {
+            if (f.golden == std::string("llama3")) continue;  // made from the base file, which is not shipped
+            const Tokenizer& t = tokenizerOf(f.folder);
+            const json& entry = crosscheck.at(f.golden);
+            QCOMPARE(t.encodeWithSpecialTokens(QStringLiteral("Hello world")).ids, intVector(entry.at("add_special_tokens_true_on_Hello_world")));
+            QCOMPARE(t.encode(QStringLiteral("Hello world")).ids, intVector(entry.at("add_special_tokens_false")));
+            ++checked;
+        }
+        QCOMPARE(checked, 5);
+        const Encoding e = tokenizerOf("gemma3-tiny").encodeWithSpecialTokens(QStringLiteral("Hi"));
+        QCOMPARE(e.spans.front().start, 0);
+        QCOMPARE(e.spans.front().end, 0);
+    }
+
+    // Post-processor forms besides the families' own: the short string template with a token after the
+    // sequence, Roberta's cls/sep, a Sequence of processors; and a template naming an unknown special token.
+    void postProcessorForms() {
+        QFile original(test::fixture(QStringLiteral("mistral-tiny/tokenizer.json")));
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        const json mistral = json::parse(original.readAll().toStdString());
+        const json specials = {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}},
+                               {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}};
+        auto load = [&](const char* name, const json& post) {
+            json j = mistral;
+            j["post_processor"] = post;
+            const QString path = dir_.filePath(QString::fromLatin1(name));
+            QFile out(path);
+            if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate)) qFatal("cannot write %s", qPrintable(path));
+            out.write(QByteArray::fromStdString(j.dump()));
+            out.close();
+            return Tokenizer::fromTokenizerJson(path);
+        };
+        const json shortForm = {{"type", "TemplateProcessing"}, {"single", "<s>:0 $A:0 </s>:0"}, {"special_tokens", specials}};
+        QCOMPARE(load("short.json", shortForm).encodeWithSpecialTokens(QStringLiteral("Hello")).ids, (std::vector<int>{1, 22557, 2}));
+        const json roberta = {{"type", "RobertaProcessing"}, {"cls", {"<s>", 1}}, {"sep", {"</s>", 2}}};
+        const Tokenizer r = load("roberta.json", roberta);
+        QCOMPARE(r.encodeWithSpecialTokens(QStringLiteral("Hello")).ids, (std::vector<int>{1, 22557, 2}));
+        QCOMPARE(r.bosTokenId(), std::optional<int>(1));
+        const json sequence = {{"type", "Sequence"}, {"processors", {{{"type", "ByteLevel"}}, shortForm}}};
+        QCOMPARE(load("sequence.json", sequence).encodeWithSpecialTokens(QStringLiteral("Hello")).ids, (std::vector<int>{1, 22557, 2}));
+        const json none = {{"type", "ByteLevel"}};
+        const Tokenizer n = load("none.json", none);
+        QVERIFY(!n.postProcessorAddsBos());
+        QCOMPARE(n.encodeWithSpecialTokens(QStringLiteral("Hello")).ids, (std::vector<int>{22557}));
+        json unknown = shortForm;
+        unknown["single"] = "<bos> $A";
+        HL_EXPECT_ERROR(load("unknown.json", unknown), "unknown.json", "special token '<bos>'", "missing from 'special_tokens'");
+    }
+
     // ---- load time ----------------------------------------------------------------------------------
 
     // The 128k-262k vocabularies must load in interactive time (on this shared 2-core test machine too).
