@@ -4,6 +4,7 @@
 // Prints "tokenizer_load_s <value>" (reading tokenizer.json, CPU seconds) and "tokenizer_throughput_MBps <value>"
 // on stdout, the token count and timing on stderr. A corpus of "-" measures the load only.
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <cstdio>
 #include <fstream>
@@ -50,11 +51,17 @@ int main(int argc, char** argv) {
         const auto start = std::chrono::steady_clock::now();
         const std::clock_t cpuStart = std::clock();
         size_t tokens = 0;
-        for (const std::string& text : texts) tokens += tokenizer.encodeUtf8(text).ids.size();
+        std::uint64_t checksum = 1469598103934665603ULL;  // FNV-1a over the ids: equal ids, equal checksum
+        for (const std::string& text : texts) {
+            const std::vector<int> ids = tokenizer.encodeUtf8(text).ids;
+            tokens += ids.size();
+            for (int id : ids) checksum = (checksum ^ static_cast<std::uint32_t>(id)) * 1099511628211ULL;
+        }
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double cpuSeconds = static_cast<double>(std::clock() - cpuStart) / CLOCKS_PER_SEC;
 
-        std::cerr << texts.size() << " texts, " << bytes << " bytes, " << tokens << " tokens in " << seconds << " s (CPU " << cpuSeconds << " s; "
+        std::cerr << texts.size() << " texts, " << bytes << " bytes, " << tokens << " tokens (ids checksum " << std::hex << checksum
+                  << std::dec << ") in " << seconds << " s (CPU " << cpuSeconds << " s; "
                   << tokenizer.kind() << ", " << tokenizer.source().toStdString() << ")\n";
         std::printf("tokenizer_throughput_MBps %.2f\n", static_cast<double>(bytes) / 1e6 / seconds);
         std::printf("tokenizer_throughput_cpu_MBps %.2f\n", static_cast<double>(bytes) / 1e6 / cpuSeconds);

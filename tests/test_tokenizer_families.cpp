@@ -279,6 +279,31 @@ private Q_SLOTS:
         HL_EXPECT_ERROR(load("unknown.json", unknown), "unknown.json", "special token '<bos>'", "missing from 'special_tokens'");
     }
 
+    // Mistral and Gemma run BPE on whole texts (no pre-tokenizer); the model cuts them before a "▁" only where
+    // no token holds the two characters side by side. Planted tokens that do must still come out whole.
+    void sentencePieceCuts() {
+        const json j = json::parse(R"({
+            "version": "1.0", "added_tokens": [], "pre_tokenizer": null, "post_processor": null,
+            "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+            "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                         {"type": "ByteFallback"}, {"type": "Fuse"}]},
+            "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true, "fuse_unk": true,
+                      "vocab": {"<unk>": 0, "<0x63>": 1, "\u2581": 2, "a": 3, "b": 4, "a\u2581": 5, "a\u2581b": 6,
+                                "<0x63>\u2581": 7, "\u2581b": 8, "d": 9, "d\u2581": 10},
+                      "merges": ["a \u2581", "a\u2581 b", "<0x63> \u2581", "\u2581 b"]}})");
+        const QString path = dir_.filePath(QStringLiteral("cuts.json"));
+        QFile out(path);
+        QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        out.write(QByteArray::fromStdString(j.dump()));
+        out.close();
+        const Tokenizer t = Tokenizer::fromTokenizerJson(path);
+        QCOMPARE(t.encode(QStringLiteral("a b")).ids, (std::vector<int>{6}));      // "a▁b" spans the place
+        QCOMPARE(t.encode(QStringLiteral("c b")).ids, (std::vector<int>{7, 4}));   // byte token "<0x63>" + "▁" merge
+        QCOMPARE(t.encode(QStringLiteral("d b")).ids, (std::vector<int>{9, 8}));   // "d▁" is a token but has no merge
+        QCOMPARE(t.encode(QStringLiteral("b b a b")).ids, (std::vector<int>{4, 8, 2, 6}));
+        QCOMPARE(t.decode(t.encode(QStringLiteral("b b a b d b")).ids), QStringLiteral("b b a b d b"));
+    }
+
     // ---- load time ----------------------------------------------------------------------------------
 
     // The 128k-262k vocabularies must load in interactive time (on this shared 2-core test machine too).

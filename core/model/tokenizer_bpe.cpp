@@ -158,6 +158,7 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int>>& vocab,
         for (size_t id = 0; id < tokens_.size(); ++id)
             if (const auto cp = used_[id] ? singleCodePoint(tokens_[id]) : std::nullopt) charIds_.emplace(*cp, static_cast<int>(id));
     }
+    findMarkerCuts();
     if (options_.unkToken) {
         const int unk = ids_.find(*options_.unkToken);
         // HF only complains when an unknown character shows up; without the token it is dropped here.
@@ -297,7 +298,57 @@ void BpeModel::encodeUncached(std::string_view utf8, std::vector<WordToken>& out
         if (s.alive) out.push_back(WordToken{s.id, s.begin, s.end});
 }
 
+namespace {
+
+constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+
+}  // namespace
+
+// The character that ends just before byte `at` of well-formed UTF-8.
+char32_t characterBefore(std::string_view utf8, size_t at) {
+    size_t lead = at - 1;
+    while (lead > 0 && (static_cast<unsigned char>(utf8[lead]) & 0xC0) == 0x80) --lead;
+    return decodeSequence(utf8.substr(lead, at - lead));
+}
+
+// Which characters some vocabulary token holds right before a "▁" (Gemma 3: only '>', of ">▁</"; Mistral:
+// none). Only for SentencePiece-style models that know "▁" as a character.
+void BpeModel::findMarkerCuts() {
+    if (options_.byteLevel || !charIds_.count(0x2581)) return;
+    for (size_t id = 0; id < tokens_.size(); ++id) {
+        const std::string_view token = tokens_[id];
+        for (size_t at = token.find(kMarker, 1); at != std::string_view::npos; at = token.find(kMarker, at + 1))
+            joinsMarker_[characterBefore(token, at)] = true;
+    }
+    cutBeforeMarker_ = true;
+}
+
+// A cut before the "▁" at `at` separates two characters that no token holds side by side. The character
+// before must be in the vocabulary itself: an unknown one becomes byte-fallback or unknown tokens, whose
+// strings are not the character's.
+bool BpeModel::canCutBefore(std::string_view utf8, size_t at) const {
+    const char32_t before = characterBefore(utf8, at);
+    return before != 0x2581 && charIds_.count(before) && !joinsMarker_.count(before);
+}
+
 void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) const {
+    if (!cutBeforeMarker_) return encodeCached(utf8, out);
+    size_t pieceStart = 0;
+    auto emit = [&](size_t end) {
+        const size_t first = out.size();
+        encodeCached(utf8.substr(pieceStart, end - pieceStart), out);
+        for (size_t k = first; k < out.size(); ++k) {
+            out[k].begin += static_cast<int>(pieceStart);
+            out[k].end += static_cast<int>(pieceStart);
+        }
+        pieceStart = end;
+    };
+    for (size_t at = utf8.find(kMarker, 1); at != std::string_view::npos; at = utf8.find(kMarker, at + kMarker.size()))
+        if (canCutBefore(utf8, at)) emit(at);
+    emit(utf8.size());
+}
+
+void BpeModel::encodeCached(std::string_view utf8, std::vector<WordToken>& out) const {
     if (utf8.empty()) return;
     const bool cacheable = utf8.size() <= kMaxCachedWordBytes;
     std::string key;

@@ -117,6 +117,9 @@ private:
     void initialSymbols(std::string_view utf8, std::vector<Symbol>& symbols) const;
     void mergeSymbols(std::vector<Symbol>& symbols) const;
     void encodeUncached(std::string_view utf8, std::vector<WordToken>& out) const;
+    void encodeCached(std::string_view utf8, std::vector<WordToken>& out) const;
+    void findMarkerCuts();
+    bool canCutBefore(std::string_view utf8, size_t at) const;
 
     BpeOptions options_;
     std::vector<std::string> tokens_;  // by id; empty for unused ids
@@ -127,6 +130,11 @@ private:
     int fallbackIds_[256];      // byte fallback: id of <0xXX> (-1 if missing)
     std::unordered_map<char32_t, int> charIds_;  // character-level: single-character tokens
     std::optional<int> unkId_;
+    // SentencePiece-style words (Mistral and Gemma have no pre-tokenizer: a whole text is one word) are cut
+    // before a "▁" where no vocabulary token holds the character before it followed by "▁", so no merge can
+    // cross the cut: the same tokens, but short, cacheable pieces instead of a document-long word.
+    bool cutBeforeMarker_ = false;
+    std::unordered_map<char32_t, bool> joinsMarker_;  // characters some token holds right before a "▁"
 
     // Cache of word -> tokens, bounded: emptied when full (HF's cache simply stops growing). The tokens
     // of all cached words live in one arena, so an entry costs no allocation of its own.
