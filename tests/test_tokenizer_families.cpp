@@ -304,6 +304,45 @@ private Q_SLOTS:
         QCOMPARE(t.decode(t.encode(QStringLiteral("b b a b d b")).ids), QStringLiteral("b b a b d b"));
     }
 
+    // The streaming reader of tokenizer.json on broken files: every truncation and 1500 byte flips
+    // of a real file either load or fail with headlight::Error, never anything else (the fuzz target does more).
+    void brokenFilesFailCleanly() {
+        QFile original(test::fixture(QStringLiteral("stories260k/tokenizer.json")));
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        const QByteArray bytes = original.readAll();
+        std::vector<QByteArray> variants;
+        for (qsizetype cut = 0; cut < bytes.size(); cut += 37) variants.push_back(bytes.left(cut));
+        std::uint32_t seed = 12345;
+        auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+        const char replacements[] = {'"', '[', ']', '{', '}', ',', ':', '-', '0', 'x', ' ', '\\'};
+        for (int k = 0; k < 1500; ++k) {
+            QByteArray v = bytes;
+            v[static_cast<qsizetype>(next() % static_cast<std::uint32_t>(v.size()))] = replacements[next() % sizeof replacements];
+            variants.push_back(v);
+        }
+        const QString path = dir_.filePath(QStringLiteral("broken.json"));
+        int loaded = 0;
+        int refused = 0;
+        for (const QByteArray& v : variants) {
+            QFile out(path);
+            QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            out.write(v);
+            out.close();
+            try {
+                const Tokenizer t = Tokenizer::fromTokenizerJson(path);
+                const Encoding e = t.encodeWithSpecialTokens(QStringLiteral("Hello <s> world 12 \u00e9\U0001F600"));
+                QCOMPARE(e.ids.size(), e.spans.size());
+                (void)t.decode(e.ids);
+                ++loaded;
+            } catch (const Error& e) {
+                QVERIFY2(QString::fromUtf8(e.what()).startsWith(QStringLiteral("tokenizer ") + path), e.what());
+                ++refused;
+            }
+        }
+        qInfo("%d broken variants loaded, %d refused with a clear error", loaded, refused);
+        QVERIFY(refused > 100);
+    }
+
     // ---- load time ----------------------------------------------------------------------------------
 
     // The 128k-262k vocabularies must load in interactive time (on this shared 2-core test machine too).
