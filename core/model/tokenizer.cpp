@@ -1,9 +1,12 @@
 // Tokenizers of Hugging Face checkpoints, following the `tokenizers` library step by step:
-//   1. added tokens that are not normalized are cut out of the raw text;
-//   2. each remaining segment is normalized (NFC, Prepend("▁"), Replace, ...);
+//   1. added tokens that are not normalized are cut out of the raw text (tokenizer_added_tokens.cpp);
+//   2. each remaining segment is normalized (NFC, Prepend("▁"), Replace, ...: tokenizer_normalizers.cpp);
 //   3. normalized added tokens are cut out of the normalized segment;
-//   4. the pre-tokenizer cuts the rest into pieces (GPT-2's regex, Metaspace, ...);
-//   5. the BPE model turns each piece into tokens (tokenizer_bpe.cpp).
+//   4. the pre-tokenizer cuts the rest into pieces (GPT-2's and Llama 3's regexes, Metaspace, ...:
+//      tokenizer_pretokenizers.cpp);
+//   5. the BPE model turns each piece into tokens (tokenizer_bpe.cpp);
+//   6. only for encodeWithSpecialTokens: the post-processor adds BOS/EOS (tokenizer_postprocessors.cpp).
+// decode() runs the decoders (tokenizer_decoders.cpp).
 // All along, AlignedText remembers which original characters each character came from, which gives
 // every token its span in the input.
 #include "core/model/tokenizer.h"
