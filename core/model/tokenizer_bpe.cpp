@@ -334,7 +334,7 @@ bool BpeModel::canCutBefore(std::string_view utf8, size_t at) const {
 void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) const {
     if (!cutBeforeMarker_) return encodeCached(utf8, out);
     size_t pieceStart = 0;
-    auto emit = [&](size_t end) {
+    auto encodePiece = [&](size_t end) {
         const size_t first = out.size();
         encodeCached(utf8.substr(pieceStart, end - pieceStart), out);
         for (size_t k = first; k < out.size(); ++k) {
@@ -344,8 +344,8 @@ void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) co
         pieceStart = end;
     };
     for (size_t at = utf8.find(kMarker, 1); at != std::string_view::npos; at = utf8.find(kMarker, at + kMarker.size()))
-        if (canCutBefore(utf8, at)) emit(at);
-    emit(utf8.size());
+        if (canCutBefore(utf8, at)) encodePiece(at);
+    encodePiece(utf8.size());
 }
 
 void BpeModel::encodeCached(std::string_view utf8, std::vector<WordToken>& out) const {
