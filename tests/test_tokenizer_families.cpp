@@ -91,6 +91,46 @@ class TestTokenizerFamilies : public QObject {
 
     const Tokenizer& tokenizerOf(const char* folder) { return *byFolder_.at(folder); }
 
+    struct Comparison {
+        int compared = 0;
+        int mismatches = 0;
+        QString first;  // the first mismatch, shown
+    };
+
+    // Every reference string of one golden set (362 shared + 15 family strings): ids, token strings, decoded text.
+    Comparison compare(const Tokenizer& t, const QString& golden) const {
+        std::vector<json> rows = readJsonLines(test::fixture(QStringLiteral("tokenizers/families/%1.jsonl").arg(golden)));
+        const auto extra = readJsonLines(test::fixture(QStringLiteral("tokenizers/families/%1_extra.jsonl").arg(golden)));
+        rows.insert(rows.end(), extra.begin(), extra.end());
+        Comparison c;
+        auto mismatch = [&](const std::string& id, const QString& text, const QString& what) {
+            if (c.mismatches++ == 0) c.first = QStringLiteral("%1 \"%2\": %3").arg(QString::fromStdString(id), shown(text), what);
+        };
+        for (const json& row : rows) {
+            const std::string id = row.at("id").get<std::string>();
+            const QString& text = texts_.at(id);
+            const std::vector<int> expected = intVector(row.at("ids"));
+            const std::vector<int> actual = t.encode(text).ids;
+            ++c.compared;
+            if (actual != expected) {
+                mismatch(id, text, QStringLiteral("ids [%1], expected [%2]").arg(idList(actual), idList(expected)));
+                continue;
+            }
+            QStringList tokens;
+            for (int tokenId : expected) tokens << t.tokenString(tokenId);
+            QStringList expectedTokens;
+            for (const json& s : row.at("tokens")) expectedTokens << qs(s);
+            if (tokens != expectedTokens) {
+                mismatch(id, text, QStringLiteral("tokens [%1], expected [%2]").arg(tokens.join(u'|'), expectedTokens.join(u'|')));
+                continue;
+            }
+            const QString decoded = t.decode(expected);
+            if (decoded != qs(row.at("decoded")))
+                mismatch(id, text, QStringLiteral("decoded \"%1\", expected \"%2\"").arg(shown(decoded), shown(qs(row.at("decoded")))));
+        }
+        return c;
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(dir_.isValid());
@@ -127,44 +167,50 @@ private Q_SLOTS:
     void goldens() {
         QFETCH(QString, golden);
         QFETCH(QString, folder);
-        const Tokenizer& t = tokenizerOf(qPrintable(folder));
-        std::vector<json> rows = readJsonLines(test::fixture(QStringLiteral("tokenizers/families/%1.jsonl").arg(golden)));
-        const auto extra = readJsonLines(test::fixture(QStringLiteral("tokenizers/families/%1_extra.jsonl").arg(golden)));
-        QCOMPARE(rows.size(), size_t(362));
-        QCOMPARE(extra.size(), size_t(15));
-        rows.insert(rows.end(), extra.begin(), extra.end());
+        const Comparison c = compare(tokenizerOf(qPrintable(folder)), golden);
+        qInfo("%s (%s/tokenizer.json): %d strings compared, %d mismatches", qPrintable(golden), qPrintable(folder), c.compared, c.mismatches);
+        QCOMPARE(c.compared, 377);
+        QVERIFY2(c.mismatches == 0, qPrintable(QStringLiteral("%1 of %2 strings differ; first: %3").arg(c.mismatches).arg(c.compared).arg(c.first)));
+    }
 
-        int compared = 0;
-        int mismatches = 0;
-        QString first;
-        auto mismatch = [&](const std::string& id, const QString& text, const QString& what) {
-            if (mismatches++ == 0) first = QStringLiteral("%1 \"%2\": %3").arg(QString::fromStdString(id), shown(text), what);
-        };
-        for (const json& row : rows) {
-            const std::string id = row.at("id").get<std::string>();
-            const QString& text = texts_.at(id);
-            const std::vector<int> expected = intVector(row.at("ids"));
-            const std::vector<int> actual = t.encode(text).ids;
-            ++compared;
-            if (actual != expected) {
-                mismatch(id, text, QStringLiteral("ids [%1], expected [%2]").arg(idList(actual), idList(expected)));
-                continue;
-            }
-            QStringList tokens;
-            for (int tokenId : expected) tokens << t.tokenString(tokenId);
-            QStringList expectedTokens;
-            for (const json& s : row.at("tokens")) expectedTokens << qs(s);
-            if (tokens != expectedTokens) {
-                mismatch(id, text, QStringLiteral("tokens [%1], expected [%2]").arg(tokens.join(u'|'), expectedTokens.join(u'|')));
-                continue;
-            }
-            const QString decoded = t.decode(expected);
-            if (decoded != qs(row.at("decoded")))
-                mismatch(id, text, QStringLiteral("decoded \"%1\", expected \"%2\"").arg(shown(decoded), shown(qs(row.at("decoded")))));
-        }
-        qInfo("%s (%s/tokenizer.json): %d strings compared, %d mismatches", qPrintable(golden), qPrintable(folder), compared, mismatches);
-        QCOMPARE(compared, 377);
-        QVERIFY2(mismatches == 0, qPrintable(QStringLiteral("%1 of %2 strings differ; first: %3").arg(mismatches).arg(compared).arg(first)));
+    // Negative controls: each family feature switched off in a copy of the real file must break the match, so
+    // the goldens really exercise it.
+    void featuresMatter_data() {
+        QTest::addColumn<QString>("folder");
+        QTest::addColumn<QString>("golden");
+        QTest::addColumn<QByteArray>("from");
+        QTest::addColumn<QByteArray>("to");
+        QTest::newRow("llama3 digit groups") << QStringLiteral("llama3.2-tiny") << QStringLiteral("llama3_1") << QByteArray(R"(\\p{N}{1,3})") << QByteArray(R"(\\p{N})");
+        QTest::newRow("llama3 ignore_merges") << QStringLiteral("llama3.2-tiny") << QStringLiteral("llama3_1") << QByteArray(R"("ignore_merges": true)")
+                                              << QByteArray(R"("ignore_merges": false)");
+        QTest::newRow("qwen3 NFC") << QStringLiteral("qwen3-tiny") << QStringLiteral("qwen3") << QByteArray(R"("type": "NFC")")
+                                   << QByteArray(R"("type": "Sequence", "normalizers": [])");
+        QTest::newRow("qwen3 added token") << QStringLiteral("qwen3-tiny") << QStringLiteral("qwen3") << QByteArray(R"("content": "<|im_start|>")")
+                                           << QByteArray(R"("content": "<|im_start_|>")");
+        QTest::newRow("gemma3 byte fallback") << QStringLiteral("gemma3-tiny") << QStringLiteral("gemma3") << QByteArray(R"("byte_fallback": true)")
+                                              << QByteArray(R"("byte_fallback": false)");
+        QTest::newRow("mistral prepend") << QStringLiteral("mistral-tiny") << QStringLiteral("mistral") << QByteArray("\"prepend\": \"\xE2\x96\x81\"")
+                                         << QByteArray(R"("prepend": "")");
+    }
+
+    void featuresMatter() {
+        QFETCH(QString, folder);
+        QFETCH(QString, golden);
+        QFETCH(QByteArray, from);
+        QFETCH(QByteArray, to);
+        QFile original(test::fixture(folder + QStringLiteral("/tokenizer.json")));
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        QByteArray bytes = original.readAll();
+        QVERIFY2(bytes.count(from) == 1, from.constData());
+        bytes.replace(from, to);
+        const QString path = dir_.filePath(QStringLiteral("feature_off.json"));
+        QFile out(path);
+        QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        out.write(bytes);
+        out.close();
+        const Comparison c = compare(Tokenizer::fromTokenizerJson(path), golden);
+        qInfo("%s switched off: %d of %d strings differ (first: %s)", QTest::currentDataTag(), c.mismatches, c.compared, qPrintable(c.first));
+        QVERIFY(c.mismatches > 0);
     }
 
     // decode(encode(text)) is the text itself, except where the normalizer changed it (Qwen: NFC; Mistral: the
