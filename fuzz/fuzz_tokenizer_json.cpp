@@ -18,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)tokenizer.decode(encoding.ids);
             (void)tokenizer.decode(encoding.ids, true);
             for (int id : encoding.ids) (void)tokenizer.tokenText(id);
+            if (tokenizer.encodeWithSpecialTokens(QString::fromUtf8(text)).ids.size() < encoding.ids.size()) std::abort();
         }
         (void)tokenizer.bosTokenId();
     } catch (const headlight::Error&) {

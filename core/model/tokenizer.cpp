@@ -1,9 +1,12 @@
 // Tokenizers of Hugging Face checkpoints, following the `tokenizers` library step by step:
-//   1. added tokens that are not normalized are cut out of the raw text;
-//   2. each remaining segment is normalized (NFC, Prepend("▁"), Replace, ...);
+//   1. added tokens that are not normalized are cut out of the raw text (tokenizer_added_tokens.cpp);
+//   2. each remaining segment is normalized (NFC, Prepend("▁"), Replace, ...: tokenizer_normalizers.cpp);
 //   3. normalized added tokens are cut out of the normalized segment;
-//   4. the pre-tokenizer cuts the rest into pieces (GPT-2's regex, Metaspace, ...);
-//   5. the BPE model turns each piece into tokens (tokenizer_bpe.cpp).
+//   4. the pre-tokenizer cuts the rest into pieces (GPT-2's and Llama 3's regexes, Metaspace, ...:
+//      tokenizer_pretokenizers.cpp);
+//   5. the BPE model turns each piece into tokens (tokenizer_bpe.cpp);
+//   6. only for encodeWithSpecialTokens: the post-processor adds BOS/EOS (tokenizer_postprocessors.cpp).
+// decode() runs the decoders (tokenizer_decoders.cpp).
 // All along, AlignedText remembers which original characters each character came from, which gives
 // every token its span in the input.
 #include "core/model/tokenizer.h"
@@ -13,12 +16,12 @@
 
 #include <nlohmann/json.hpp>
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QHash>
 
 #include "core/base/error.h"
 #include "core/model/tokenizer_bpe.h"
+#include "core/model/tokenizer_json.h"
 #include "core/model/tokenizer_pipeline.h"
 #include "core/model/tokenizer_text.h"
 
@@ -29,89 +32,7 @@ using namespace tokenizer_detail;
 
 namespace {
 
-constexpr qint64 kMaxFileBytes = qint64(1) << 30;
-// tokenizer.json nests about six levels deep; the limit keeps the recursive readers of nested
-// "Sequence" steps far from the end of the stack whatever the file holds.
-constexpr int kMaxJsonDepth = 64;
 constexpr int kMaxAddedTokenId = 1 << 23;
-
-[[noreturn]] void fail(const std::string& where, const std::string& what) { throw Error(where + ": " + what); }
-
-QByteArray readFile(const QString& path, const std::string& where) {
-    const QFileInfo info(path);
-    if (!info.exists()) fail(where, "file not found");
-    if (info.isDir()) fail(where, "is a folder, not a file");
-    if (info.size() > kMaxFileBytes) fail(where, "file too large");
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) fail(where, "cannot open: " + file.errorString().toStdString());
-    QByteArray bytes = file.readAll();
-    if (file.error() != QFileDevice::NoError) fail(where, "cannot read: " + file.errorString().toStdString());
-    return bytes;
-}
-
-void checkJsonNesting(const QByteArray& bytes, const std::string& where) {
-    int depth = 0;
-    bool inString = false;
-    bool escaped = false;
-    for (const char c : bytes) {
-        if (inString) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                inString = false;
-        } else if (c == '"') {
-            inString = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > kMaxJsonDepth) fail(where, "malformed JSON: nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-}
-
-json readJson(const QString& path, const std::string& where) {
-    const QByteArray bytes = readFile(path, where);
-    checkJsonNesting(bytes, where);
-    try {
-        return json::parse(bytes.constData(), bytes.constData() + bytes.size());
-    } catch (const json::exception& e) {
-        fail(where, std::string("malformed JSON: ") + e.what());
-    }
-}
-
-std::vector<std::pair<std::string, int>> parseVocab(const json& vocab, const std::string& where) {
-    if (!vocab.is_object()) fail(where, "the vocabulary must be a JSON object of token: id");
-    std::vector<std::pair<std::string, int>> entries;
-    entries.reserve(vocab.size());
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-        const json& id = it.value();
-        if (!id.is_number_integer() || id.get<long long>() < 0 || id.get<long long>() > INT32_MAX)
-            fail(where, "vocabulary entry '" + it.key() + "' must have a non-negative integer id");
-        entries.emplace_back(it.key(), static_cast<int>(id.get<long long>()));
-    }
-    return entries;
-}
-
-// One merge: "left right" (legacy form, split at the first space) or ["left", "right"].
-std::pair<std::string, std::string> parseMerge(const json& merge, size_t index, const std::string& where) {
-    if (merge.is_string()) {
-        const std::string s = merge.get<std::string>();
-        const size_t space = s.find(' ');
-        if (space == std::string::npos) fail(where, "merge " + std::to_string(index) + " '" + s + "' is not two tokens separated by a space");
-        return {s.substr(0, space), s.substr(space + 1)};
-    }
-    if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string())
-        return {merge[0].get<std::string>(), merge[1].get<std::string>()};
-    fail(where, "merge " + std::to_string(index) + " must be \"left right\" or [\"left\", \"right\"]");
-}
-
-bool optionalBool(const json& j, const char* key, bool fallback, const std::string& where, const std::string& what) {
-    if (!j.contains(key) || j.at(key).is_null()) return fallback;
-    if (!j.at(key).is_boolean()) fail(where, what + " field '" + key + "' must be true or false");
-    return j.at(key).get<bool>();
-}
 
 // A field that must be absent, null or "" (affixes that only WordPiece-style BPE models use).
 void requireNoAffix(const json& model, const char* key, const std::string& where) {
@@ -120,7 +41,9 @@ void requireNoAffix(const json& model, const char* key, const std::string& where
     fail(where, std::string("unsupported BPE option '") + key + "' = " + model.at(key).dump());
 }
 
-std::unique_ptr<BpeModel> parseBpeModel(const json& model, bool byteLevel, const std::string& where) {
+// The BPE model; its vocabulary and merges were streamed into `file` when they had the usual form.
+std::unique_ptr<BpeModel> parseBpeModel(TokenizerJson& file, bool byteLevel, const std::string& where) {
+    const json& model = file.root.at("model");
     if (!model.is_object()) fail(where, "'model' must be a JSON object");
     std::string type;
     if (model.contains("type")) {
@@ -142,22 +65,17 @@ std::unique_ptr<BpeModel> parseBpeModel(const json& model, bool byteLevel, const
 
     BpeOptions options;
     options.byteLevel = byteLevel;
-    options.fuseUnk = optionalBool(model, "fuse_unk", false, where, "model");
-    options.byteFallback = optionalBool(model, "byte_fallback", false, where, "model");
-    options.ignoreMerges = optionalBool(model, "ignore_merges", false, where, "model");
+    options.fuseUnk = boolField(model, "fuse_unk", false, where, "model");
+    options.byteFallback = boolField(model, "byte_fallback", false, where, "model");
+    options.ignoreMerges = boolField(model, "ignore_merges", false, where, "model");
     if (model.contains("unk_token") && !model.at("unk_token").is_null()) {
         if (!model.at("unk_token").is_string()) fail(where, "BPE 'unk_token' must be a string or null");
         options.unkToken = model.at("unk_token").get<std::string>();
     }
 
-    std::vector<std::pair<std::string, std::string>> merges;
-    if (model.contains("merges") && !model.at("merges").is_null()) {
-        const json& list = model.at("merges");
-        if (!list.is_array()) fail(where, "BPE 'merges' must be a list");
-        merges.reserve(list.size());
-        for (size_t i = 0; i < list.size(); ++i) merges.push_back(parseMerge(list[i], i, where));
-    }
-    return std::make_unique<BpeModel>(parseVocab(model.at("vocab"), where), merges, std::move(options), where);
+    if (!file.mergesStreamed && !isNull(model, "merges")) fail(where, "BPE 'merges' must be a list");
+    std::vector<std::pair<std::string, int>> vocab = file.vocabStreamed ? std::move(file.vocab) : parseVocabObject(model.at("vocab"), where);
+    return std::make_unique<BpeModel>(vocab, file.merges, std::move(options), where);
 }
 
 std::vector<AddedToken> parseAddedTokens(const json& list, const std::string& where) {
@@ -174,11 +92,11 @@ std::vector<AddedToken> parseAddedTokens(const json& list, const std::string& wh
         token.id = static_cast<int>(id);
         token.content = decodeUtf8Lossy(entry.at("content").get<std::string>());
         const std::string what = "added token " + std::to_string(id);
-        token.special = optionalBool(entry, "special", false, where, what);
-        token.normalized = optionalBool(entry, "normalized", !token.special, where, what);
-        token.lstrip = optionalBool(entry, "lstrip", false, where, what);
-        token.rstrip = optionalBool(entry, "rstrip", false, where, what);
-        token.singleWord = optionalBool(entry, "single_word", false, where, what);
+        token.special = boolField(entry, "special", false, where, what);
+        token.normalized = boolField(entry, "normalized", !token.special, where, what);
+        token.lstrip = boolField(entry, "lstrip", false, where, what);
+        token.rstrip = boolField(entry, "rstrip", false, where, what);
+        token.singleWord = boolField(entry, "single_word", false, where, what);
         tokens.push_back(std::move(token));
     }
     return tokens;
@@ -220,7 +138,7 @@ struct Tokenizer::Impl {
     std::unique_ptr<Normalizer> normalizer;
     std::unique_ptr<PreTokenizer> preTokenizer;
     std::unique_ptr<Decoder> decoder;
-    PostProcessorInfo postProcessor;
+    PostProcessor postProcessor;
     bool byteLevel = false;
 
     void setAddedTokens(std::vector<AddedToken> tokens, const std::string& where);
@@ -323,7 +241,8 @@ Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::fromTokenizerJson(const QString& path) {
     const std::string where = "tokenizer " + path.toStdString();
-    const json root = readJson(path, where);
+    TokenizerJson file = readTokenizerJson(path, where);
+    const json& root = file.root;
     if (!root.is_object()) fail(where, "not a tokenizer.json: the top level must be a JSON object");
     if (!root.contains("model")) fail(where, "not a tokenizer.json: no 'model'");
     auto impl = std::make_unique<Impl>();
@@ -336,7 +255,7 @@ Tokenizer Tokenizer::fromTokenizerJson(const QString& path) {
         impl->decoder = parseDecoder(part("decoder"), where);
         impl->postProcessor = parsePostProcessor(part("post_processor"), where);
         impl->byteLevel = impl->preTokenizer && impl->preTokenizer->isByteLevel();
-        impl->model = parseBpeModel(root.at("model"), impl->byteLevel, where);
+        impl->model = parseBpeModel(file, impl->byteLevel, where);
         impl->setAddedTokens(parseAddedTokens(part("added_tokens"), where), where);
     } catch (const json::exception& e) {
         // Only reachable through a type mix-up the checks above missed; still a bad file, not a crash.
@@ -348,8 +267,8 @@ Tokenizer Tokenizer::fromTokenizerJson(const QString& path) {
 Tokenizer Tokenizer::fromVocabMerges(const QString& vocabPath, const QString& mergesPath) {
     const std::string vocabWhere = "tokenizer vocab " + vocabPath.toStdString();
     const std::string mergesWhere = "tokenizer merges " + mergesPath.toStdString();
-    const json vocab = readJson(vocabPath, vocabWhere);
-    const QByteArray mergesText = readFile(mergesPath, mergesWhere);
+    const json vocab = readJsonFile(vocabPath, vocabWhere);
+    const QByteArray mergesText = readFileBytes(mergesPath, mergesWhere);
 
     std::vector<std::pair<std::string, std::string>> merges;
     const QList<QByteArray> lines = mergesText.split('\n');
@@ -370,7 +289,7 @@ Tokenizer Tokenizer::fromVocabMerges(const QString& vocabPath, const QString& me
     impl->decoder = makeByteLevelDecoder();
     BpeOptions options;
     options.byteLevel = true;
-    impl->model = std::make_unique<BpeModel>(parseVocab(vocab, vocabWhere), merges, options,
+    impl->model = std::make_unique<BpeModel>(parseVocabObject(vocab, vocabWhere), merges, options,
                                              "tokenizer " + impl->source.toStdString());
     std::vector<AddedToken> added;
     if (const auto eos = impl->model->id("<|endoftext|>")) {
@@ -417,6 +336,25 @@ Encoding Tokenizer::encode(const QString& input) const {
 
 Encoding Tokenizer::encodeUtf8(const std::string& utf8) const { return encode(decodeUtf8Lossy(utf8)); }
 
+Encoding Tokenizer::encodeWithSpecialTokens(const QString& text) const {
+    Encoding inner = encode(text);
+    const PostProcessor& post = impl_->postProcessor;
+    if (post.before.empty() && post.after.empty()) return inner;
+    const int end = static_cast<int>(withoutLoneSurrogates(text).toUcs4().size());
+    Encoding out;
+    for (int id : post.before) {
+        out.ids.push_back(id);
+        out.spans.push_back(TokenSpan{0, 0});
+    }
+    out.ids.insert(out.ids.end(), inner.ids.begin(), inner.ids.end());
+    out.spans.insert(out.spans.end(), inner.spans.begin(), inner.spans.end());
+    for (int id : post.after) {
+        out.ids.push_back(id);
+        out.spans.push_back(TokenSpan{end, end});
+    }
+    return out;
+}
+
 QString Tokenizer::decode(const std::vector<int>& ids, bool skipSpecialTokens) const {
     std::vector<QString> tokens;
     tokens.reserve(ids.size());
@@ -462,9 +400,8 @@ bool Tokenizer::isSpecial(int id) const {
 }
 
 std::optional<int> Tokenizer::bosTokenId() const {
-    const PostProcessorInfo& post = impl_->postProcessor;
-    if (post.bosId) return post.bosId;
-    if (post.addsBos) return tokenId(post.bosToken);
+    const PostProcessor& post = impl_->postProcessor;
+    if (!post.before.empty()) return post.before.front();
     // No template: the special token with the usual name, most specific first (GPT-2 and Pythia use
     // <|endoftext|> as BOS). Only added tokens count: an ordinary vocab entry "<s>" is just text.
     for (const char* name : {"<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>", "<|endoftext|>"}) {
@@ -474,7 +411,7 @@ std::optional<int> Tokenizer::bosTokenId() const {
     return std::nullopt;
 }
 
-bool Tokenizer::postProcessorAddsBos() const { return impl_->postProcessor.addsBos; }
+bool Tokenizer::postProcessorAddsBos() const { return !impl_->postProcessor.before.empty(); }
 
 QString Tokenizer::wordBoundaryMarker() const {
     return impl_->byteLevel ? QString(QChar(0x0120)) : QString(QChar(0x2581));

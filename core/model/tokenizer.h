@@ -1,7 +1,9 @@
 // Tokenizers of Hugging Face checkpoints, hand-written (no packaged C++ library reads them here):
-// tokenizer.json with a BPE model (ByteLevel as GPT-2 / Pythia, or SentencePiece-style with byte
-// fallback and the U+2581 marker as Llama), added/special tokens, NFC normalizer; and the legacy
-// vocab.json + merges.txt pair. Torch-free.
+// tokenizer.json with a BPE model (ByteLevel as GPT-2 / Pythia / Llama 3 / Qwen, with their split regexes,
+// or SentencePiece-style with byte fallback and the U+2581 marker as Llama 2 / Mistral / Gemma), added and
+// special tokens, normalizers, post-processors, decoders; and the legacy vocab.json + merges.txt pair.
+// A component it does not implement is refused at load with one line naming its type and the file.
+// Torch-free.
 #pragma once
 
 #include <memory>
@@ -42,6 +44,10 @@ public:
     Encoding encode(const QString& text) const;
     Encoding encodeUtf8(const std::string& utf8) const;  // convenience; invalid UTF-8 becomes U+FFFD
     std::vector<int> encodeIds(const QString& text) const { return encode(text).ids; }
+    // encode(text, add_special_tokens=true) as HF does: the post-processor's special tokens around the ids
+    // (BOS first for Llama 3.x, Gemma, Mistral; nothing for GPT-2, Pythia, Qwen). Their spans are empty, at
+    // the start (before) or the end (after) of the text.
+    Encoding encodeWithSpecialTokens(const QString& text) const;
 
     // decode(ids, skip_special_tokens, clean_up_tokenization_spaces=false) as HF does.
     QString decode(const std::vector<int>& ids, bool skipSpecialTokens = false) const;
@@ -53,9 +59,10 @@ public:
 
     int vocabSize() const;  // largest id + 1 (vocab and added tokens)
     bool isSpecial(int id) const;
-    // BOS as the tokenizer declares it (post-processor template / known specials), if any.
+    // BOS as the tokenizer declares it (the post-processor's first special token, else an added special
+    // token with a usual BOS name such as <|endoftext|>), if any.
     std::optional<int> bosTokenId() const;
-    // True if the post-processor prepends BOS (Llama); GPT-2 and Pythia add nothing.
+    // True if the post-processor prepends BOS (Llama 2/3.x, Gemma, Mistral); GPT-2, Pythia and Qwen add nothing.
     bool postProcessorAddsBos() const;
     // What starts a new word in token strings: U+0120 'Ġ' (byte-level) or U+2581 '▁' (SentencePiece).
     // tokenText() of such a token starts with a space.

@@ -42,7 +42,66 @@ std::optional<char32_t> singleCodePoint(std::string_view token) {
 
 std::string quoted(const std::string& token) { return "'" + token + "'"; }
 
+// A power of two of at least 1.5 times `count` (at least 2): the load factor stays below 2/3.
+size_t tableSize(size_t count) {
+    size_t size = 2;
+    while (size < count + count / 2) size *= 2;
+    return size;
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Hash tables
+
+void TokenIdTable::reset(const std::vector<std::string>* tokens, size_t count) {
+    tokens_ = tokens;
+    slots_.assign(tableSize(count), Slot{0, -1});
+    mask_ = slots_.size() - 1;
+}
+
+bool TokenIdTable::insert(int id) {
+    const std::string& token = (*tokens_)[static_cast<size_t>(id)];
+    const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>()(token));
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+        Slot& slot = slots_[i];
+        if (slot.id < 0) {
+            slot = Slot{hash, id};
+            return true;
+        }
+        if (slot.hash == hash && (*tokens_)[static_cast<size_t>(slot.id)] == token) return false;
+    }
+}
+
+int TokenIdTable::find(std::string_view token) const {
+    if (slots_.empty()) return -1;
+    const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>()(token));
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+        const Slot& slot = slots_[i];
+        if (slot.id < 0) return -1;
+        if (slot.hash == hash && (*tokens_)[static_cast<size_t>(slot.id)] == token) return slot.id;
+    }
+}
+
+void MergeTable::reset(size_t count) {
+    slots_.assign(tableSize(count), Slot{kEmpty, MergeRule{0, 0}});
+    mask_ = slots_.size() - 1;
+    shift_ = 64;
+    for (size_t size = slots_.size(); size > 1; size /= 2) --shift_;
+}
+
+void MergeTable::set(std::uint64_t key, MergeRule rule) {
+    for (size_t i = slotOf(key);; i = (i + 1) & mask_) {
+        Slot& slot = slots_[i];
+        if (slot.key == kEmpty || slot.key == key) {
+            slot = Slot{key, rule};
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The model
 
 BpeModel::BpeModel(const std::vector<std::pair<std::string, int>>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
@@ -59,48 +118,51 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, int>>& vocab,
     }
     tokens_.resize(static_cast<size_t>(maxId) + 1);
     used_.assign(static_cast<size_t>(maxId) + 1, false);
-    ids_.reserve(vocab.size());
+    ids_.reset(&tokens_, vocab.size());
     for (const auto& [token, id] : vocab) {
         if (used_[static_cast<size_t>(id)])
             fail("duplicated vocabulary id " + std::to_string(id) + " (tokens " +
                  quoted(tokens_[static_cast<size_t>(id)]) + " and " + quoted(token) + ")");
-        if (!ids_.emplace(token, id).second) fail("duplicated vocabulary token " + quoted(token));
         used_[static_cast<size_t>(id)] = true;
         tokens_[static_cast<size_t>(id)] = token;
+        if (!ids_.insert(id)) fail("duplicated vocabulary token " + quoted(token));
     }
 
     // Later duplicates of a pair overwrite earlier ones, as in HF's merge map.
-    merges_.reserve(merges.size());
+    merges_.reset(merges.size());
+    std::string joined;
     for (size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [left, right] = merges[rank];
-        const auto l = ids_.find(left);
-        const auto r = ids_.find(right);
-        const std::string label = "merge " + std::to_string(rank) + " (" + quoted(left) + " " + quoted(right) + ")";
-        if (l == ids_.end()) fail(label + " refers to unknown token " + quoted(left));
-        if (r == ids_.end()) fail(label + " refers to unknown token " + quoted(right));
-        const auto merged = ids_.find(left + right);
-        if (merged == ids_.end()) fail(label + ": the merged token " + quoted(left + right) + " is not in the vocabulary");
-        merges_[pairKey(l->second, r->second)] = MergeRule{static_cast<int>(rank), merged->second};
+        const int l = ids_.find(left);
+        const int r = ids_.find(right);
+        joined.assign(left).append(right);
+        const int merged = ids_.find(joined);
+        if (l < 0 || r < 0 || merged < 0) {
+            const std::string label = "merge " + std::to_string(rank) + " (" + quoted(left) + " " + quoted(right) + ")";
+            if (l < 0) fail(label + " refers to unknown token " + quoted(left));
+            if (r < 0) fail(label + " refers to unknown token " + quoted(right));
+            fail(label + ": the merged token " + quoted(joined) + " is not in the vocabulary");
+        }
+        merges_.set(pairKey(l, r), MergeRule{static_cast<int>(rank), merged});
     }
 
     for (int b = 0; b < 256; ++b) {
         std::string spelled;
         appendUtf8(spelled, byteLevelChar(static_cast<unsigned char>(b)));
-        const auto byteChar = ids_.find(spelled);
-        byteIds_[b] = byteChar == ids_.end() ? -1 : byteChar->second;
+        byteIds_[b] = ids_.find(spelled);
         char fallback[8];
         std::snprintf(fallback, sizeof fallback, "<0x%02X>", b);
-        const auto fallbackToken = ids_.find(fallback);
-        fallbackIds_[b] = fallbackToken == ids_.end() ? -1 : fallbackToken->second;
+        fallbackIds_[b] = ids_.find(fallback);
     }
     if (!options_.byteLevel) {
-        for (const auto& [token, id] : ids_)
-            if (const auto cp = singleCodePoint(token)) charIds_.emplace(*cp, id);
+        for (size_t id = 0; id < tokens_.size(); ++id)
+            if (const auto cp = used_[id] ? singleCodePoint(tokens_[id]) : std::nullopt) charIds_.emplace(*cp, static_cast<int>(id));
     }
+    findMarkerCuts();
     if (options_.unkToken) {
-        const auto unk = ids_.find(*options_.unkToken);
+        const int unk = ids_.find(*options_.unkToken);
         // HF only complains when an unknown character shows up; without the token it is dropped here.
-        if (unk != ids_.end()) unkId_ = unk->second;
+        if (unk >= 0) unkId_ = unk;
     }
 }
 
@@ -110,14 +172,13 @@ const std::string* BpeModel::token(int id) const {
 }
 
 std::optional<int> BpeModel::id(const std::string& token) const {
-    const auto it = ids_.find(token);
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
+    const int found = ids_.find(token);
+    if (found < 0) return std::nullopt;
+    return found;
 }
 
-const BpeModel::MergeRule* BpeModel::findMerge(int left, int right) const {
-    const auto it = merges_.find(pairKey(left, right));
-    return it == merges_.end() ? nullptr : &it->second;
+const MergeRule* BpeModel::findMerge(int left, int right) const {
+    return merges_.find(pairKey(left, right));
 }
 
 // The starting symbols of a word, as HF's BPE::merge_word: one per character (byte-level: per byte),
@@ -237,7 +298,57 @@ void BpeModel::encodeUncached(std::string_view utf8, std::vector<WordToken>& out
         if (s.alive) out.push_back(WordToken{s.id, s.begin, s.end});
 }
 
+namespace {
+
+constexpr std::string_view kMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+
+}  // namespace
+
+// The character that ends just before byte `at` of well-formed UTF-8.
+char32_t characterBefore(std::string_view utf8, size_t at) {
+    size_t lead = at - 1;
+    while (lead > 0 && (static_cast<unsigned char>(utf8[lead]) & 0xC0) == 0x80) --lead;
+    return decodeSequence(utf8.substr(lead, at - lead));
+}
+
+// Which characters some vocabulary token holds right before a "▁" (Gemma 3: only '>', of ">▁</"; Mistral:
+// none). Only for SentencePiece-style models that know "▁" as a character.
+void BpeModel::findMarkerCuts() {
+    if (options_.byteLevel || !charIds_.count(0x2581)) return;
+    for (size_t id = 0; id < tokens_.size(); ++id) {
+        const std::string_view token = tokens_[id];
+        for (size_t at = token.find(kMarker, 1); at != std::string_view::npos; at = token.find(kMarker, at + 1))
+            joinsMarker_[characterBefore(token, at)] = true;
+    }
+    cutBeforeMarker_ = true;
+}
+
+// A cut before the "▁" at `at` separates two characters that no token holds side by side. The character
+// before must be in the vocabulary itself: an unknown one becomes byte-fallback or unknown tokens, whose
+// strings are not the character's.
+bool BpeModel::canCutBefore(std::string_view utf8, size_t at) const {
+    const char32_t before = characterBefore(utf8, at);
+    return before != 0x2581 && charIds_.count(before) && !joinsMarker_.count(before);
+}
+
 void BpeModel::encodeWord(std::string_view utf8, std::vector<WordToken>& out) const {
+    if (!cutBeforeMarker_) return encodeCached(utf8, out);
+    size_t pieceStart = 0;
+    auto encodePiece = [&](size_t end) {
+        const size_t first = out.size();
+        encodeCached(utf8.substr(pieceStart, end - pieceStart), out);
+        for (size_t k = first; k < out.size(); ++k) {
+            out[k].begin += static_cast<int>(pieceStart);
+            out[k].end += static_cast<int>(pieceStart);
+        }
+        pieceStart = end;
+    };
+    for (size_t at = utf8.find(kMarker, 1); at != std::string_view::npos; at = utf8.find(kMarker, at + kMarker.size()))
+        if (canCutBefore(utf8, at)) encodePiece(at);
+    encodePiece(utf8.size());
+}
+
+void BpeModel::encodeCached(std::string_view utf8, std::vector<WordToken>& out) const {
     if (utf8.empty()) return;
     const bool cacheable = utf8.size() <= kMaxCachedWordBytes;
     std::string key;

@@ -1,7 +1,8 @@
-// Private part of the tokenizer: the steps around the BPE model, as Hugging Face `tokenizers` defines
-// them in tokenizer.json — added-token matching, normalizers, pre-tokenizers, decoders — and the reading
-// of their JSON. Every step keeps track of where its text came from (AlignedText) so that token spans
-// point into the original input.
+// Private part of the tokenizer: the stages around the BPE model, as Hugging Face `tokenizers` defines them
+// in tokenizer.json, one file each: added-token matching (tokenizer_added_tokens.cpp), normalizers
+// (tokenizer_normalizers.cpp), pre-tokenizers (tokenizer_pretokenizers.cpp), decoders
+// (tokenizer_decoders.cpp), post-processors (tokenizer_postprocessors.cpp). Every step keeps track of where
+// its text came from (AlignedText) so that token spans point into the original input.
 #pragma once
 
 #include <memory>
@@ -11,7 +12,6 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
-#include <QRegularExpression>
 #include <QString>
 
 #include "core/model/tokenizer_text.h"
@@ -114,12 +114,12 @@ public:
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Post-processor: only what it adds in front (BOS) matters here; encode() never applies it.
+// Post-processors: the special tokens that encode(text, add_special_tokens=true) puts around the ids of one
+// sequence (TemplateProcessing's "single" template, Roberta's and Bert's cls ... sep; ByteLevel adds none).
 
-struct PostProcessorInfo {
-    bool addsBos = false;
-    QString bosToken;  // the token it puts first, when addsBos
-    std::optional<int> bosId;
+struct PostProcessor {
+    std::vector<int> before;  // BOS for Llama 3.x, Gemma, Mistral
+    std::vector<int> after;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ struct PostProcessorInfo {
 std::unique_ptr<Normalizer> parseNormalizer(const nlohmann::json& j, const std::string& where);
 std::unique_ptr<PreTokenizer> parsePreTokenizer(const nlohmann::json& j, const std::string& where);
 std::unique_ptr<Decoder> parseDecoder(const nlohmann::json& j, const std::string& where);
-PostProcessorInfo parsePostProcessor(const nlohmann::json& j, const std::string& where);
+PostProcessor parsePostProcessor(const nlohmann::json& j, const std::string& where);
 
 // The steps the legacy vocab.json + merges.txt pair implies (GPT-2): ByteLevel without prefix space.
 std::unique_ptr<PreTokenizer> makeByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex);
