@@ -886,6 +886,13 @@ private Q_SLOTS:
         QCOMPARE(int(rescored.count(1010) + rescored.count(1011)), 20);
         for (const HeadExplanation& e : loadStudy(bundle).explanations)
             if (e.source == "llm") QVERIFY(e.score);
+        // A cache that cannot be written: the run succeeds, and says that a rerun would pay again.
+        {
+            QFile blocker(dir.path() + "/blocker");
+            QVERIFY(blocker.open(QIODevice::WriteOnly));
+        }
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle, "--cache-dir", dir.path() + "/blocker/llm"} + llm, &out, &err), 0);
+        QVERIFY2(err.contains("warning: 10 replies could not be written to the response cache") && err.contains("blocker/llm"), qPrintable(err));
         // The key is in no file the program wrote: bundle (failure records included), cache.
         QVERIFY(!anyFileContains(dir.path(), kSecretKey));
     }
