@@ -858,6 +858,8 @@ private Q_SLOTS:
         const int beforeRerun = server.requestCount();
         QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle} + llm, &out, &err), 0);
         QCOMPARE(accepted(beforeRerun), (std::multiset<int>{10, 11, 12, 13, 14, 15, 16, 17, 18}));
+        qInfo("explain: %d HTTP requests on the first run, %d on the rerun (accepted form: 9; the rest are 400s that teach "
+              "the new process the parameter forms)", beforeRerun, server.requestCount() - beforeRerun);
         for (const HeadExplanation& e : loadStudy(bundle).explanations) QVERIFY2(e.error.empty() && !e.explanation.empty(), e.error.c_str());
 
         // Score: the classifier requests of stories 10 and 11 fail for good.
@@ -883,6 +885,7 @@ private Q_SLOTS:
         QCOMPARE(runCli(dir.path(), QStringList{"study", "score", bundle, "--heldout-bundle", heldBundle} + llm, &out, &err), 0);
         const std::multiset<int> rescored = accepted(beforeRescore);
         QCOMPARE(int(rescored.size()), 20);
+        qInfo("score: %d HTTP requests on the first run, %d on the rerun", beforeRescore - beforeScore, server.requestCount() - beforeRescore);
         QCOMPARE(int(rescored.count(1010) + rescored.count(1011)), 20);
         for (const HeadExplanation& e : loadStudy(bundle).explanations)
             if (e.source == "llm") QVERIFY(e.score);

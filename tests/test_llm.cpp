@@ -665,6 +665,14 @@ private Q_SLOTS:
         QVERIFY(o2.ok());
         QCOMPARE(o2.response.attempts, 1);
         QCOMPARE(server.requestCount(), 4);
+        // A later client of the same endpoint (step 5 after step 4) starts with what was learned.
+        {
+            OpenAiChatClient later(endpointFor(server), o);
+            const ChatOutcome o3 = runOne(later, second);
+            QVERIFY(o3.ok());
+            QCOMPARE(o3.response.attempts, 1);
+            QCOMPARE(server.requestCount(), 5);
+        }
         // The identity (cache key) does not change with the spelling.
         QVERIFY(client.requestBody(second).contains("max_tokens"));
         // Another 400 is final, not adapted.

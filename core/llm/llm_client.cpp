@@ -5,6 +5,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -325,6 +326,14 @@ std::vector<std::string> modelIds(const QByteArray& body) {
     return ids;
 }
 
+// What the servers taught this process about their parameters, per (URL, model): a client made later
+// for the same endpoint (step 5 after step 4) starts with it.
+std::mutex gDialectMutex;
+std::map<std::string, RequestDialect>& learnedDialects() {
+    static std::map<std::string, RequestDialect> dialects;
+    return dialects;
+}
+
 }  // namespace
 
 class OpenAiChatClient::Worker : public QObject {
@@ -344,6 +353,10 @@ public:
             m->setRedirectPolicy(QNetworkRequest::NoLessSafeRedirectPolicy);
             managers_.push_back(m);
             load_.push_back(0);
+        }
+        {
+            std::lock_guard<std::mutex> lock(gDialectMutex);
+            dialect_ = learnedDialects()[dialectKey()];
         }
         poll_ = new QTimer(this);
         poll_->setInterval(50);
@@ -466,6 +479,8 @@ private:
         }
     }
 
+    std::string dialectKey() const { return endpoint_.chatUrl() + "\n" + endpoint_.model; }
+
     std::string where() const { return "LLM request to " + endpoint_.chatUrl() + " (model " + endpoint_.model + ")"; }
 
     void onFinished(const PendingPtr& p) {
@@ -548,6 +563,12 @@ private:
     // A 400 "unsupported parameter": true when the request may go again in the form the server takes
     // (once per parameter and request); the form is kept for every later request of this endpoint.
     bool adapt(const PendingPtr& p, const std::string& parameter) {
+        if (!learn(p, parameter)) return false;
+        std::lock_guard<std::mutex> lock(gDialectMutex);
+        learnedDialects()[dialectKey()] = dialect_;
+        return true;
+    }
+    bool learn(const PendingPtr& p, const std::string& parameter) {
         if (parameter == "max_tokens" && !p->adaptedMaxTokens) {
             p->adaptedMaxTokens = true;
             p->adaptations++;
