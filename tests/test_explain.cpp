@@ -858,8 +858,9 @@ private Q_SLOTS:
         const int beforeRerun = server.requestCount();
         QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle} + llm, &out, &err), 0);
         QCOMPARE(accepted(beforeRerun), (std::multiset<int>{10, 11, 12, 13, 14, 15, 16, 17, 18}));
-        qInfo("explain: %d HTTP requests on the first run, %d on the rerun (accepted form: 9; the rest are 400s that teach "
-              "the new process the parameter forms)", beforeRerun, server.requestCount() - beforeRerun);
+        // + the 2 refusals (400) that teach the new process the parameter form, on its first request only.
+        QCOMPARE(server.requestCount() - beforeRerun, 9 + 2);
+        qInfo("explain: %d HTTP requests on the first run, %d on the rerun", beforeRerun, server.requestCount() - beforeRerun);
         for (const HeadExplanation& e : loadStudy(bundle).explanations) QVERIFY2(e.error.empty() && !e.explanation.empty(), e.error.c_str());
 
         // Score: the classifier requests of stories 10 and 11 fail for good.
@@ -885,6 +886,7 @@ private Q_SLOTS:
         QCOMPARE(runCli(dir.path(), QStringList{"study", "score", bundle, "--heldout-bundle", heldBundle} + llm, &out, &err), 0);
         const std::multiset<int> rescored = accepted(beforeRescore);
         QCOMPARE(int(rescored.size()), 20);
+        QCOMPARE(server.requestCount() - beforeRescore, 20 + 2);
         qInfo("score: %d HTTP requests on the first run, %d on the rerun", beforeRescore - beforeScore, server.requestCount() - beforeRescore);
         QCOMPARE(int(rescored.count(1010) + rescored.count(1011)), 20);
         for (const HeadExplanation& e : loadStudy(bundle).explanations)

@@ -665,6 +665,20 @@ private Q_SLOTS:
         QVERIFY(o2.ok());
         QCOMPARE(o2.response.attempts, 1);
         QCOMPARE(server.requestCount(), 4);
+        // Until the form is known, one request at a time: 6 requests at once cost 2 refusals, not 12.
+        {
+            LlmTestServer fresh;
+            fresh.setHandler([](const ReceivedRequest& r) {
+                if (r.json.contains("max_tokens")) return badRequest(kUnsupportedMaxTokens);
+                if (r.json.contains("temperature")) return badRequest(kUnsupportedTemperature);
+                return ServerAction::ok("ok", 20);
+            });
+            OpenAiChatClient parallel(endpointFor(fresh), fastOptions());  // concurrency 4
+            std::vector<ChatRequest> six(6, req);
+            for (const auto& x : parallel.runAll(six)) QVERIFY2(x.ok(), x.errorMessage().c_str());
+            QCOMPARE(fresh.requestCount(), 2 + 6);
+            QVERIFY(fresh.maxConcurrent() >= 2);  // then in parallel
+        }
         // A later client of the same endpoint (step 5 after step 4) starts with what was learned.
         {
             OpenAiChatClient later(endpointFor(server), o);

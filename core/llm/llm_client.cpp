@@ -327,11 +327,16 @@ std::vector<std::string> modelIds(const QByteArray& body) {
 }
 
 // What the servers taught this process about their parameters, per (URL, model): a client made later
-// for the same endpoint (step 5 after step 4) starts with it.
+// for the same endpoint (step 5 after step 4) starts with it. `settled`: a reply other than a 400
+// "unsupported parameter" came back, so the form is known.
+struct LearnedForm {
+    RequestDialect dialect;
+    bool settled = false;
+};
 std::mutex gDialectMutex;
-std::map<std::string, RequestDialect>& learnedDialects() {
-    static std::map<std::string, RequestDialect> dialects;
-    return dialects;
+std::map<std::string, LearnedForm>& learnedForms() {
+    static std::map<std::string, LearnedForm> forms;
+    return forms;
 }
 
 }  // namespace
@@ -356,7 +361,9 @@ public:
         }
         {
             std::lock_guard<std::mutex> lock(gDialectMutex);
-            dialect_ = learnedDialects()[dialectKey()];
+            const LearnedForm& form = learnedForms()[dialectKey()];
+            dialect_ = form.dialect;
+            settled_ = form.settled;
         }
         poll_ = new QTimer(this);
         poll_->setInterval(50);
@@ -384,7 +391,10 @@ private:
     void pump() {
         if (shuttingDown_ || pumping_) return;  // finish() inside the loop below must not recurse
         pumping_ = true;
-        while (!queue_.empty() && static_cast<int>(active_.size()) < std::max(1, options_.concurrency)) {
+        // Until the endpoint's parameter form is known, one request at a time: a server that refuses
+        // max_tokens / temperature then answers one 400 each, not one per request in flight.
+        const int slots = settled_ ? std::max(1, options_.concurrency) : 1;
+        while (!queue_.empty() && static_cast<int>(active_.size()) < slots) {
             PendingPtr p = queue_.front();
             queue_.pop_front();
             if (p->token && p->token->isCancelled()) {
@@ -498,6 +508,11 @@ private:
             failModelNotFound(p, x, timedOut || tooLarge);
             return;
         }
+        if (x.status == 400 && adapt(p, unsupportedParameter(x.body.toStdString()))) {
+            send(p);  // at once, in the form the server takes
+            return;
+        }
+        settle();
         if (tooLarge) {
             failFinal(p, where() + ": the reply body is larger than " + std::to_string(options_.maxReplyBytes >> 20) +
                              " MiB (" + std::to_string(options_.maxReplyBytes) + " bytes); refused");
@@ -545,10 +560,6 @@ private:
             retryOrFail(p, message, after);
             return;
         }
-        if (x.status == 400 && adapt(p, unsupportedParameter(x.body.toStdString()))) {
-            send(p);  // at once, in the form the server takes
-            return;
-        }
         if (x.status == 404) {
             // Ask the server which models it has, then fail with the list.
             p->modelNotFound = message + " (model '" + endpoint_.model + "' not found at " + endpoint_.chatUrl() + ")";
@@ -565,8 +576,18 @@ private:
     bool adapt(const PendingPtr& p, const std::string& parameter) {
         if (!learn(p, parameter)) return false;
         std::lock_guard<std::mutex> lock(gDialectMutex);
-        learnedDialects()[dialectKey()] = dialect_;
+        learnedForms()[dialectKey()].dialect = dialect_;
         return true;
+    }
+    // Any other reply (or transport failure): the form is known; the other requests may start.
+    void settle() {
+        if (settled_) return;
+        settled_ = true;
+        {
+            std::lock_guard<std::mutex> lock(gDialectMutex);
+            learnedForms()[dialectKey()] = {dialect_, true};
+        }
+        pump();
     }
     bool learn(const PendingPtr& p, const std::string& parameter) {
         if (parameter == "max_tokens" && !p->adaptedMaxTokens) {
@@ -713,6 +734,7 @@ private:
     std::set<PendingPtr> waiting_;   // waiting for their backoff / Retry-After: hold none
     QTimer* poll_ = nullptr;
     RequestDialect dialect_;         // how this endpoint takes the parameters (learned from 400 replies)
+    bool settled_ = false;           // a reply came back that was not a 400 "unsupported parameter"
     bool pumping_ = false;
     bool shuttingDown_ = false;
 };
