@@ -190,7 +190,9 @@ std::string money(double usd) {
 void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
                  const std::shared_ptr<llm::ResponseCache>& cache) {
     int64_t promptTokens = 0, completionTokens = 0, cached = 0;
-    llm::OpenAiChatClient shape(endpoint, llm::ClientOptions{1});  // for the request identity only
+    llm::ClientOptions one;
+    one.concurrency = 1;
+    llm::OpenAiChatClient shape(endpoint, one);  // for the request identity only
     for (const llm::ChatRequest& r : requests) {
         if (cache) {
             const auto body = shape.requestBody(r);

@@ -7,7 +7,9 @@
 // accounting. Transient faults are retried: resets, timeouts, 408/409/429/5xx, and 2xx replies that are
 // cut off, not JSON, carry an error object or no choices[0].message.content. Servers of 2026: a 400
 // "unsupported parameter" for max_tokens / temperature is answered by resending once in the accepted
-// form (max_completion_tokens / no temperature), remembered for the endpoint; reasoning in
+// form (max_completion_tokens / no temperature), remembered for the endpoint (in this process; until
+// the form is known, one request is in flight, so such a server answers two 400s, not one per
+// request in flight); reasoning in
 // `reasoning_content` or inline <think> is kept apart from the answer; a 404 for the model lists the
 // server's /models. The API key lives only in memory: it is never written to a file, log or cache.
 #pragma once
