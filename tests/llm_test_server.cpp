@@ -1,5 +1,7 @@
 #include "tests/llm_test_server.h"
 
+#include <atomic>
+
 #include <QHostAddress>
 #include <QPointer>
 #include <QTcpServer>
@@ -70,6 +72,19 @@ struct LlmTestServer::Impl {
     Handler handler;
     std::vector<ReceivedRequest> received;
     int inFlight = 0, maxInFlight = 0;
+    std::atomic<int64_t> streamed{0};
+
+    // Writes 64 KiB chunks whenever the socket has drained, until the peer goes away.
+    void stream(QTcpSocket* socket) {
+        const QByteArray chunk(64 * 1024, 'x');
+        auto more = [this, socket, chunk] {
+            if (socket->state() != QAbstractSocket::ConnectedState || socket->bytesToWrite() > 0) return;
+            socket->write(chunk);
+            streamed += chunk.size();
+        };
+        QObject::connect(socket, &QTcpSocket::bytesWritten, socket, more);
+        more();
+    }
 
     // Runs in the server thread.
     void onConnection(QTcpSocket* socket) {
@@ -166,9 +181,30 @@ struct LlmTestServer::Impl {
         }
         QByteArray head = "HTTP/1.1 " + QByteArray::number(action.status) + " " + reasonPhrase(action.status) + "\r\n";
         head += "Content-Type: application/json\r\n";
+        if (action.kind == ServerAction::Endless || action.kind == ServerAction::EndlessDeclared) {
+            head += action.kind == ServerAction::Endless ? QByteArray("Connection: close\r\n\r\n")
+                                                         : QByteArray("Content-Length: 1073741824\r\n\r\n");
+            socket->write(head + "{\"choices\": [{\"message\": {\"content\": \"");
+            stream(socket);
+            return;
+        }
         head += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
         for (const auto& [name, value] : action.headers) head += name + ": " + value + "\r\n";
         head += "\r\n";
+        if (action.kind == ServerAction::ResetMidBody) {
+            socket->write(head + body.left(body.size() / 2));
+            socket->flush();
+            QPointer<QTcpSocket> guard(socket);
+            QTimer::singleShot(20, socket, [guard] {
+                if (!guard) return;
+#ifdef Q_OS_UNIX
+                struct linger lg {1, 0};
+                ::setsockopt(static_cast<int>(guard->socketDescriptor()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+#endif
+                guard->abort();
+            });
+            return;
+        }
         if (action.kind == ServerAction::TruncatedBody) {
             socket->write(head + body.left(body.size() / 2));
             socket->flush();
@@ -228,6 +264,8 @@ int LlmTestServer::requestCount() const {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     return static_cast<int>(impl_->received.size());
 }
+
+int64_t LlmTestServer::bytesStreamed() const { return impl_->streamed.load(); }
 
 int LlmTestServer::maxConcurrent() const {
     std::lock_guard<std::mutex> lock(impl_->mutex);

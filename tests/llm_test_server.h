@@ -1,6 +1,7 @@
 // A tiny HTTP/1.1 server speaking the OpenAI Chat Completions protocol on 127.0.0.1, in its own thread,
 // for the LLM client's tests and benchmark. Each request is answered by a scriptable handler: reply
-// (any status, body, headers), latency, malformed JSON, a truncated body, a reset connection, a hang.
+// (any status, body, headers), latency, malformed JSON, a truncated body, a reset connection (before
+// or in the middle of the body), a hang, and a body that never ends (with or without a Content-Length).
 #pragma once
 
 #include <functional>
@@ -28,7 +29,9 @@ struct ReceivedRequest {
 
 // What the server does with a request.
 struct ServerAction {
-    enum Kind { Reply, MalformedJson, TruncatedBody, Reset, Hang };
+    enum Kind { Reply, MalformedJson, TruncatedBody, Reset, Hang, ResetMidBody, Endless, EndlessDeclared };
+    // ResetMidBody: half the body, then RST. Endless: 200 without Content-Length, then data for as long
+    // as the client reads; EndlessDeclared: the same with "Content-Length: 1073741824".
     Kind kind = Reply;
     int latencyMs = 0;                      // wait before answering (or resetting)
     int status = 200;                       // HTTP status
@@ -56,6 +59,7 @@ public:
     std::vector<ReceivedRequest> requests() const;
     int requestCount() const;
     int maxConcurrent() const;   // most requests received and not yet answered at once
+    int64_t bytesStreamed() const;  // bytes of Endless bodies written so far
     void reset();                // forgets the recorded requests and counters
 
     struct Impl;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <set>
 #include <thread>
 
 #include <QDirIterator>
@@ -138,8 +140,8 @@ llm::ClientOptions fastOptions(int concurrency = 4) {
     llm::ClientOptions o;
     o.concurrency = concurrency;
     o.timeoutMs = 5000;
-    o.initialBackoffMs = 10;
-    o.maxBackoffMs = 50;
+    o.retry.initialBackoffMs = 10;
+    o.retry.maxBackoffMs = 50;
     return o;
 }
 
@@ -295,7 +297,7 @@ private Q_SLOTS:
         // tp 3, fn 1, fp 2, tn 4, invalid 2: E = (3/4 + 4/6) / 2.
         HeadExplanation e;
         auto add = [&](bool label, std::optional<bool> predicted, int n) {
-            for (int i = 0; i < n; ++i) e.tests.push_back({0, 0, "x", 0.f, label, predicted, ""});
+            for (int i = 0; i < n; ++i) e.tests.push_back({0, 0, "x", 0.f, label, predicted, "", ""});
         };
         add(true, true, 3);
         add(true, false, 1);
@@ -303,6 +305,12 @@ private Q_SLOTS:
         add(false, false, 4);
         add(true, std::nullopt, 1);
         add(false, std::nullopt, 1);
+        // A failed request: counted nowhere, and no score until it is retried.
+        HeadExplanation withFailure = e;
+        withFailure.tests.push_back({0, 0, "x", 0.f, true, std::nullopt, "", "HTTP 500"});
+        tally(withFailure);
+        QVERIFY(!withFailure.score);
+        QCOMPARE(withFailure.tp + withFailure.fn + withFailure.fp + withFailure.tn + withFailure.invalid, int64_t(12));
         tally(e);
         QCOMPARE(e.tp, int64_t(3));
         QCOMPARE(e.fn, int64_t(1));
@@ -313,15 +321,15 @@ private Q_SLOTS:
         QVERIFY(std::abs(*e.score - (0.75 + 4.0 / 6.0) / 2) < 1e-12);
         // Perfect and inverted classifiers.
         HeadExplanation p;
-        p.tests = {{0, 0, "", 0.f, true, true, ""}, {0, 0, "", 0.f, false, false, ""}};
+        p.tests = {{0, 0, "", 0.f, true, true, "", ""}, {0, 0, "", 0.f, false, false, "", ""}};
         tally(p);
         QCOMPARE(*p.score, 1.0);
-        p.tests = {{0, 0, "", 0.f, true, false, ""}, {0, 0, "", 0.f, false, true, ""}};
+        p.tests = {{0, 0, "", 0.f, true, false, "", ""}, {0, 0, "", 0.f, false, true, "", ""}};
         tally(p);
         QCOMPARE(*p.score, 0.0);
         // All labels one class: no score (not 0, not 0.5), whatever the predictions.
         HeadExplanation one;
-        one.tests = {{0, 0, "", 0.f, true, true, ""}, {0, 0, "", 0.f, true, false, ""}, {0, 0, "", 0.f, false, std::nullopt, ""}};
+        one.tests = {{0, 0, "", 0.f, true, true, "", ""}, {0, 0, "", 0.f, true, false, "", ""}, {0, 0, "", 0.f, false, std::nullopt, "", ""}};
         tally(one);
         QVERIFY(!one.score);
         QCOMPARE(one.invalid, int64_t(1));
@@ -731,13 +739,166 @@ private Q_SLOTS:
         QCOMPARE(run(QStringList{"study", "explain", bundle, "--no-cache"} + llm, &out, &err), 1);
         QVERIFY2(err.contains("HTTP 401") && err.contains("Incorrect API key provided"), qPrintable(err));
         QCOMPARE(int(loadStudy(bundle).explanations.size()), 6);
-        // ... and `study score` writes nothing: the earlier scores stay.
-        const QByteArray scoredBefore = io::readFile(scored);
+        // ... and `study score` records each failed test (no score without every test), exit 1.
         QCOMPARE(run(QStringList{"study", "score", scored, "--heldout-bundle", heldBundle, "--no-cache"} + llm, &out, &err), 1);
-        QVERIFY2(err.contains("HTTP 401") && err.contains("was not written"), qPrintable(err));
-        QCOMPARE(io::readFile(scored), scoredBefore);
+        QVERIFY2(err.contains("30 of 30 classifier requests failed") && err.contains("HTTP 401"), qPrintable(err));
+        for (const HeadExplanation& e : loadStudy(scored).explanations) {
+            if (e.source != "llm") continue;
+            QVERIFY(!e.score);
+            for (const ExplanationTest& t : e.tests) QVERIFY2(QString::fromStdString(t.error).contains("HTTP 401"), t.error.c_str());
+        }
         // No file written anywhere holds the key.
         QVERIFY(QFileInfo(dir.path() + "/xdg-cache/headlight/llm").isDir());
+        QVERIFY(!anyFileContains(dir.path(), kSecretKey));
+    }
+
+    // The fault matrix through the command line, against a "2026" server that refuses max_tokens and
+    // temperature: each fault for good on one explainer request (and on the classifier requests of
+    // two explanations); the bundle keeps what succeeded and records each failure; a rerun against
+    // the healed server sends only the failed requests; the key is in no file, failure records included.
+    void faultMatrixKeepsWhatSucceededAndRerunSendsOnlyFailures() {
+        std::atomic<bool> broken{true};
+        auto storyOf = [](const std::string& prompt) {
+            const std::size_t at = prompt.find("story");
+            return at == std::string::npos ? -1 : std::atoi(prompt.c_str() + at + 5);
+        };
+        auto unsupported = [](const char* param) {
+            ServerAction a;
+            a.status = 400;
+            a.body = QByteArray::fromStdString(nlohmann::json{{"error", {{"message", std::string("Unsupported parameter: '") + param + "' is not supported with this model."},
+                                                                          {"param", param}, {"code", "unsupported_parameter"}}}}.dump());
+            return a;
+        };
+        LlmTestServer server;
+        server.setHandler([&](const ReceivedRequest& r) {
+            if (r.method == "GET") {
+                ServerAction a;
+                a.body = R"({"data": [{"id": "gpt-5"}, {"id": "gpt-5-mini"}]})";
+                return a;
+            }
+            if (r.json.contains("max_tokens")) return unsupported("max_tokens");
+            if (r.json.contains("temperature")) return unsupported("temperature");
+            const std::string prompt = r.lastUserMessage();
+            const bool classifier = r.json.value("max_completion_tokens", 0) == 1;
+            const int story = storyOf(classifier ? prompt.substr(0, prompt.find("Here is a text excerpt")) : prompt);
+            ServerAction a;
+            if (broken && classifier && story == 10) return ServerAction::of(ServerAction::MalformedJson);
+            if (broken && classifier && story == 11) return ServerAction::of(ServerAction::ResetMidBody);
+            if (classifier) {
+                const std::string excerpt = prompt.substr(prompt.find("Here is a text excerpt"));
+                return ServerAction::ok(excerpt.find("purposes only") != std::string::npos ? "Yes" : "No");
+            }
+            if (broken) {
+                switch (story) {
+                    case 10: return ServerAction::of(ServerAction::MalformedJson);
+                    case 11: a.body = R"({"error": {"message": "upstream overloaded"}})"; return a;
+                    case 12: a.body = R"({"choices": []})"; return a;
+                    case 13: a.body = "{\"choices\": [{\"message\": {\"content\": \"\xff\"}}]}"; return a;
+                    case 14: return ServerAction::of(ServerAction::EndlessDeclared);
+                    case 15: return ServerAction::of(ServerAction::ResetMidBody);
+                    case 16: return ServerAction::of(ServerAction::Hang);
+                    case 17: return ServerAction::error(404, "The model does not exist");
+                    case 18: return ServerAction::error(401, std::string("Incorrect API key provided: ") + kSecretKey);
+                    default: break;
+                }
+            }
+            return ServerAction::ok("<think>purposes</think>Active on \"for ... purposes\" before \"only\" (story " + std::to_string(story) + ").");
+        });
+        // POSTs in the accepted form (what a request costs), per story.
+        auto accepted = [&](int from) {
+            std::multiset<int> stories;
+            const auto all = server.requests();
+            for (std::size_t i = from; i < all.size(); ++i)
+                if (all[i].method == "POST" && !all[i].json.contains("max_tokens") && !all[i].json.contains("temperature"))
+                    stories.insert(all[i].json.value("max_completion_tokens", 0) == 1 ? 1000 + storyOf(all[i].lastUserMessage()) : storyOf(all[i].lastUserMessage()));
+            return stories;
+        };
+        QTemporaryDir dir;
+        Study study = makeStudy();
+        study.neurons.clear();
+        for (int k = 0; k < 10; ++k) study.neurons.push_back(makeNeuron(10 + k, false, 12, 100 * k));
+        const QString bundle = dir.path() + "/faults.headlight";
+        saveBundle(study, bundle);
+        Study held = study;
+        held.neurons = makeHeldOut(study);
+        for (NeuronResult& n : held.neurons)
+            for (NeuronContext& c : n.contexts) c.text = "story" + std::to_string(n.neuron.ref.neuron) + " " + c.text;
+        const QString heldBundle = dir.path() + "/held.headlight";
+        saveBundle(held, heldBundle);
+        const QStringList llm = {"--llm-base-url", server.baseUrl(), "--llm-model", "explainer-model", "--concurrency", "10",
+                                 "--temperature", "0.5", "--attempts", "2", "--timeout", "0.3"};
+        QString out, err;
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle} + llm, &out, &err), 1);
+        QVERIFY2(err.contains("9 of 10 explainer requests failed") && err.contains("rerun"), qPrintable(err));
+        std::map<int, std::string> errors;
+        int good = 0;
+        for (const HeadExplanation& e : loadStudy(bundle).explanations) {
+            if (e.source != "llm") continue;
+            if (e.error.empty()) {
+                ++good;
+                QCOMPARE(e.neuron.neuron, 19);
+                QCOMPARE(QString::fromStdString(e.parameters), QStringLiteral("{\"max_completion_tokens\":200}"));  // as sent
+            } else {
+                QVERIFY(e.explanation.empty());
+                errors[e.neuron.neuron] = e.error;
+            }
+        }
+        QCOMPARE(good, 1);
+        QCOMPARE(int(errors.size()), 9);
+        const std::map<int, const char*> reasons = {{10, "not valid JSON"}, {11, "error object: upstream overloaded"},
+                                                    {12, "choices[0].message.content"}, {13, "not valid JSON"},
+                                                    {14, "larger than 16 MiB"}, {15, "truncated"}, {16, "timeout"},
+                                                    {17, "model 'explainer-model' not found"}, {18, "[API key]"}};
+        for (const auto& [story, reason] : reasons)
+            QVERIFY2(QString::fromStdString(errors[story]).contains(reason) && QString::fromStdString(errors[story]).contains("LLM request to"),
+                     qPrintable(QString::number(story) + ": " + QString::fromStdString(errors[story])));
+        QVERIFY2(QString::fromStdString(errors[17]).contains("the server offers: gpt-5, gpt-5-mini"), errors[17].c_str());
+        // Rerun against the healed server: only the 9 failed requests go out (in the accepted form).
+        broken = false;
+        const int beforeRerun = server.requestCount();
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle} + llm, &out, &err), 0);
+        QCOMPARE(accepted(beforeRerun), (std::multiset<int>{10, 11, 12, 13, 14, 15, 16, 17, 18}));
+        // + the 2 refusals (400) that teach the new process the parameter form, on its first request only.
+        QCOMPARE(server.requestCount() - beforeRerun, 9 + 2);
+        qInfo("explain: %d HTTP requests on the first run, %d on the rerun", beforeRerun, server.requestCount() - beforeRerun);
+        for (const HeadExplanation& e : loadStudy(bundle).explanations) QVERIFY2(e.error.empty() && !e.explanation.empty(), e.error.c_str());
+
+        // Score: the classifier requests of stories 10 and 11 fail for good.
+        broken = true;
+        const int beforeScore = server.requestCount();
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "score", bundle, "--heldout-bundle", heldBundle} + llm, &out, &err), 1);
+        QVERIFY2(err.contains("20 of 100 classifier requests failed"), qPrintable(err));
+        const std::multiset<int> firstScore = accepted(beforeScore);
+        QVERIFY2(firstScore.size() == 120 && firstScore.count(1010) == 20 && firstScore.count(1011) == 20, qPrintable(QString("%1 sent; story 10: %2, story 11: %3").arg(firstScore.size())
+                                                    .arg(firstScore.count(1010)).arg(firstScore.count(1011))));
+        int scored = 0;
+        for (const HeadExplanation& e : loadStudy(bundle).explanations) {
+            if (e.source != "llm") continue;
+            const bool failing = e.neuron.neuron == 10 || e.neuron.neuron == 11;
+            QCOMPARE(bool(e.score), !failing);
+            scored += e.score ? 1 : 0;
+            for (const ExplanationTest& t : e.tests) QCOMPARE(t.error.empty(), !failing);
+            if (failing) QVERIFY2(QString::fromStdString(e.tests[0].error).contains(e.neuron.neuron == 10 ? "not valid JSON" : "truncated"), e.tests[0].error.c_str());
+        }
+        QCOMPARE(scored, 8);
+        broken = false;
+        const int beforeRescore = server.requestCount();
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "score", bundle, "--heldout-bundle", heldBundle} + llm, &out, &err), 0);
+        const std::multiset<int> rescored = accepted(beforeRescore);
+        QCOMPARE(int(rescored.size()), 20);
+        QCOMPARE(server.requestCount() - beforeRescore, 20 + 2);
+        qInfo("score: %d HTTP requests on the first run, %d on the rerun", beforeRescore - beforeScore, server.requestCount() - beforeRescore);
+        QCOMPARE(int(rescored.count(1010) + rescored.count(1011)), 20);
+        for (const HeadExplanation& e : loadStudy(bundle).explanations)
+            if (e.source == "llm") QVERIFY(e.score);
+        // A cache that cannot be written: the run succeeds, and says that a rerun would pay again.
+        {
+            QFile blocker(dir.path() + "/blocker");
+            QVERIFY(blocker.open(QIODevice::WriteOnly));
+        }
+        QCOMPARE(runCli(dir.path(), QStringList{"study", "explain", bundle, "--cache-dir", dir.path() + "/blocker/llm"} + llm, &out, &err), 0);
+        QVERIFY2(err.contains("warning: 10 replies could not be written to the response cache") && err.contains("blocker/llm"), qPrintable(err));
+        // The key is in no file the program wrote: bundle (failure records included), cache.
         QVERIFY(!anyFileContains(dir.path(), kSecretKey));
     }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -46,9 +48,9 @@ ClientOptions fastOptions() {
     ClientOptions o;
     o.concurrency = 4;
     o.timeoutMs = 5000;
-    o.maxAttempts = 4;
-    o.initialBackoffMs = 10;
-    o.maxBackoffMs = 50;
+    o.retry.maxAttempts = 4;
+    o.retry.initialBackoffMs = 10;
+    o.retry.maxBackoffMs = 50;
     return o;
 }
 
@@ -72,6 +74,29 @@ bool anyFileContains(const QString& dir, const QByteArray& needle) {
         if (f.open(QIODevice::ReadOnly) && f.readAll().contains(needle)) return true;
     }
     return false;
+}
+
+// OpenAI's 400 replies for parameters a model does not take (2026); \u0027 is an apostrophe (moc
+// cannot read apostrophes inside raw strings).
+const char* kUnsupportedMaxTokens =
+    R"({"error": {"message": "Unsupported parameter: \u0027max_tokens\u0027 is not supported with this model. Use \u0027max_completion_tokens\u0027 instead.", "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})";
+const char* kUnsupportedTemperature =
+    R"({"error": {"message": "Unsupported value: \u0027temperature\u0027 does not support 0.5 with this model. Only the default (1) value is supported.", "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}})";
+
+ServerAction badRequest(const char* body) {
+    ServerAction a;
+    a.status = 400;
+    a.body = body;
+    return a;
+}
+
+// The process's peak resident memory (VmHWM), KiB; 0 where /proc is not there.
+int64_t peakRssKb() {
+    QFile f(QStringLiteral("/proc/self/status"));
+    if (!f.open(QIODevice::ReadOnly)) return 0;
+    for (const QByteArray& line : f.readAll().split('\n'))
+        if (line.startsWith("VmHWM:")) return line.mid(6).trimmed().split(' ').value(0).toLongLong();
+    return 0;
 }
 
 int countFiles(const QString& dir) {
@@ -201,32 +226,57 @@ private Q_SLOTS:
         QCOMPARE(o.response.attempts, 2);
     }
 
-    void retryAfterPausesNewRequests() {
+    // A Retry-After of 300 s is capped (60 s by default; 600 ms here) and pauses only its request: with
+    // one slot, the other requests go on while it waits.
+    void retryAfterIsCappedAndPausesOnlyItsRequest() {
+        QCOMPARE(ClientOptions().retry.maxRetryAfterMs, 60000);
         LlmTestServer server;
         QElapsedTimer clock;
         clock.start();
         std::mutex mutex;
-        std::vector<qint64> arrivals;
+        std::map<std::string, std::vector<qint64>> arrivals;
         server.setHandler([&](const ReceivedRequest& r) {
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                arrivals.push_back(clock.elapsed());
-            }
-            if (r.index == 0) return ServerAction::error(429, "slow down", {{"Retry-After", "1"}});
-            return ServerAction::ok("ok", 100);
+            std::lock_guard<std::mutex> lock(mutex);
+            arrivals[r.lastUserMessage()].push_back(clock.elapsed());
+            if (r.lastUserMessage() == "p0" && arrivals["p0"].size() == 1)
+                return ServerAction::error(429, "slow down", {{"Retry-After", "300"}});
+            return ServerAction::ok("ok", 10);
         });
-        OpenAiChatClient client(endpointFor(server), fastOptions());  // concurrency 4
+        ClientOptions o = fastOptions();
+        o.concurrency = 1;
+        o.retry.maxRetryAfterMs = 600;
+        OpenAiChatClient client(endpointFor(server), o);
         std::vector<ChatRequest> reqs;
-        for (int i = 0; i < 10; ++i) reqs.push_back(ask("p" + std::to_string(i)));
+        for (int i = 0; i < 8; ++i) reqs.push_back(ask("p" + std::to_string(i)));
         const auto out = client.runAll(reqs);
-        for (const auto& o : out) QVERIFY2(o.ok(), o.errorMessage().c_str());
+        QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
+        for (const auto& x : out) QVERIFY2(x.ok(), x.errorMessage().c_str());
+        QCOMPARE(out[0].response.attempts, 2);
         std::lock_guard<std::mutex> lock(mutex);
-        QCOMPARE(int(arrivals.size()), 11);
-        // The first 4 were sent at once; every later one (the 6 queued and the retry) waited for the
-        // pause to end, although slots were free after 100 ms.
-        std::sort(arrivals.begin(), arrivals.end());
-        for (std::size_t i = 4; i < arrivals.size(); ++i)
-            QVERIFY2(arrivals[i] >= arrivals[0] + 950, qPrintable(QString::number(arrivals[i] - arrivals[0])));
+        QCOMPARE(int(arrivals["p0"].size()), 2);
+        const qint64 retryAt = arrivals["p0"][1] - arrivals["p0"][0];
+        QVERIFY2(retryAt >= 590 && retryAt < 2000, qPrintable(QString::number(retryAt)));
+        for (int i = 1; i < 8; ++i)  // all served while p0 waited
+            QVERIFY2(arrivals["p" + std::to_string(i)].at(0) < arrivals["p0"][1], qPrintable(QString::number(i)));
+    }
+
+    // One policy: statuses, attempts, backoff and the Retry-After cap.
+    void retryPolicy() {
+        RetryPolicy p;
+        p.maxAttempts = 3;
+        p.initialBackoffMs = 100;
+        p.maxBackoffMs = 250;
+        p.maxRetryAfterMs = 1000;
+        for (int s : {408, 409, 429, 500, 502, 503, 599}) QVERIFY(RetryPolicy::retryableStatus(s));
+        for (int s : {200, 400, 401, 403, 404, 422, 600}) QVERIFY(!RetryPolicy::retryableStatus(s));
+        QVERIFY(p.mayRetry(2) && !p.mayRetry(3));
+        QCOMPARE(p.delayMs(1, std::nullopt, 0.0), int64_t(50));
+        QCOMPARE(p.delayMs(1, std::nullopt, 1.0), int64_t(100));
+        QCOMPARE(p.delayMs(2, std::nullopt, 1.0), int64_t(200));
+        QCOMPARE(p.delayMs(9, std::nullopt, 1.0), int64_t(250));   // capped
+        QCOMPARE(p.delayMs(1000, std::nullopt, 1.0), int64_t(250)); // no overflow
+        QCOMPARE(p.delayMs(1, int64_t(300000), 0.0), int64_t(1000));  // Retry-After 300 s -> the cap
+        QCOMPARE(p.delayMs(1, int64_t(400), 1.0), int64_t(440));      // + up to 10 %
     }
 
     void parseRetryAfter() {
@@ -288,7 +338,7 @@ private Q_SLOTS:
         });
         ClientOptions o = fastOptions();
         o.timeoutMs = 300;
-        o.maxAttempts = 3;
+        o.retry.maxAttempts = 3;
         OpenAiChatClient client(endpointFor(server), o);
         const std::vector<std::string> qs = {"401", "400", "malformed", "nochoices", "trunc", "hang", "500"};
         std::vector<ChatRequest> reqs;
@@ -299,14 +349,14 @@ private Q_SLOTS:
         QVERIFY2(message(0).contains("HTTP 401") && message(0).contains("Incorrect API key provided: [API key]") &&
                      message(0).contains("OPENAI_API_KEY"), qPrintable(message(0)));  // an echoed key is scrubbed
         QVERIFY2(message(1).contains("HTTP 400") && message(1).contains("max_tokens is too large"), qPrintable(message(1)));
-        QVERIFY2(message(2).contains("not valid JSON"), qPrintable(message(2)));
-        QVERIFY2(message(3).contains("choices[0].message.content"), qPrintable(message(3)));
+        QVERIFY2(message(2).contains("not valid JSON") && message(2).contains("after 3 attempts"), qPrintable(message(2)));
+        QVERIFY2(message(3).contains("choices[0].message.content") && message(3).contains("after 3 attempts"), qPrintable(message(3)));
         QVERIFY2(message(4).contains("truncated") && message(4).contains("after 3 attempts"), qPrintable(message(4)));
         QVERIFY2(message(5).contains("timeout") && message(5).contains("after 3 attempts"), qPrintable(message(5)));
         QVERIFY2(message(6).contains("HTTP 500") && message(6).contains("always broken") && message(6).contains("after 3 attempts"),
                  qPrintable(message(6)));
         for (int i = 0; i < int(qs.size()); ++i) QVERIFY(!message(i).contains(kSecretKey));
-        // Not retried: 401, 400, malformed, no choices.
+        // Not retried: 401, 400. Retried like a cut-off body: malformed JSON, no choices.
         int n401 = 0, nMalformed = 0, n500 = 0;
         for (const auto& r : server.requests()) {
             n401 += r.lastUserMessage() == "401";
@@ -314,7 +364,7 @@ private Q_SLOTS:
             n500 += r.lastUserMessage() == "500";
         }
         QCOMPARE(n401, 1);
-        QCOMPARE(nMalformed, 1);
+        QCOMPARE(nMalformed, 3);
         QCOMPARE(n500, 3);
         QCOMPARE(client.stats().failures, int64_t(7));
         // The blocking future reports the same error as a headlight::Error.
@@ -497,6 +547,255 @@ private Q_SLOTS:
         QVERIFY(o.ok() && !o.response.cached);
         QCOMPARE(server.requestCount(), before + 1);
         QVERIFY(runOne(client, ask("good")).response.cached);
+    }
+
+    // Each transient fault of a 2xx reply, once, then a good reply: recovered on the second attempt.
+    void recoversFromBad2xxReplies() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            const std::string q = r.lastUserMessage();
+            static std::map<std::string, int> seen;  // server thread only
+            if (seen[q]++ > 0) return ServerAction::ok("fine:" + q);
+            ServerAction a;
+            if (q == "cut") return ServerAction::of(ServerAction::MalformedJson);
+            if (q == "errorobject") a.body = R"({"error": {"message": "upstream overloaded", "type": "server_error"}})";
+            if (q == "nochoices") a.body = R"({"object": "chat.completion", "choices": []})";
+            if (q == "nonutf8") a.body = "{\"choices\": [{\"message\": {\"content\": \"Y\xff\xfe\"}}]}";
+            if (q == "nullcontent") a.body = R"({"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "stop"}]})";
+            if (q == "midbody") return ServerAction::of(ServerAction::ResetMidBody);
+            return a;
+        });
+        OpenAiChatClient client(endpointFor(server), fastOptions());
+        const std::vector<std::string> qs = {"cut", "errorobject", "nochoices", "nonutf8", "nullcontent", "midbody"};
+        std::vector<ChatRequest> reqs;
+        for (const auto& q : qs) reqs.push_back(ask(q));
+        const auto out = client.runAll(reqs);
+        for (std::size_t i = 0; i < qs.size(); ++i) {
+            QVERIFY2(out[i].ok(), (qs[i] + ": " + out[i].errorMessage()).c_str());
+            QCOMPARE(QString::fromStdString(out[i].response.content), QString::fromStdString("fine:" + qs[i]));
+            QCOMPARE(out[i].response.attempts, 2);
+        }
+        QCOMPARE(server.requestCount(), 12);
+    }
+
+    // The same faults for good: a clear final error naming the request and the reason, in valid UTF-8.
+    void persistentBad2xxRepliesFailClearly() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            const std::string q = r.lastUserMessage();
+            ServerAction a;
+            if (q == "errorobject") a.body = R"({"error": {"message": "upstream overloaded"}})";
+            if (q == "nonutf8") a.body = "\xff\xfe not json \xc3";
+            if (q == "refusal") a.body = R"({"choices": [{"message": {"content": null, "refusal": "I cannot help with that."}}]})";
+            if (q == "length") a.body = R"({"choices": [{"message": {"content": "<think>so much to say"}, "finish_reason": "length"}]})";
+            return a;
+        });
+        ClientOptions o = fastOptions();
+        o.retry.maxAttempts = 3;
+        OpenAiChatClient client(endpointFor(server), o);
+        const auto out = client.runAll({ask("errorobject"), ask("nonutf8"), ask("refusal"), ask("length")});
+        auto message = [&](int i) { return QString::fromStdString(out[i].errorMessage()); };
+        for (int i = 0; i < 4; ++i) {
+            QVERIFY(!out[i].ok());
+            QVERIFY2(message(i).contains("LLM request to " + server.baseUrl() + "/chat/completions (model test-model)"), qPrintable(message(i)));
+            QVERIFY(QString::fromUtf8(out[i].errorMessage().c_str()).toUtf8() == QByteArray::fromStdString(out[i].errorMessage()));
+        }
+        QVERIFY2(message(0).contains("error object: upstream overloaded") && message(0).contains("after 3 attempts"), qPrintable(message(0)));
+        QVERIFY2(message(1).contains("not valid JSON") && message(1).contains("after 3 attempts"), qPrintable(message(1)));
+        QVERIFY2(message(2).contains("the model refused: I cannot help with that."), qPrintable(message(2)));  // not retried
+        QVERIFY2(message(3).contains("max_tokens ran out"), qPrintable(message(3)));                           // not retried
+        QCOMPARE(server.requestCount(), 3 + 3 + 1 + 1);
+    }
+
+    // A huge body, declared or endless: refused at the cap, at once, with bounded memory.
+    void hugeReplyBodiesAreCapped() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            if (r.lastUserMessage() == "declared") return ServerAction::of(ServerAction::EndlessDeclared);
+            if (r.lastUserMessage() == "endless") return ServerAction::of(ServerAction::Endless);
+            ServerAction a = ServerAction::error(500, std::string(3 << 20, 'e'));  // a 3 MiB error body
+            return a;
+        });
+        ClientOptions o = fastOptions();
+        o.maxReplyBytes = 1 << 20;
+        o.timeoutMs = 20000;
+        OpenAiChatClient client(endpointFor(server), o);
+        const int64_t peakBefore = peakRssKb();
+        QElapsedTimer t;
+        t.start();
+        const auto out = client.runAll({ask("declared"), ask("endless"), ask("error")});
+        const int64_t peakGrowthKb = peakRssKb() - peakBefore;
+        for (int i = 0; i < 3; ++i) {
+            QVERIFY(!out[i].ok());
+            QVERIFY2(QString::fromStdString(out[i].errorMessage()).contains("larger than 1 MiB"), out[i].errorMessage().c_str());
+        }
+        QVERIFY2(t.elapsed() < 5000, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(server.requestCount(), 3);  // refused, not retried
+        // The server could stream on forever; the client stopped reading soon after the cap.
+        QVERIFY2(server.bytesStreamed() < 64 << 20, qPrintable(QString::number(server.bytesStreamed())));
+        qInfo("endless bodies: %lld bytes streamed before the client closed (cap 1 MiB); peak RSS grew by %lld KiB",
+              static_cast<long long>(server.bytesStreamed()), static_cast<long long>(peakGrowthKb));
+        QVERIFY2(peakGrowthKb < 64 * 1024, qPrintable(QString::number(peakGrowthKb)));
+    }
+
+    // 2026 servers: max_tokens and temperature refused with a 400 "unsupported" are resent once in the
+    // accepted form, remembered for the endpoint, and the parameters as sent are recorded.
+    void unsupportedParametersAreAdapted() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            if (r.json.contains("max_tokens")) return badRequest(kUnsupportedMaxTokens);
+            if (r.json.contains("temperature")) return badRequest(kUnsupportedTemperature);
+            return ServerAction::ok("took " + std::to_string(r.json.value("max_completion_tokens", -1)));
+        });
+        ClientOptions o = fastOptions();
+        o.concurrency = 1;
+        OpenAiChatClient client(endpointFor(server), o);
+        ChatRequest req = ask("a", 7);
+        req.temperature = 0.5;
+        const ChatOutcome first = runOne(client, req);
+        QVERIFY2(first.ok(), first.errorMessage().c_str());
+        QCOMPARE(QString::fromStdString(first.response.content), QStringLiteral("took 7"));
+        QCOMPARE(first.response.attempts, 3);
+        QCOMPARE(QString::fromStdString(first.response.parameters), QStringLiteral("{\"max_completion_tokens\":7}"));
+        QCOMPARE(server.requestCount(), 3);
+        // Remembered: the next request goes out in the accepted form at once.
+        ChatRequest second = ask("b", 9);
+        second.temperature = 0.5;
+        const ChatOutcome o2 = runOne(client, second);
+        QVERIFY(o2.ok());
+        QCOMPARE(o2.response.attempts, 1);
+        QCOMPARE(server.requestCount(), 4);
+        // Until the form is known, one request at a time: 6 requests at once cost 2 refusals, not 12.
+        {
+            LlmTestServer fresh;
+            fresh.setHandler([](const ReceivedRequest& r) {
+                if (r.json.contains("max_tokens")) return badRequest(kUnsupportedMaxTokens);
+                if (r.json.contains("temperature")) return badRequest(kUnsupportedTemperature);
+                return ServerAction::ok("ok", 20);
+            });
+            OpenAiChatClient parallel(endpointFor(fresh), fastOptions());  // concurrency 4
+            std::vector<ChatRequest> six(6, req);
+            for (const auto& x : parallel.runAll(six)) QVERIFY2(x.ok(), x.errorMessage().c_str());
+            QCOMPARE(fresh.requestCount(), 2 + 6);
+            QVERIFY(fresh.maxConcurrent() >= 2);  // then in parallel
+        }
+        // A later client of the same endpoint (step 5 after step 4) starts with what was learned.
+        {
+            OpenAiChatClient later(endpointFor(server), o);
+            const ChatOutcome o3 = runOne(later, second);
+            QVERIFY(o3.ok());
+            QCOMPARE(o3.response.attempts, 1);
+            QCOMPARE(server.requestCount(), 5);
+        }
+        // The identity (cache key) does not change with the spelling.
+        QVERIFY(client.requestBody(second).contains("max_tokens"));
+        // Another 400 is final, not adapted.
+        QCOMPARE(QString::fromStdString(unsupportedParameter(R"({"error": {"message": "max_tokens is too large"}})")), QString());
+        QCOMPARE(QString::fromStdString(unsupportedParameter("{\"error\": {\"message\": \"Unsupported parameter: max_tokens\"}}")), QStringLiteral("max_tokens"));
+    }
+
+    // A 404 for the model names it and lists the server's /models; without a list, a hint.
+    void modelNotFoundListsTheServersModels() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            if (r.method == "GET" && r.path == "/v1/models") {
+                ServerAction a;
+                a.body = R"({"object": "list", "data": [{"id": "gpt-5-mini"}, {"id": "llama-3.3-70b"}]})";
+                return a;
+            }
+            return ServerAction::error(404, "The model `gpt-9` does not exist or you do not have access to it.");
+        });
+        OpenAiChatClient client(endpointFor(server, "gpt-9"), fastOptions());
+        const ChatOutcome o = runOne(client, ask("a"));
+        QVERIFY(!o.ok());
+        const QString m = QString::fromStdString(o.errorMessage());
+        QVERIFY2(m.contains("HTTP 404") && m.contains("model 'gpt-9' not found") && m.contains("the server offers: gpt-5-mini, llama-3.3-70b"),
+                 qPrintable(m));
+        const auto got = server.requests();
+        QCOMPARE(int(got.size()), 2);  // not retried; one GET /models
+        QCOMPARE(got[1].headers.at("authorization"), std::string("Bearer ") + kSecretKey);
+        server.setHandler([](const ReceivedRequest&) { return ServerAction::error(404, "Not found"); });
+        const QString m2 = QString::fromStdString(runOne(client, ask("b")).errorMessage());
+        QVERIFY2(m2.contains("model 'gpt-9' not found") && m2.contains("check the base URL and the model name"), qPrintable(m2));
+    }
+
+    // Reasoning apart (reasoning_content) or inline (<think>): the answer is what counts; both cached.
+    void reasoningFieldsAndInlineThinking() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            ServerAction a;
+            if (r.lastUserMessage() == "apart")
+                a.body = R"({"choices": [{"message": {"content": "Yes", "reasoning_content": "the excerpt says so"}, "finish_reason": "stop"}]})";
+            else
+                a.body = R"({"choices": [{"message": {"content": "<think>hmm</think> No"}, "finish_reason": "stop"}]})";
+            return a;
+        });
+        QTemporaryDir dir;
+        auto cache = std::make_shared<ResponseCache>(dir.path());
+        for (int run = 0; run < 2; ++run) {
+            CachedLlmClient client(std::make_shared<OpenAiChatClient>(endpointFor(server), fastOptions()), cache);
+            const auto out = client.runAll({ask("apart"), ask("inline")});
+            QVERIFY(out[0].ok() && out[1].ok());
+            QCOMPARE(out[0].response.cached, run == 1);
+            QCOMPARE(QString::fromStdString(out[0].response.content), QStringLiteral("Yes"));
+            QCOMPARE(QString::fromStdString(out[0].response.reasoning), QStringLiteral("the excerpt says so"));
+            QCOMPARE(QString::fromStdString(out[1].response.content), QStringLiteral("<think>hmm</think> No"));
+            QCOMPARE(QString::fromStdString(out[0].response.parameters), QStringLiteral("{\"max_tokens\":200}"));
+        }
+        QCOMPARE(server.requestCount(), 2);
+    }
+
+    // Refusals and empty answers are never cached: a rerun asks again.
+    void noAnswerIsNeverCached() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest&) {
+            ServerAction a;
+            a.body = R"({"choices": [{"message": {"content": null, "refusal": "No."}, "finish_reason": "stop"}]})";
+            return a;
+        });
+        QTemporaryDir dir;
+        auto cache = std::make_shared<ResponseCache>(dir.path());
+        for (int run = 0; run < 2; ++run) {
+            CachedLlmClient client(std::make_shared<OpenAiChatClient>(endpointFor(server), fastOptions()), cache);
+            QVERIFY(!runOne(client, ask("x")).ok());
+        }
+        QCOMPARE(server.requestCount(), 2);
+        QCOMPARE(countFiles(dir.path()), 0);
+    }
+
+    // Server-reported token counts are bounded before they are added up (no overflow).
+    void hugeTokenCountsDoNotOverflow() {
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest&) {
+            ServerAction a;
+            a.body = R"({"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 18446744073709551615, "completion_tokens": -7}})";
+            return a;
+        });
+        OpenAiChatClient client(endpointFor(server), fastOptions());
+        const auto out = client.runAll({ask("a"), ask("b"), ask("c")});
+        for (const auto& o : out) {
+            QVERIFY(o.ok());
+            QCOMPARE(o.response.usage.promptTokens, int64_t(1000000000000));
+            QCOMPARE(o.response.usage.completionTokens, int64_t(0));
+        }
+        QCOMPARE(client.stats().usage.promptTokens, int64_t(3000000000000));
+        QCOMPARE(clampTokens(std::numeric_limits<int64_t>::max()), int64_t(1000000000000));
+    }
+
+    // A reply that cannot be written to the cache is delivered, and the failure is reported.
+    void cacheWriteFailuresAreReported() {
+        LlmTestServer server;
+        QTemporaryDir dir;
+        {
+            QFile blocker(dir.path() + "/file");
+            QVERIFY(blocker.open(QIODevice::WriteOnly));
+        }
+        auto cache = std::make_shared<ResponseCache>(dir.path() + "/file/cache");  // under a file: unwritable
+        CachedLlmClient client(std::make_shared<OpenAiChatClient>(endpointFor(server), fastOptions()), cache);
+        const auto out = client.runAll({ask("a"), ask("b")});
+        QVERIFY(out[0].ok() && out[1].ok());
+        QCOMPARE(client.storeFailures(), int64_t(2));
+        QVERIFY2(QString::fromStdString(client.firstStoreError()).contains(dir.path() + "/file/cache"), client.firstStoreError().c_str());
     }
 
     void defaultCacheDirectoryFollowsXdg() {

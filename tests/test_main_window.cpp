@@ -133,9 +133,9 @@ Study syntheticStudy(bool withAblation) {
                 e.source = "llm";
                 e.model = "test-explainer";
                 e.explanation = "Active when the text mentions <b>animals</b> & pets.";
-                ExplanationTest t1{0, 0, "The cat sat", 2.0f, true, true, "Yes"};
-                ExplanationTest t2{1, 1, "A <i>car</i> drove", 1.0f, false, true, "Yes"};
-                ExplanationTest t3{2, 2, "The dog ran", 1.5f, true, std::nullopt, "Maybe"};
+                ExplanationTest t1{0, 0, "The cat sat", 2.0f, true, true, "Yes", ""};
+                ExplanationTest t2{1, 1, "A <i>car</i> drove", 1.0f, false, true, "Yes", ""};
+                ExplanationTest t3{2, 2, "The dog ran", 1.5f, true, std::nullopt, "Maybe", ""};
                 e.tests = {t1, t2, t3};
                 e.tp = 1;
                 e.fp = 1;

@@ -17,28 +17,25 @@ QString cancelledMarker() { return QString(QChar(1)) + QStringLiteral("cancelled
 // What the job returns when it saved the study but some LLM requests failed: the marker + the message.
 QString warningMarker() { return QString(QChar(2)); }
 
-// Steps 4-5 on `study` (worker thread). Returns a warning ("" when every request succeeded).
+// Steps 4-5 on `study` (worker thread). Returns a warning ("" when every request succeeded). What
+// succeeded stays in the study; each failure is recorded there and listed in the warning.
 QString runLlmSteps(Study& study, const PipelineOptions& options, const LlmJob& job, const Progress& progress) {
     QStringList warnings;
     const explain::StepReport explained = explain::explainStudy(study, job.steps, progress);
-    if (explained.failed > 0)
-        warnings << StudyRunner::tr("%1 of %2 explainer requests failed (first: %3)")
-                        .arg(explained.failed).arg(explained.requests).arg(QString::fromStdString(explained.firstError));
+    if (explained.failed > 0) warnings << QString::fromStdString(explained.failureText("explainer"));
+    if (!explained.cacheText().empty()) warnings << QString::fromStdString(explained.cacheText());
     if (!job.heldOutCorpus.isEmpty()) {
         const std::vector<NeuronResult> labels = labelHeldOut(study, options.model, job.heldOutCorpus, progress);
         HeldOutProvenance provenance;
         provenance.corpus = job.heldOutCorpus.toStdString();
         provenance.corpusHash = analysis::corpusFingerprint(job.heldOutCorpus);
-        Study scored = study;
-        const explain::StepReport report = explain::scoreStudy(scored, labels, provenance, job.steps, progress);
-        if (report.failed > 0)  // keep the unscored study: a partial scoring would look like a result
-            warnings << StudyRunner::tr("%1 of %2 classifier requests failed (first: %3); the explanations are not scored")
-                            .arg(report.failed).arg(report.requests).arg(QString::fromStdString(report.firstError));
-        else
-            study = std::move(scored);
+        const explain::StepReport report = explain::scoreStudy(study, labels, provenance, job.steps, progress);
+        if (report.failed > 0)  // the explanations with a failed test have no score until a rerun
+            warnings << QString::fromStdString(report.failureText("classifier"));
+        if (!report.cacheText().empty()) warnings << QString::fromStdString(report.cacheText());
     }
     if (warnings.isEmpty()) return QString();
-    return warnings.join(QStringLiteral("; ")) + StudyRunner::tr(". Run again to retry: replies already received come from the cache.");
+    return warnings.join(QStringLiteral("\n")) + StudyRunner::tr("\nRun again to retry: only the failed requests are sent.");
 }
 }  // namespace
 

@@ -5,7 +5,9 @@
 //   --concurrency N --no-cache --cache-dir DIR --prompts DIR (+ prices, timeouts, temperature).
 // The API key comes from OPENAI_API_KEY only and is never written anywhere. The bundle is rewritten
 // atomically at the end (in place unless --out): an interrupted run leaves it as it was, and a rerun
-// takes every reply it already paid for from the response cache.
+// takes every reply it already paid for from the response cache. When some requests fail for good the
+// bundle is still written with everything that succeeded, each failure recorded in its record's
+// `error` field; the command lists them and exits 1, and a rerun sends only the failed ones.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -162,7 +164,7 @@ explain::LlmStepsOptions stepsOptions(const QCommandLineParser& p, const LlmOpti
     s.classifier = classifierEndpoint(p, o);
     s.client.concurrency = static_cast<int>(number(p, o.concurrency, 1));
     s.client.timeoutMs = static_cast<int>(number(p, o.timeout, 0.001) * 1000);
-    s.client.maxAttempts = static_cast<int>(number(p, o.attempts, 1));
+    s.client.retry.maxAttempts = static_cast<int>(number(p, o.attempts, 1));
     s.useCache = !p.isSet(o.noCache);
     s.cacheDir = p.value(o.cacheDir);
     s.explainerSettings.temperature = temperatureOf(p, o);
@@ -188,7 +190,9 @@ std::string money(double usd) {
 void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
                  const std::shared_ptr<llm::ResponseCache>& cache) {
     int64_t promptTokens = 0, completionTokens = 0, cached = 0;
-    llm::OpenAiChatClient shape(endpoint, llm::ClientOptions{1});  // for the request identity only
+    llm::ClientOptions one;
+    one.concurrency = 1;
+    llm::OpenAiChatClient shape(endpoint, one);  // for the request identity only
     for (const llm::ChatRequest& r : requests) {
         if (cache) {
             const auto body = shape.requestBody(r);
@@ -212,6 +216,17 @@ void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& r
     else
         s << "  estimated cost: unknown (give --prompt-price and --completion-price, USD per 1M tokens)\n";
     printOut(s.str());
+}
+
+// Prints the failed requests and cache write failures of a step whose result was saved to `output`;
+// returns the exit status (1 when requests failed).
+int reportFailures(const explain::StepReport& report, const std::string& what, const QString& output, bool useCache) {
+    if (!report.cacheText().empty()) printErr("headlight-cli: warning: " + report.cacheText() + "\n");
+    if (report.failed == 0) return 0;
+    printErr("headlight-cli: error: " + report.failureText(what) + "\n" + output.toStdString() +
+             " holds everything that succeeded and records each failure; rerun the command to retry only the failed requests" +
+             (useCache ? " (the others come from the response cache)" : " (with --no-cache every request is sent again)") + "\n");
+    return 1;
 }
 
 QString bundleArgument(const QCommandLineParser& parser, const char* command) {
@@ -300,12 +315,7 @@ int runStudyExplainImpl(const QStringList& args) {
     if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
     s << "wrote " << output.toStdString() << "\n";
     printOut(s.str());
-    if (report.failed > 0) {
-        printErr("headlight-cli: error: " + std::to_string(report.failed) + " explainer requests failed; first: " +
-                 report.firstError + "\n(rerun to retry them: the replies already received come from the cache)\n");
-        return 1;
-    }
-    return 0;
+    return reportFailures(report, "explainer", output, steps.useCache);
 }
 
 int runStudyScoreImpl(const QStringList& args) {
@@ -370,14 +380,7 @@ int runStudyScoreImpl(const QStringList& args) {
     if (useLlm) noteMissingKey(steps.classifier);
     const explain::StepReport report = explain::scoreStudy(study, labels, provenance, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
-    if (report.failed > 0) {
-        // Not written: the earlier scores stay. The replies received are in the cache for the rerun.
-        printErr("headlight-cli: error: " + std::to_string(report.failed) + " classifier requests failed; first: " +
-                 report.firstError + "\n" + output.toStdString() + " was not written; rerun to retry" +
-                 (steps.useCache ? " (the replies already received come from the cache)" : "") + "\n");
-        return 1;
-    }
-    saveBundle(study, output);
+    saveBundle(study, output);  // what succeeded is kept; failed tests carry their error
     std::ostringstream s;
     s << "scored " << study.explanations.size() << " explanations on " << study.heldOut.corpus << " (up to "
       << steps.scorerSettings.testsPerHead << " test contexts each";
@@ -386,7 +389,7 @@ int runStudyScoreImpl(const QStringList& args) {
     if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
     s << "wrote " << output.toStdString() << "\n";
     printOut(s.str());
-    return 0;
+    return reportFailures(report, "classifier", output, steps.useCache);
 }
 
 }  // namespace

@@ -82,13 +82,6 @@ std::string promptText(const std::vector<llm::ChatMessage>& messages) {
     return out;
 }
 
-std::string parametersJson(const llm::ChatRequest& request) {
-    nlohmann::ordered_json j;
-    j["max_tokens"] = request.maxTokens;
-    if (request.temperature) j["temperature"] = *request.temperature;
-    return j.dump();
-}
-
 std::vector<HeadExplanation> explainWithLlm(const Study& study, const std::vector<ExplainTarget>& targets,
                                             llm::LlmClient& client, const ExplainerSettings& settings,
                                             const Progress& progress) {
@@ -109,10 +102,12 @@ std::vector<HeadExplanation> explainWithLlm(const Study& study, const std::vecto
         e.model = client.endpoint().model;
         e.endpoint = client.endpoint().chatUrl();
         e.prompt = promptText(requests[i].messages);
-        e.parameters = parametersJson(requests[i]);
+        e.parameters = llm::parametersJson(requests[i]);
         const llm::ChatOutcome& o = outcomes[i];
         if (o.ok()) {
-            e.reply = o.response.content;
+            if (!o.response.parameters.empty()) e.parameters = o.response.parameters;
+            e.reply = o.response.reasoning.empty() ? o.response.content
+                                                   : "<think>" + o.response.reasoning + "</think>\n" + o.response.content;
             e.explanation = llm::stripReasoning(o.response.content);
             e.promptTokens = o.response.usage.promptTokens;
             e.completionTokens = o.response.usage.completionTokens;

@@ -41,11 +41,11 @@ std::map<std::string, std::string> explainerValues(const Study& study, const Neu
 llm::ChatRequest explainerRequest(const Study& study, const NeuronResult& neuron, int head, const ExplainerSettings& settings);
 // "### user\n..." form of a message list (how prompts are stored).
 std::string promptText(const std::vector<llm::ChatMessage>& messages);
-// The parameters JSON stored with a request ({"max_tokens": 200, "temperature": ...}).
-std::string parametersJson(const llm::ChatRequest& request);
 
 // Step 4: explains every target with `client`. A request that fails for good gives a record with
-// `error` set and no explanation; throws headlight::Cancelled when cancelled.
+// `error` set and no explanation; throws headlight::Cancelled when cancelled. `parameters` records the
+// parameters as sent (e.g. max_completion_tokens for a server that refused max_tokens); `reply` keeps
+// reasoning a server returned apart (reasoning_content) as a leading <think>...</think> block.
 std::vector<HeadExplanation> explainWithLlm(const Study& study, const std::vector<ExplainTarget>& targets,
                                             llm::LlmClient& client, const ExplainerSettings& settings,
                                             const Progress& progress = {});

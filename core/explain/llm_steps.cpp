@@ -1,5 +1,6 @@
 #include "core/explain/llm_steps.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -26,6 +27,10 @@ void addSpending(StepReport& report, llm::LlmClient& client) {
         report.cached += cached->hits();
         inner = &cached->inner();
     }
+    if (auto* cached = dynamic_cast<llm::CachedLlmClient*>(&client); cached && cached->storeFailures() > 0) {
+        if (report.cacheStoreFailures == 0) report.cacheStoreError = cached->firstStoreError();
+        report.cacheStoreFailures += cached->storeFailures();
+    }
     if (const auto* http = dynamic_cast<const llm::OpenAiChatClient*>(inner)) {
         const auto st = http->stats();
         report.sent += st.requests;
@@ -43,7 +48,40 @@ std::vector<std::size_t> llmRecords(const Study& study) {
     return out;
 }
 
+std::string targetName(const Study& study, const HeadExplanation& e) {
+    const int nHeads = std::max(1, study.nHeads);
+    return neuronName(e.neuron) + (e.baseline ? " (random)" : "") + " " + headName(e.head / nHeads, e.head % nHeads);
+}
+
+void noteFailure(StepReport& report, std::string line, const std::string& message) {
+    if (report.failed++ == 0) report.firstError = message;
+    report.failures.push_back(std::move(line));
+}
+
+// True if study.explanations holds an explanation of the same (neuron, head, source) as `r`.
+bool hasExplanation(const Study& study, const HeadExplanation& r) {
+    for (const HeadExplanation& e : study.explanations)
+        if (e.neuron == r.neuron && e.baseline == r.baseline && e.head == r.head && e.source == r.source && !e.explanation.empty())
+            return true;
+    return false;
+}
+
 }  // namespace
+
+std::string StepReport::failureText(const std::string& what, std::size_t listed) const {
+    if (failed == 0) return {};
+    std::ostringstream out;
+    out << failed << " of " << requests << " " << what << " requests failed:";
+    for (std::size_t i = 0; i < failures.size() && i < listed; ++i) out << "\n  " << failures[i];
+    if (failures.size() > listed) out << "\n  ... and " << (failures.size() - listed) << " more";
+    return out.str();
+}
+
+std::string StepReport::cacheText() const {
+    if (cacheStoreFailures == 0) return {};
+    return std::to_string(cacheStoreFailures) + " replies could not be written to the response cache (" + cacheStoreError +
+           "); a rerun pays for them again";
+}
 
 std::string StepReport::text() const {
     std::ostringstream out;
@@ -83,15 +121,15 @@ StepReport explainStudy(Study& study, const LlmStepsOptions& options, const Prog
     if (!options.useLlm || targets.empty()) return report;
     const auto client = makeClient(options.explainer, options);
     std::vector<HeadExplanation> records = explainWithLlm(study, targets, *client, options.explainerSettings, progress);
-    std::vector<HeadExplanation> good;
+    std::vector<HeadExplanation> kept;
     for (HeadExplanation& r : records) {
-        if (r.error.empty()) {
-            good.push_back(std::move(r));
-        } else if (report.failed++ == 0) {
-            report.firstError = r.error;
+        if (!r.error.empty()) {
+            noteFailure(report, "explain " + targetName(study, r) + ": " + r.error, r.error);
+            if (hasExplanation(study, r)) continue;  // an earlier explanation of this head stays
         }
+        kept.push_back(std::move(r));
     }
-    mergeExplanations(study, std::move(good));  // failures are not stored: earlier records stay
+    mergeExplanations(study, std::move(kept));
     report.requests = static_cast<int64_t>(targets.size());
     addSpending(report, *client);
     return report;
@@ -108,15 +146,15 @@ StepReport scoreStudy(Study& study, const std::vector<NeuronResult>& heldOutLabe
     const std::vector<std::size_t> indices = llmRecords(study);
     if (options.useLlm && !indices.empty()) {
         const auto client = makeClient(options.classifier, options);
-        report.failed = scoreWithLlm(study, *client, options.scorerSettings, progress, indices);
-        for (std::size_t i : indices) report.requests += static_cast<int64_t>(study.explanations[i].tests.size());
-        addSpending(report, *client);
-        if (report.failed > 0) {
-            for (std::size_t i : indices)
-                for (const ExplanationTest& t : study.explanations[i].tests)
-                    if (report.firstError.empty() && t.reply.rfind("[request failed] ", 0) == 0) report.firstError = t.reply.substr(17);
-            return report;  // study.heldOut unchanged: not a finished scoring
+        scoreWithLlm(study, *client, options.scorerSettings, progress, indices);
+        for (std::size_t i : indices) {
+            const HeadExplanation& e = study.explanations[i];
+            report.requests += static_cast<int64_t>(e.tests.size());
+            for (const ExplanationTest& t : e.tests)
+                if (!t.error.empty())
+                    noteFailure(report, "score " + targetName(study, e) + " test doc " + std::to_string(t.doc) + ": " + t.error, t.error);
         }
+        addSpending(report, *client);
     }
     provenance.createdAt = QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString();
     study.heldOut = std::move(provenance);

@@ -34,14 +34,21 @@ struct LlmStepsOptions {
 // What one step sent, received and spent.
 struct StepReport {
     int64_t requests = 0;          // LLM requests the step made (cache hits included)
-    int64_t failed = 0;            // requests that failed for good
+    int64_t failed = 0;            // requests that failed for good (recorded in the study as fields)
     std::string firstError;        // the message of the first failure
+    std::vector<std::string> failures;  // one line per failure: "L1N3 L0H1: message" (score: "... test doc D: ...")
+    int64_t cacheStoreFailures = 0;     // replies received but not written to the response cache
+    std::string cacheStoreError;        // why the first was not
     int64_t sent = 0;              // requests that went to the server now (not from the cache)
     int64_t cached = 0;            // served from the cache: free now
     int64_t promptTokens = 0;      // usage of what was sent now
     int64_t completionTokens = 0;
     double cost = 0;               // USD, at the endpoint's prices
     std::string text() const;      // "N sent, M from the cache; P prompt + C completion tokens, $x spent now"
+    // "N of M <what> requests failed: <first `listed` failure lines>..." ("" when none failed).
+    std::string failureText(const std::string& what, std::size_t listed = 5) const;
+    // "N replies could not be written to the response cache (reason); a rerun pays for them again" or "".
+    std::string cacheText() const;
 };
 
 // The client for `endpoint` with `options`' transport settings, behind the cache unless turned off.
@@ -52,15 +59,18 @@ std::vector<llm::ChatRequest> explainRequests(const Study& study, const Explaine
 // The requests step 5 would send for the LLM explanations, once tests are attached.
 std::vector<llm::ChatRequest> scoreRequests(const Study& study, const ScorerSettings& settings);
 
-// Step 4 on `study`: the baseline explains every relevant head; the LLM too unless !useLlm. Replies
-// that failed for good are not stored (earlier records of the same head stay); they are counted in
-// the report. Throws headlight::Cancelled when cancelled.
+// Step 4 on `study`: the baseline explains every relevant head; the LLM too unless !useLlm. What
+// succeeded is stored; a request that failed for good is stored as a record with `error` set and no
+// explanation (unless an earlier record of the same head has an explanation: that one stays), and
+// listed in the report. A rerun sends only the failed and missing requests (the rest come from the
+// response cache). Throws headlight::Cancelled when cancelled.
 StepReport explainStudy(Study& study, const LlmStepsOptions& options, const Progress& progress = {});
 
 // Step 5 on `study` with held-out labels (per neuron, labelHeldOut's result): attaches the tests,
 // scores the baseline records offline and, unless !useLlm, the LLM records with the classifier, and
-// records `provenance` (with its time stamp set now) in study.heldOut. When any classifier request
-// failed for good the report says so and study.heldOut is left as it was: the caller should not save.
+// records `provenance` (with its time stamp set now) in study.heldOut. A classifier request that
+// failed for good is recorded in its test's `error` and listed in the report; that explanation has no
+// score until a rerun (which sends only the failed requests: the rest come from the response cache).
 // Throws headlight::Error when the study has no explanations, headlight::Cancelled when cancelled.
 StepReport scoreStudy(Study& study, const std::vector<NeuronResult>& heldOutLabels, HeldOutProvenance provenance,
                       const LlmStepsOptions& options, const Progress& progress = {});

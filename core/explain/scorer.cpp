@@ -37,13 +37,20 @@ std::vector<ExplanationTest> selectTests(const std::vector<NeuronContext>& heldO
 
 void tally(HeadExplanation& e) {
     analysis::ConfusionMatrix m;
-    for (const ExplanationTest& t : e.tests) m.add(t.label, t.predicted);
+    bool failed = false;
+    for (const ExplanationTest& t : e.tests) {
+        if (!t.error.empty()) {
+            failed = true;  // no answer: neither a prediction nor an invalid reply
+            continue;
+        }
+        m.add(t.label, t.predicted);
+    }
     e.tp = m.tp;
     e.fn = m.fn;
     e.fp = m.fp;
     e.tn = m.tn;
     e.invalid = m.invalid;
-    e.score = m.balancedAccuracy();
+    e.score = failed ? std::nullopt : m.balancedAccuracy();  // a partial score would look like a result
 }
 
 llm::ChatRequest classifierRequest(const HeadExplanation& e, const std::string& token, const Study& study,
@@ -114,7 +121,7 @@ int64_t scoreWithLlm(Study& study, llm::LlmClient& classifier, const ScorerSetti
         llm::ChatRequest shape;
         shape.maxTokens = settings.maxTokens;
         shape.temperature = settings.temperature;
-        e.classifierParameters = parametersJson(shape);
+        e.classifierParameters = llm::parametersJson(shape);  // replaced below by what was sent
         e.classifierPromptTokens = e.classifierCompletionTokens = 0;
         e.classifierCost = 0;
     }
@@ -123,14 +130,17 @@ int64_t scoreWithLlm(Study& study, llm::LlmClient& classifier, const ScorerSetti
         ExplanationTest& t = e.tests[where[r].second];
         const llm::ChatOutcome& o = outcomes[r];
         if (o.ok()) {
+            t.error.clear();
             t.reply = o.response.content;
             t.predicted = llm::parseYesNo(o.response.content);
+            if (!o.response.parameters.empty()) e.classifierParameters = o.response.parameters;
             e.classifierPromptTokens += o.response.usage.promptTokens;
             e.classifierCompletionTokens += o.response.usage.completionTokens;
             e.classifierCost += o.response.cost;
         } else {
             ++failed;
-            t.reply = "[request failed] " + o.errorMessage();
+            t.reply.clear();
+            t.error = o.errorMessage();
             t.predicted.reset();
         }
     }

@@ -23,7 +23,8 @@ namespace headlight::explain {
 // The test contexts of `head` among a neuron's held-out contexts (predictions empty).
 std::vector<ExplanationTest> selectTests(const std::vector<NeuronContext>& heldOut, int head, int testsPerHead = 10);
 
-// Recomputes tp/fn/fp/tn/invalid and score from the tests' labels and predictions.
+// Recomputes tp/fn/fp/tn/invalid and score from the tests' labels and predictions. Tests whose request
+// failed (error set) are counted nowhere, and the explanation then has no score until a rerun.
 void tally(HeadExplanation& explanation);
 
 struct ScorerSettings {
@@ -44,7 +45,7 @@ void attachTests(Study& study, const std::vector<NeuronResult>& heldOut, int tes
 
 // Classifies the tests of the explanations selected by `indices` (into study.explanations; all
 // "llm" records with an explanation when empty) with `classifier`, then tallies. A request that fails
-// for good counts as invalid (its reply reads "[request failed] ..."); returns how many failed.
+// for good is recorded in its test's `error` (no reply, no prediction); returns how many failed.
 // Throws headlight::Cancelled when cancelled.
 int64_t scoreWithLlm(Study& study, llm::LlmClient& classifier, const ScorerSettings& settings,
                      const Progress& progress = {}, std::vector<std::size_t> indices = {});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -12,17 +13,16 @@
 #include <QByteArray>
 #include <QDateTime>
 #include <QHostAddress>
-#include <QLocale>
 #include <QNetworkAccessManager>
 #include <QNetworkProxy>
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QThread>
-#include <QTimeZone>
 #include <QTimer>
 #include <QUrl>
 
 #include "core/base/error.h"
+#include "core/llm/prompts.h"
 
 namespace headlight::llm {
 
@@ -31,6 +31,64 @@ using nlohmann::ordered_json;
 
 // ---------------------------------------------------------------------------------------------------------
 // Small pieces
+
+namespace {
+
+constexpr int64_t kMaxReportedTokens = 1000000000000LL;  // 10^12: sums of millions of replies stay in int64
+
+// `bytes` as one line of valid UTF-8 (invalid sequences become U+FFFD), at most `limit` bytes of it.
+std::string excerpt(const QByteArray& bytes, int limit = 300) {
+    QString s = QString::fromUtf8(bytes.left(limit));
+    for (QChar& c : s)
+        if (c.unicode() < 0x20) c = QLatin1Char(' ');
+    std::string out = s.toStdString();
+    if (bytes.size() > limit) out += "...";
+    return out;
+}
+std::string excerpt(const std::string& text, int limit = 300) {
+    return excerpt(QByteArray::fromRawData(text.data(), static_cast<int>(std::min<std::size_t>(text.size(), INT32_MAX))), limit);
+}
+
+// The server's error message: {"error": {"message": ...}} (OpenAI) or the start of the body.
+std::string serverMessage(const QByteArray& body) {
+    const json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_object() && j.contains("error")) {
+        const json& e = j["error"];
+        if (e.is_object() && e.contains("message") && e["message"].is_string()) return excerpt(e["message"].get<std::string>(), 1000);
+        if (e.is_string()) return excerpt(e.get<std::string>(), 1000);
+    }
+    if (j.is_object() && j.contains("message") && j["message"].is_string()) return excerpt(j["message"].get<std::string>(), 1000);
+    return excerpt(body);
+}
+
+std::string stringField(const json& object, const char* key) {
+    if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return {};
+    return object[key].get<std::string>();
+}
+
+int64_t tokenField(const json& usage, const char* key) {
+    if (!usage.is_object() || !usage.contains(key)) return 0;
+    const json& v = usage[key];
+    if (v.is_number_unsigned()) return clampTokens(static_cast<int64_t>(std::min<uint64_t>(v.get<uint64_t>(), kMaxReportedTokens)));
+    if (v.is_number_integer()) return clampTokens(v.get<int64_t>());
+    return 0;
+}
+
+bool containsText(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+// A reply with no usable answer: why, and whether another attempt may give one.
+ParsedReply noAnswer(const std::string& finishReason, const std::string& what) {
+    ParsedReply out;
+    const bool exhausted = finishReason == "length";
+    out.retryable = !exhausted && finishReason != "content_filter";
+    out.problem = exhausted ? what + ": max_tokens ran out before an answer (finish_reason length)"
+                            : what + (finishReason.empty() ? std::string() : " (finish_reason " + excerpt(finishReason, 40) + ")");
+    return out;
+}
+
+}  // namespace
+
+int64_t clampTokens(int64_t reported) { return std::clamp<int64_t>(reported, 0, kMaxReportedTokens); }
 
 std::string ChatOutcome::errorMessage() const {
     if (!error) return {};
@@ -64,35 +122,88 @@ double priceOf(const Usage& usage, const Endpoint& e) {
             double(usage.completionTokens) * e.completionPricePerMillion) / 1e6;
 }
 
-std::optional<int64_t> parseRetryAfterMs(const std::string& raw, int64_t nowMs) {
-    const QString value = QString::fromStdString(raw).trimmed();
-    if (value.isEmpty()) return std::nullopt;
-    bool ok = false;
-    const double seconds = value.toDouble(&ok);
-    if (ok) {
-        if (!std::isfinite(seconds) || seconds < 0) return std::nullopt;
-        return static_cast<int64_t>(std::llround(std::min(seconds, 1e9) * 1000.0));
-    }
-    // HTTP date (RFC 7231 IMF-fixdate), e.g. "Wed, 21 Oct 2015 07:28:00 GMT"; also RFC 2822 forms.
-    QDateTime when = QLocale::c().toDateTime(value, QStringLiteral("ddd, dd MMM yyyy HH:mm:ss 'GMT'"));
-    if (when.isValid()) {
-        when.setTimeZone(QTimeZone::utc());
-    } else {
-        when = QDateTime::fromString(value, Qt::RFC2822Date);
-    }
-    if (!when.isValid()) return std::nullopt;
-    return std::max<int64_t>(0, when.toMSecsSinceEpoch() - nowMs);
-}
-
-ordered_json LlmClient::requestBody(const ChatRequest& request) const {
+ordered_json chatBody(const std::string& model, const ChatRequest& request, const RequestDialect& dialect) {
     ordered_json body;
-    body["model"] = endpoint().model;
+    body["model"] = model;
     ordered_json messages = ordered_json::array();
     for (const ChatMessage& m : request.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
     body["messages"] = std::move(messages);
-    body["max_tokens"] = request.maxTokens;
-    if (request.temperature) body["temperature"] = *request.temperature;
+    body[dialect.maxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = request.maxTokens;
+    if (request.temperature && !dialect.omitTemperature) body["temperature"] = *request.temperature;
     return body;
+}
+
+std::string parametersJson(const ChatRequest& request, const RequestDialect& dialect) {
+    ordered_json body = chatBody(std::string(), request, dialect);
+    body.erase("model");
+    body.erase("messages");
+    return body.dump();
+}
+
+ordered_json LlmClient::requestBody(const ChatRequest& request) const { return chatBody(endpoint().model, request); }
+
+ParsedReply parseChatReply(const std::string& body) {
+    ParsedReply out;
+    out.retryable = true;
+    const json j = json::parse(body, nullptr, false);
+    if (j.is_discarded()) {
+        out.problem = "the reply is not valid JSON: " + excerpt(body);
+        return out;
+    }
+    if (j.is_object() && j.contains("error") && !j["error"].is_null() && !j.contains("choices")) {
+        out.problem = "the server answered with an error object: " + serverMessage(QByteArray::fromStdString(body));
+        return out;
+    }
+    const json* choice = nullptr;
+    if (j.is_object() && j.contains("choices") && j["choices"].is_array() && !j["choices"].empty()) choice = &j["choices"][0];
+    const json* message = choice && choice->is_object() && choice->contains("message") ? &(*choice)["message"] : nullptr;
+    if (!message || !message->is_object() || !message->contains("content")) {
+        out.problem = "the reply has no choices[0].message.content: " + excerpt(body);
+        return out;
+    }
+    const std::string finishReason = stringField(*choice, "finish_reason");
+    if (const std::string refusal = stringField(*message, "refusal"); !refusal.empty()) {
+        out.retryable = false;
+        out.problem = "the model refused: " + excerpt(refusal, 1000);
+        return out;
+    }
+    const json& content = (*message)["content"];
+    if (!content.is_string()) return noAnswer(finishReason, content.is_null() ? "the reply's content is null" : "the reply's content is not text");
+    ChatResponse r;
+    r.content = content.get<std::string>();
+    r.reasoning = stringField(*message, "reasoning_content");
+    if (r.reasoning.empty()) r.reasoning = stringField(*message, "reasoning");
+    if (stripReasoning(r.content).empty()) return noAnswer(finishReason, "the reply holds no answer (empty after removing reasoning)");
+    r.finishReason = finishReason;
+    r.model = stringField(j, "model");
+    if (j.contains("usage")) {
+        r.usage.promptTokens = tokenField(j["usage"], "prompt_tokens");
+        r.usage.completionTokens = tokenField(j["usage"], "completion_tokens");
+    }
+    out.response = std::move(r);
+    out.retryable = false;
+    return out;
+}
+
+std::string unsupportedParameter(const std::string& body) {
+    const json j = json::parse(body, nullptr, false);
+    std::string param, code, message;
+    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+        param = stringField(j["error"], "param");
+        code = stringField(j["error"], "code");
+        message = stringField(j["error"], "message");
+    } else {
+        message = body.substr(0, 4000);
+    }
+    message = QString::fromStdString(message).toLower().toStdString();
+    const bool unsupported = containsText(code, "unsupported") || containsText(message, "unsupported") ||
+                             containsText(message, "not supported") || containsText(message, "does not support");
+    if (!unsupported) return {};
+    for (const char* name : {"max_tokens", "temperature"})
+        if (param == name) return name;
+    for (const char* name : {"max_tokens", "temperature"})
+        if (param.empty() && containsText(message, name)) return name;
+    return {};
 }
 
 std::future<ChatResponse> LlmClient::request(const ChatRequest& request, const CancellationToken* token) {
@@ -156,10 +267,11 @@ namespace {
 
 // Qt's HTTP/1.1 backend opens at most 6 connections per host and manager; more managers give more.
 constexpr int kConnectionsPerManager = 6;
+// How far Qt's HTTP layer may read a reply ahead of the worker.
+constexpr qint64 kReadBuffer = 256 * 1024;
 
 struct Pending {
     ChatRequest request;
-    QByteArray body;
     LlmClient::Callback done;
     const CancellationToken* token = nullptr;
     int attempts = 0;
@@ -168,30 +280,63 @@ struct Pending {
     QTimer* timeout = nullptr;
     QTimer* backoff = nullptr;
     bool timedOut = false;
+    bool tooLarge = false;
+    bool adaptedMaxTokens = false;    // resent once with max_completion_tokens
+    bool adaptedTemperature = false;  // resent once without temperature
+    int adaptations = 0;              // attempts that only changed the form (not counted as retries)
+    std::string sentParameters;       // of the last attempt
+    QByteArray body;                  // the reply body read so far (at most maxReplyBytes)
+    std::string modelNotFound;        // set while /models is asked after a 404: the message so far
 };
 using PendingPtr = std::shared_ptr<Pending>;
 
-std::string truncateForMessage(const QByteArray& body, int limit = 300) {
-    std::string s = body.left(limit).toStdString();
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    if (body.size() > limit) s += "...";
-    return s;
+// What one finished HTTP exchange gave.
+struct Exchange {
+    QByteArray body;
+    int status = 0;
+    QString reason;
+    QNetworkReply::NetworkError netError = QNetworkReply::NoError;
+    QString netErrorString;
+    QByteArray retryAfter;
+    qint64 declaredLength = -1;
+};
+
+Exchange readExchange(QNetworkReply* reply, QByteArray bodySoFar) {
+    Exchange x;
+    x.body = std::move(bodySoFar);
+    if (reply->isOpen()) x.body += reply->readAll();
+    const QVariant status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
+    x.status = status.isValid() ? status.toInt() : 0;
+    x.reason = reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString();
+    x.netError = reply->error();
+    x.netErrorString = reply->errorString();
+    x.retryAfter = reply->rawHeader("Retry-After");
+    const QVariant length = reply->header(QNetworkRequest::ContentLengthHeader);
+    if (length.isValid()) x.declaredLength = length.toLongLong();
+    return x;
 }
 
-// The server's error message: {"error": {"message": ...}} (OpenAI) or the start of the body.
-std::string serverMessage(const QByteArray& body) {
-    try {
-        const json j = json::parse(body.toStdString());
-        if (j.is_object() && j.contains("error")) {
-            const json& e = j["error"];
-            if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
-            if (e.is_string()) return e.get<std::string>();
-        }
-        if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-    } catch (const json::exception&) {
-    }
-    return truncateForMessage(body);
+// The model ids of a /models answer ({"data": [{"id": ...}, ...]}), at most 30.
+std::vector<std::string> modelIds(const QByteArray& body) {
+    std::vector<std::string> ids;
+    const json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) return ids;
+    for (const json& m : j["data"])
+        if (m.is_object() && m.contains("id") && m["id"].is_string() && ids.size() < 30) ids.push_back(excerpt(m["id"].get<std::string>(), 100));
+    return ids;
+}
+
+// What the servers taught this process about their parameters, per (URL, model): a client made later
+// for the same endpoint (step 5 after step 4) starts with it. `settled`: a reply other than a 400
+// "unsupported parameter" came back, so the form is known.
+struct LearnedForm {
+    RequestDialect dialect;
+    bool settled = false;
+};
+std::mutex gDialectMutex;
+std::map<std::string, LearnedForm>& learnedForms() {
+    static std::map<std::string, LearnedForm> forms;
+    return forms;
 }
 
 }  // namespace
@@ -214,9 +359,12 @@ public:
             managers_.push_back(m);
             load_.push_back(0);
         }
-        resume_ = new QTimer(this);
-        resume_->setSingleShot(true);
-        QObject::connect(resume_, &QTimer::timeout, this, [this] { pump(); });
+        {
+            std::lock_guard<std::mutex> lock(gDialectMutex);
+            const LearnedForm& form = learnedForms()[dialectKey()];
+            dialect_ = form.dialect;
+            settled_ = form.settled;
+        }
         poll_ = new QTimer(this);
         poll_->setInterval(50);
         QObject::connect(poll_, &QTimer::timeout, this, [this] { pollCancellation(); });
@@ -231,6 +379,7 @@ public:
     void shutdown() {
         shuttingDown_ = true;
         std::vector<PendingPtr> all(active_.begin(), active_.end());
+        all.insert(all.end(), waiting_.begin(), waiting_.end());
         all.insert(all.end(), queue_.begin(), queue_.end());
         queue_.clear();
         for (const PendingPtr& p : all) finishError(p, std::make_exception_ptr(Error("LLM client was shut down")), false);
@@ -242,19 +391,10 @@ private:
     void pump() {
         if (shuttingDown_ || pumping_) return;  // finish() inside the loop below must not recurse
         pumping_ = true;
-        pumpOnce();
-        pumping_ = false;
-    }
-
-    void pumpOnce() {
-        // After a Retry-After, no new request starts before the server said (they would be refused too).
-        const int64_t now = QDateTime::currentMSecsSinceEpoch();
-        if (now < pausedUntilMs_ && !queue_.empty()) {
-            if (!resume_->isActive()) resume_->start(static_cast<int>(pausedUntilMs_ - now) + 1);
-            if (!poll_->isActive()) poll_->start();
-            return;
-        }
-        while (!queue_.empty() && static_cast<int>(active_.size()) < std::max(1, options_.concurrency)) {
+        // Until the endpoint's parameter form is known, one request at a time: a server that refuses
+        // max_tokens / temperature then answers one 400 each, not one per request in flight.
+        const int slots = settled_ ? std::max(1, options_.concurrency) : 1;
+        while (!queue_.empty() && static_cast<int>(active_.size()) < slots) {
             PendingPtr p = queue_.front();
             queue_.pop_front();
             if (p->token && p->token->isCancelled()) {
@@ -264,22 +404,16 @@ private:
             active_.insert(p);
             send(p);
         }
-        if (!active_.empty() || !queue_.empty()) {
+        if (!active_.empty() || !queue_.empty() || !waiting_.empty()) {
             if (!poll_->isActive()) poll_->start();
         } else {
             poll_->stop();
         }
+        pumping_ = false;
     }
 
-    void send(const PendingPtr& p) {
-        p->attempts++;
-        p->timedOut = false;
-        {
-            std::lock_guard<std::mutex> lock(statsMutex_);
-            stats_.attempts++;
-            if (p->attempts > 1) stats_.retries++;
-        }
-        QNetworkRequest req(url_);
+    QNetworkRequest networkRequest(const QUrl& url) const {
+        QNetworkRequest req(url);
         req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
         req.setRawHeader("Accept", "application/json");
         if (!endpoint_.apiKey.empty())
@@ -287,15 +421,50 @@ private:
         if (!endpoint_.organization.empty())
             req.setRawHeader("OpenAI-Organization", QByteArray::fromStdString(endpoint_.organization));
         // HTTP/2 (one multiplexed connection) over TLS; plain http stays HTTP/1.1 (no h2c upgrade).
-        req.setAttribute(QNetworkRequest::Http2AllowedAttribute, url_.scheme() == QLatin1String("https"));
+        req.setAttribute(QNetworkRequest::Http2AllowedAttribute, url.scheme() == QLatin1String("https"));
+        return req;
+    }
+
+    void send(const PendingPtr& p) {
+        p->attempts++;
+        {
+            std::lock_guard<std::mutex> lock(statsMutex_);
+            stats_.attempts++;
+            if (p->attempts > 1) stats_.retries++;
+        }
+        // The body as this endpoint takes it (what the 400 replies taught), built for each attempt.
+        const QByteArray body = QByteArray::fromStdString(
+            chatBody(endpoint_.model, p->request, dialect_).dump(-1, ' ', false, json::error_handler_t::replace));
+        p->sentParameters = parametersJson(p->request, dialect_);
+        start(p, url_, &body);
+    }
+
+    // Starts a POST of `body` (or a GET when null) to `url` for `p`, with its timeout and body cap.
+    void start(const PendingPtr& p, const QUrl& url, const QByteArray* body) {
+        p->timedOut = false;
+        p->tooLarge = false;
         int best = 0;
         for (int i = 1; i < static_cast<int>(managers_.size()); ++i)
             if (load_[i] < load_[best]) best = i;
         p->manager = best;
         load_[best]++;
-        QNetworkReply* reply = managers_[best]->post(req, p->body);
+        QNetworkReply* reply = body ? managers_[best]->post(networkRequest(url), *body) : managers_[best]->get(networkRequest(url));
         p->reply = reply;
+        p->body.clear();
+        // A body past the cap is refused as it arrives, never buffered whole: Qt reads at most
+        // kReadBuffer ahead of us (backpressure), and we keep at most the cap.
+        reply->setReadBufferSize(kReadBuffer);
         QObject::connect(reply, &QNetworkReply::finished, this, [this, p] { onFinished(p); });
+        QObject::connect(reply, &QNetworkReply::readyRead, this, [this, p] {
+            if (!p->reply) return;
+            const qint64 declared = p->reply->header(QNetworkRequest::ContentLengthHeader).toLongLong();
+            p->body += p->reply->read(std::max<qint64>(0, options_.maxReplyBytes + 1 - p->body.size()));
+            if (p->body.size() > options_.maxReplyBytes || declared > options_.maxReplyBytes) {
+                p->tooLarge = true;
+                p->body.clear();
+                p->reply->abort();
+            }
+        });
         p->timeout = new QTimer(this);
         p->timeout->setSingleShot(true);
         QObject::connect(p->timeout, &QTimer::timeout, this, [p] {
@@ -320,106 +489,152 @@ private:
         }
     }
 
+    std::string dialectKey() const { return endpoint_.chatUrl() + "\n" + endpoint_.model; }
+
+    std::string where() const { return "LLM request to " + endpoint_.chatUrl() + " (model " + endpoint_.model + ")"; }
+
     void onFinished(const PendingPtr& p) {
         QNetworkReply* reply = p->reply;
         if (!reply) return;
-        const QByteArray body = reply->isOpen() ? reply->readAll() : QByteArray();
-        const QVariant statusVar = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
-        const int status = statusVar.isValid() ? statusVar.toInt() : 0;
-        const QString reason = reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString();
-        const QNetworkReply::NetworkError netError = reply->error();
-        const QString netErrorString = reply->errorString();
-        const QByteArray retryAfter = reply->rawHeader("Retry-After");
-        const qint64 declaredLength = reply->header(QNetworkRequest::ContentLengthHeader).isValid()
-                                          ? reply->header(QNetworkRequest::ContentLengthHeader).toLongLong()
-                                          : -1;
-        const bool timedOut = p->timedOut;
+        const bool timedOut = p->timedOut, tooLarge = p->tooLarge;
+        const Exchange x = readExchange(reply, std::move(p->body));
+        p->body.clear();
         releaseReply(p);
-        const std::string where = "LLM request to " + endpoint_.chatUrl() + " (model " + endpoint_.model + ")";
-
         if (p->token && p->token->isCancelled()) {
             finishError(p, std::make_exception_ptr(Cancelled()), true);
             return;
         }
-        if (timedOut) {
-            retryOrFail(p, where + ": no complete reply within " + QString::number(options_.timeoutMs / 1000.0).toStdString() + " s (timeout)", {});
+        if (!p->modelNotFound.empty()) {
+            failModelNotFound(p, x, timedOut || tooLarge);
             return;
         }
-        if (status >= 200 && status < 300) {
-            if (netError != QNetworkReply::NoError || (declaredLength >= 0 && body.size() < declaredLength)) {
-                retryOrFail(p, where + ": reply body truncated (got " + std::to_string(body.size()) + " of " +
-                                   (declaredLength >= 0 ? std::to_string(declaredLength) : std::string("?")) +
-                                   " bytes: " + netErrorString.toStdString() + ")", {});
+        if (x.status == 400 && adapt(p, unsupportedParameter(x.body.toStdString()))) {
+            send(p);  // at once, in the form the server takes
+            return;
+        }
+        settle();
+        if (tooLarge) {
+            failFinal(p, where() + ": the reply body is larger than " + std::to_string(options_.maxReplyBytes >> 20) +
+                             " MiB (" + std::to_string(options_.maxReplyBytes) + " bytes); refused");
+            return;
+        }
+        if (timedOut) {
+            retryOrFail(p, where() + ": no complete reply within " + QString::number(options_.timeoutMs / 1000.0).toStdString() + " s (timeout)", {});
+            return;
+        }
+        if (x.status >= 200 && x.status < 300) {
+            if (x.netError != QNetworkReply::NoError || (x.declaredLength >= 0 && x.body.size() < x.declaredLength)) {
+                retryOrFail(p, where() + ": reply body truncated (got " + std::to_string(x.body.size()) + " of " +
+                                   (x.declaredLength >= 0 ? std::to_string(x.declaredLength) : std::string("?")) +
+                                   " bytes: " + x.netErrorString.toStdString() + ")", {});
                 return;
             }
-            parseAndFinish(p, body, where);
+            parseAndFinish(p, x.body);
             return;
         }
-        if (status > 0) {
-            const std::string message = where + ": HTTP " + std::to_string(status) +
-                                        (reason.isEmpty() ? std::string() : " " + reason.toStdString()) + ": " +
-                                        serverMessage(body);
-            const bool retryable = status == 408 || status == 409 || status == 429 || status >= 500;
-            if (retryable) {
-                std::optional<int64_t> after;
-                if (!retryAfter.isEmpty())
-                    after = parseRetryAfterMs(retryAfter.toStdString(), QDateTime::currentMSecsSinceEpoch());
-                retryOrFail(p, message, after);
-            } else {
-                std::string hint;
-                if (status == 401) hint = " (check the API key: OPENAI_API_KEY)";
-                if (status == 404) hint = " (check the base URL and the model name)";
-                failFinal(p, message + hint);
-            }
+        if (x.status > 0) {
+            onHttpError(p, x);
             return;
         }
         // No HTTP status: a transport failure.
-        switch (netError) {
+        switch (x.netError) {
             case QNetworkReply::HostNotFoundError:
             case QNetworkReply::ConnectionRefusedError:
             case QNetworkReply::ProtocolUnknownError:
             case QNetworkReply::SslHandshakeFailedError:
             case QNetworkReply::ProtocolInvalidOperationError:
-                failFinal(p, where + ": " + netErrorString.toStdString());
+                failFinal(p, where() + ": " + x.netErrorString.toStdString());
                 return;
             default:
-                retryOrFail(p, where + ": " + netErrorString.toStdString(), {});
+                retryOrFail(p, where() + ": " + x.netErrorString.toStdString(), {});
         }
     }
 
-    void parseAndFinish(const PendingPtr& p, const QByteArray& body, const std::string& where) {
-        json j;
-        try {
-            j = json::parse(body.toStdString());
-        } catch (const json::exception&) {
-            failFinal(p, where + ": the reply is not valid JSON: " + truncateForMessage(body));
+    void onHttpError(const PendingPtr& p, const Exchange& x) {
+        const std::string message = where() + ": HTTP " + std::to_string(x.status) +
+                                    (x.reason.isEmpty() ? std::string() : " " + x.reason.toStdString()) + ": " +
+                                    serverMessage(x.body);
+        if (RetryPolicy::retryableStatus(x.status)) {
+            std::optional<int64_t> after;
+            if (!x.retryAfter.isEmpty()) after = parseRetryAfterMs(x.retryAfter.toStdString(), QDateTime::currentMSecsSinceEpoch());
+            retryOrFail(p, message, after);
             return;
         }
-        ChatResponse r;
-        try {
-            const json& choice = j.at("choices").at(0);
-            const json& content = choice.at("message").at("content");
-            r.content = content.is_null() ? std::string() : content.get<std::string>();
-            if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
-                r.finishReason = choice["finish_reason"].get<std::string>();
-            if (j.contains("model") && j["model"].is_string()) r.model = j["model"].get<std::string>();
-            if (j.contains("usage") && j["usage"].is_object()) {
-                const json& u = j["usage"];
-                if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
-                    r.usage.promptTokens = u["prompt_tokens"].get<int64_t>();
-                if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
-                    r.usage.completionTokens = u["completion_tokens"].get<int64_t>();
-            }
-        } catch (const json::exception&) {
-            failFinal(p, where + ": the reply has no choices[0].message.content: " + truncateForMessage(body));
+        if (x.status == 404) {
+            // Ask the server which models it has, then fail with the list.
+            p->modelNotFound = message + " (model '" + endpoint_.model + "' not found at " + endpoint_.chatUrl() + ")";
+            QString base = QString::fromStdString(endpoint_.chatUrl());
+            base.chop(int(std::string("/chat/completions").size()));
+            start(p, QUrl(base + QStringLiteral("/models")), nullptr);
             return;
         }
+        failFinal(p, message + (x.status == 401 ? " (check the API key: OPENAI_API_KEY)" : ""));
+    }
+
+    // A 400 "unsupported parameter": true when the request may go again in the form the server takes
+    // (once per parameter and request); the form is kept for every later request of this endpoint.
+    bool adapt(const PendingPtr& p, const std::string& parameter) {
+        if (!learn(p, parameter)) return false;
+        std::lock_guard<std::mutex> lock(gDialectMutex);
+        learnedForms()[dialectKey()].dialect = dialect_;
+        return true;
+    }
+    // Any other reply (or transport failure): the form is known; the other requests may start.
+    void settle() {
+        if (settled_) return;
+        settled_ = true;
+        {
+            std::lock_guard<std::mutex> lock(gDialectMutex);
+            learnedForms()[dialectKey()] = {dialect_, true};
+        }
+        pump();
+    }
+    bool learn(const PendingPtr& p, const std::string& parameter) {
+        if (parameter == "max_tokens" && !p->adaptedMaxTokens) {
+            p->adaptedMaxTokens = true;
+            p->adaptations++;
+            dialect_.maxCompletionTokens = true;
+            return true;
+        }
+        if (parameter == "temperature" && p->request.temperature && !p->adaptedTemperature) {
+            p->adaptedTemperature = true;
+            p->adaptations++;
+            dialect_.omitTemperature = true;
+            return true;
+        }
+        return false;
+    }
+
+    void failModelNotFound(const PendingPtr& p, const Exchange& x, bool incomplete) {
+        std::string message = std::move(p->modelNotFound);
+        p->modelNotFound.clear();
+        const std::vector<std::string> ids = incomplete || x.status != 200 ? std::vector<std::string>{} : modelIds(x.body);
+        if (ids.empty()) {
+            message += "; check the base URL and the model name";
+        } else {
+            message += "; the server offers:";
+            for (std::size_t i = 0; i < ids.size(); ++i) message += (i ? ", " : " ") + ids[i];
+        }
+        failFinal(p, message);
+    }
+
+    void parseAndFinish(const PendingPtr& p, const QByteArray& body) {
+        ParsedReply parsed = parseChatReply(body.toStdString());
+        if (!parsed.response) {
+            if (parsed.retryable)
+                retryOrFail(p, where() + ": " + parsed.problem, {});
+            else
+                failFinal(p, where() + ": " + parsed.problem);
+            return;
+        }
+        ChatResponse r = std::move(*parsed.response);
         if (r.model.empty()) r.model = endpoint_.model;
+        r.parameters = p->sentParameters;
         r.cost = priceOf(r.usage, endpoint_);
         r.attempts = p->attempts;
         {
             std::lock_guard<std::mutex> lock(statsMutex_);
-            stats_.usage.promptTokens += r.usage.promptTokens;
+            stats_.usage.promptTokens += r.usage.promptTokens;  // each at most 10^12: no overflow
             stats_.usage.completionTokens += r.usage.completionTokens;
             stats_.cost += r.cost;
         }
@@ -428,38 +643,29 @@ private:
         finish(p, std::move(outcome));
     }
 
+    // Another attempt after the policy's delay, or the final error. While it waits the request holds
+    // no concurrency slot: the other requests go on (a Retry-After pauses this request only).
     void retryOrFail(const PendingPtr& p, const std::string& message, std::optional<int64_t> retryAfterMs) {
-        if (p->attempts >= std::max(1, options_.maxAttempts)) {
+        if (!options_.retry.mayRetry(p->attempts - p->adaptations)) {
             failFinal(p, message + " (gave up after " + std::to_string(p->attempts) + " attempts)");
             return;
         }
-        int64_t delay;
-        if (retryAfterMs) {
-            // As the server says, plus up to 10 % so that the waiting requests do not all return at once.
-            delay = std::min<int64_t>(*retryAfterMs, options_.maxRetryAfterMs);
-            std::uniform_real_distribution<double> jitter(0.0, 0.1);
-            delay += static_cast<int64_t>(double(delay) * jitter(rng_));
-            pausedUntilMs_ = std::max<int64_t>(pausedUntilMs_, QDateTime::currentMSecsSinceEpoch() +
-                                                          std::min<int64_t>(*retryAfterMs, options_.maxRetryAfterMs));
-        } else {
-            const double base = std::min<double>(options_.maxBackoffMs,
-                                                 double(options_.initialBackoffMs) * std::pow(2.0, p->attempts - 1));
-            std::uniform_real_distribution<double> jitter(0.5, 1.0);
-            delay = static_cast<int64_t>(base * jitter(rng_));
-        }
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        const int64_t delay = options_.retry.delayMs(p->attempts - p->adaptations, retryAfterMs, unit(rng_));
+        active_.erase(p);
+        waiting_.insert(p);
         p->backoff = new QTimer(this);
         p->backoff->setSingleShot(true);
         QObject::connect(p->backoff, &QTimer::timeout, this, [this, p] {
             p->backoff->deleteLater();
             p->backoff = nullptr;
+            waiting_.erase(p);
             if (shuttingDown_) return;
-            if (p->token && p->token->isCancelled()) {
-                finishError(p, std::make_exception_ptr(Cancelled()), true);
-                return;
-            }
-            send(p);
+            queue_.push_front(p);  // before the requests that never started
+            pump();
         });
-        p->backoff->start(static_cast<int>(std::max<int64_t>(0, delay)));
+        p->backoff->start(static_cast<int>(std::clamp<int64_t>(delay, 0, INT32_MAX)));
+        pump();
     }
 
     void failFinal(const PendingPtr& p, const std::string& message) {
@@ -492,6 +698,7 @@ private:
             p->backoff = nullptr;
         }
         active_.erase(p);
+        waiting_.erase(p);
         LlmClient::Callback done = std::move(p->done);
         p->done = nullptr;
         if (done) done(std::move(outcome));
@@ -500,8 +707,9 @@ private:
 
     void pollCancellation() {
         std::vector<PendingPtr> cancelled;
-        for (const PendingPtr& p : active_)
-            if (p->token && p->token->isCancelled()) cancelled.push_back(p);
+        for (const auto* set : {&active_, &waiting_})
+            for (const PendingPtr& p : *set)
+                if (p->token && p->token->isCancelled()) cancelled.push_back(p);
         for (auto it = queue_.begin(); it != queue_.end();) {
             if ((*it)->token && (*it)->token->isCancelled()) {
                 cancelled.push_back(*it);
@@ -521,11 +729,12 @@ private:
     std::mt19937_64 rng_;
     std::vector<QNetworkAccessManager*> managers_;
     std::vector<int> load_;
-    std::deque<PendingPtr> queue_;
-    std::set<PendingPtr> active_;
+    std::deque<PendingPtr> queue_;   // not started yet (retries waiting no more go first)
+    std::set<PendingPtr> active_;    // in flight: hold a concurrency slot
+    std::set<PendingPtr> waiting_;   // waiting for their backoff / Retry-After: hold none
     QTimer* poll_ = nullptr;
-    QTimer* resume_ = nullptr;       // restarts pump() when a Retry-After pause ends
-    int64_t pausedUntilMs_ = 0;      // no new request starts before this (ms since epoch)
+    RequestDialect dialect_;         // how this endpoint takes the parameters (learned from 400 replies)
+    bool settled_ = false;           // a reply came back that was not a 400 "unsupported parameter"
     bool pumping_ = false;
     bool shuttingDown_ = false;
 };
@@ -563,7 +772,6 @@ OpenAiChatClient::~OpenAiChatClient() {
 void OpenAiChatClient::submit(const ChatRequest& request, Callback done, const CancellationToken* token) {
     auto p = std::make_shared<Pending>();
     p->request = request;
-    p->body = QByteArray::fromStdString(requestBody(request).dump(-1, ' ', false, json::error_handler_t::replace));
     p->done = std::move(done);
     p->token = token;
     {

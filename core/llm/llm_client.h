@@ -2,8 +2,16 @@
 // models). An LlmClient accepts chat requests from any thread and completes them asynchronously; it
 // never needs an event loop in the caller. OpenAiChatClient speaks the OpenAI Chat Completions protocol
 // (POST {base}/chat/completions) over Qt Network from a thread of its own, with bounded concurrency,
-// timeouts, retries (exponential backoff with jitter, Retry-After honoured), cancellation, token usage
-// and cost accounting. The API key lives only in memory: it is never written to a file, log or cache.
+// timeouts, retries (core/base/retry_policy.h: exponential backoff with jitter; a Retry-After, capped,
+// pauses only the request it came with), a cap on reply bodies, cancellation, token usage and cost
+// accounting. Transient faults are retried: resets, timeouts, 408/409/429/5xx, and 2xx replies that are
+// cut off, not JSON, carry an error object or no choices[0].message.content. Servers of 2026: a 400
+// "unsupported parameter" for max_tokens / temperature is answered by resending once in the accepted
+// form (max_completion_tokens / no temperature), remembered for the endpoint (in this process; until
+// the form is known, one request is in flight, so such a server answers two 400s, not one per
+// request in flight); reasoning in
+// `reasoning_content` or inline <think> is kept apart from the answer; a 404 for the model lists the
+// server's /models. The API key lives only in memory: it is never written to a file, log or cache.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/progress.h"
+#include "core/base/retry_policy.h"
 
 namespace headlight::llm {
 
@@ -40,9 +49,17 @@ struct Usage {
     int64_t completionTokens = 0;  // usage.completion_tokens
 };
 
-// A successful reply.
+// How the parameters of a request are spelled for a server (learned from its 400 replies).
+struct RequestDialect {
+    bool maxCompletionTokens = false;  // send max_completion_tokens instead of max_tokens
+    bool omitTemperature = false;      // never send temperature (the model only takes its default)
+};
+
+// A successful reply: never empty (a reply without an answer is an error, so it is never cached).
 struct ChatResponse {
-    std::string content;     // choices[0].message.content ("" when null)
+    std::string content;     // choices[0].message.content (may hold inline <think> reasoning)
+    std::string reasoning;   // choices[0].message.reasoning_content (or .reasoning); "" when absent
+    std::string parameters;  // JSON of the parameters as sent, e.g. {"max_completion_tokens":200}
     std::string model;       // the model the server says answered (may differ from the requested id)
     std::string finishReason;  // choices[0].finish_reason
     Usage usage;             // tokens of this request
@@ -76,12 +93,10 @@ struct Endpoint {
 
 // Transport settings of OpenAiChatClient.
 struct ClientOptions {
-    int concurrency = 16;            // requests in flight at once
+    int concurrency = 16;            // requests in flight at once (a request waiting to retry holds none)
     int timeoutMs = 120000;          // per attempt, from send to the end of the body
-    int maxAttempts = 6;             // first try + retries, for retryable failures
-    int initialBackoffMs = 1000;     // backoff before retry k: min(max, initial * 2^(k-1)) * U(0.5, 1]
-    int maxBackoffMs = 60000;        // cap of the exponential backoff
-    int maxRetryAfterMs = 300000;    // a server's Retry-After is honoured up to this
+    int64_t maxReplyBytes = 16 << 20;  // a longer reply body is refused (final error), never buffered
+    RetryPolicy retry;               // attempts, backoff, Retry-After cap (60 s)
 };
 
 class LlmClient {
@@ -98,7 +113,8 @@ public:
     // The endpoint's model id and URL (no key), for records and cache keys.
     virtual const Endpoint& endpoint() const = 0;
 
-    // The exact request identity: {url, model, messages, max_tokens, temperature?}; the key is never in it.
+    // The exact request identity: {model, messages, max_tokens, temperature?}; the key is never in it.
+    // (What goes on the wire may spell the parameters differently: RequestDialect.)
     nlohmann::ordered_json requestBody(const ChatRequest& request) const;
 
     // Blocking conveniences (usable from any thread that is not the client's own).
@@ -142,9 +158,28 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Parses a Retry-After value: delta-seconds ("3", "1.5") or an HTTP date ("Wed, 21 Oct 2015 07:28:00
-// GMT"), relative to `nowMsSinceEpoch`. Empty when absent or unparsable; 0 for dates in the past.
-std::optional<int64_t> parseRetryAfterMs(const std::string& value, int64_t nowMsSinceEpoch);
+using headlight::parseRetryAfterMs;
+
+// The Chat Completions body of `request` for `model`, its parameters spelled as `dialect` says.
+nlohmann::ordered_json chatBody(const std::string& model, const ChatRequest& request, const RequestDialect& dialect = {});
+// The parameters of that body alone, as compact JSON ({"max_tokens":200,"temperature":0.5}).
+std::string parametersJson(const ChatRequest& request, const RequestDialect& dialect = {});
+
+// A 2xx body read as a Chat Completions reply: the response, or why not and whether another attempt
+// may help (a cut-off or garbled body, an error object, no choices: yes; a refusal, or no answer
+// because max_tokens ran out: no). Never throws; messages are valid UTF-8 and short.
+struct ParsedReply {
+    std::optional<ChatResponse> response;
+    std::string problem;     // "" when response is set
+    bool retryable = false;
+};
+ParsedReply parseChatReply(const std::string& body);
+
+// What a 400 reply says the model does not support: "max_tokens", "temperature", or "".
+std::string unsupportedParameter(const std::string& body);
+
+// Token counts as reported by a server, made safe to add up: negative -> 0, at most 10^12.
+int64_t clampTokens(int64_t reported);
 
 // The cost of `usage` at the endpoint's prices (USD).
 double priceOf(const Usage& usage, const Endpoint& endpoint);

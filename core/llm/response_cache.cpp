@@ -9,6 +9,7 @@
 
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
+#include "core/llm/prompts.h"
 
 namespace headlight::llm {
 
@@ -56,10 +57,13 @@ std::optional<ChatResponse> ResponseCache::find(const std::string& key, const st
         const ordered_json& r = j.at("response");
         ChatResponse out;
         out.content = r.at("content").get<std::string>();
+        if (stripReasoning(out.content).empty()) return std::nullopt;  // no answer: never a hit
+        out.reasoning = r.value("reasoning", std::string());
+        out.parameters = r.value("parameters", std::string());
         out.model = r.value("model", std::string());
         out.finishReason = r.value("finish_reason", std::string());
-        out.usage.promptTokens = r.value("prompt_tokens", int64_t(0));
-        out.usage.completionTokens = r.value("completion_tokens", int64_t(0));
+        out.usage.promptTokens = clampTokens(r.value("prompt_tokens", int64_t(0)));
+        out.usage.completionTokens = clampTokens(r.value("completion_tokens", int64_t(0)));
         out.cost = r.value("cost", 0.0);
         out.cached = true;
         out.attempts = 0;
@@ -79,6 +83,8 @@ void ResponseCache::store(const std::string& key, const std::string& url, const 
     j["url"] = url;
     j["request"] = body;
     j["response"] = {{"content", response.content},
+                     {"reasoning", response.reasoning},
+                     {"parameters", response.parameters},
                      {"model", response.model},
                      {"finish_reason", response.finishReason},
                      {"prompt_tokens", response.usage.promptTokens},
@@ -98,6 +104,16 @@ CachedLlmClient::~CachedLlmClient() {
     storePool_->waitForDone();
 }
 
+void CachedLlmClient::noteStoreFailure(const std::string& message) {
+    std::lock_guard<std::mutex> lock(storeErrorMutex_);
+    if (storeFailures_++ == 0) firstStoreError_ = message;
+}
+
+std::string CachedLlmClient::firstStoreError() const {
+    std::lock_guard<std::mutex> lock(storeErrorMutex_);
+    return firstStoreError_;
+}
+
 void CachedLlmClient::submit(const ChatRequest& request, Callback done, const CancellationToken* token) {
     const std::string url = inner_->endpoint().chatUrl();
     const ordered_json body = requestBody(request);
@@ -113,7 +129,7 @@ void CachedLlmClient::submit(const ChatRequest& request, Callback done, const Ca
     auto cache = cache_;
     QThreadPool* pool = storePool_.get();
     inner_->submit(request, [this, pool, cache, key, url, body, done = std::move(done)](ChatOutcome outcome) mutable {
-        if (!outcome.ok()) {
+        if (!outcome.ok() || stripReasoning(outcome.response.content).empty()) {  // no answer: not cached
             done(std::move(outcome));
             return;
         }
@@ -122,8 +138,8 @@ void CachedLlmClient::submit(const ChatRequest& request, Callback done, const Ca
         pool->start([this, cache, key, url, body, done = std::move(done), outcome = std::move(outcome)]() mutable {
             try {
                 cache->store(key, url, body, outcome.response);
-            } catch (const Error&) {
-                ++storeFailures_;
+            } catch (const std::exception& e) {
+                noteStoreFailure(e.what());
             }
             done(std::move(outcome));
         });

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -43,7 +44,8 @@ private:
 
 // An LlmClient that answers from a ResponseCache when it can and otherwise asks `inner`, storing what
 // comes back (on threads of its own, before the reply is delivered, so that the network thread never
-// waits for the disk). Errors are never cached.
+// waits for the disk). Errors and replies without an answer are never cached. A reply that cannot be
+// stored is still delivered; storeFailures() / firstStoreError() say so (a rerun would pay again).
 class CachedLlmClient : public LlmClient {
 public:
     CachedLlmClient(std::shared_ptr<LlmClient> inner, std::shared_ptr<ResponseCache> cache);
@@ -55,11 +57,15 @@ public:
     int64_t hits() const { return hits_.load(); }
     int64_t misses() const { return misses_.load(); }
     int64_t storeFailures() const { return storeFailures_.load(); }
+    std::string firstStoreError() const;  // "" when every store succeeded
     LlmClient& inner() { return *inner_; }
 
 private:
     // Declaration order matters: the inner client's shutdown may still hand replies to the store pool.
+    void noteStoreFailure(const std::string& message);
     std::atomic<int64_t> hits_{0}, misses_{0}, storeFailures_{0};
+    mutable std::mutex storeErrorMutex_;
+    std::string firstStoreError_;
     std::unique_ptr<QThreadPool> storePool_;
     std::shared_ptr<ResponseCache> cache_;
     std::shared_ptr<LlmClient> inner_;

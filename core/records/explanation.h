@@ -20,6 +20,8 @@ struct ExplanationTest {
     bool label = false;             // truth: the head is active in this context (steps 2-3 re-run)
     std::optional<bool> predicted;  // the classifier's Yes/No; empty: invalid reply
     std::string reply;              // the classifier's raw reply
+    std::string error;              // "" or why the classifier request failed for good (then no reply,
+                                    // not counted; the explanation has no score until a rerun)
 };
 
 // Steps 4-5: the explanation of one relevant (neuron, head) and its head explanation score E.

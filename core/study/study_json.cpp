@@ -161,6 +161,7 @@ ordered_json testsJson(const HeadExplanation& e, bool full) {
         jt["label"] = t.label;
         jt["predicted"] = optionalBool(t.predicted);
         jt["reply"] = t.reply;
+        if (!t.error.empty()) jt["error"] = t.error;
         tests.push_back(std::move(jt));
     }
     return tests;
@@ -215,8 +216,10 @@ ordered_json toExportJson(const HeadExplanation& e, int nHeads) {
     j["tn"] = e.tn;
     j["invalid"] = e.invalid;
     ordered_json tests = ordered_json::array();
-    for (const ExplanationTest& t : e.tests)
+    for (const ExplanationTest& t : e.tests) {
         tests.push_back({{"doc", t.doc}, {"text", t.text}, {"label", t.label}, {"predicted", optionalBool(t.predicted)}});
+        if (!t.error.empty()) tests.back()["error"] = t.error;
+    }
     j["tests"] = std::move(tests);
     if (!e.error.empty()) j["error"] = e.error;
     return j;
@@ -267,6 +270,7 @@ HeadExplanation headExplanationFromJson(const json& j, const std::string& where)
             read(jt, "activation", t.activation, wt, false);
             read(jt, "label", t.label, wt);
             read(jt, "reply", t.reply, wt, false);
+            read(jt, "error", t.error, wt, false);
             if (jt.contains("predicted") && !jt["predicted"].is_null()) {
                 bool p = false;
                 read(jt, "predicted", p, wt);
