@@ -681,6 +681,52 @@ private Q_SLOTS:
         QVERIFY(!anyFileContains(dir.path(), kSecretKey));
     }
 
+    // The one study job (core/explain/study_job.h) behind `study run`: when some explainer requests fail
+    // for good, the run still scores what was explained, writes the bundle with every failure recorded,
+    // exits 1, and a rerun sends only the failed requests.
+    void studyRunKeepsGoingPastFailedExplanations() {
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_sample.jsonl");
+        const QString heldout = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_heldout.jsonl");
+        HL_REQUIRE_FIXTURE(model);
+        LlmTestServer server;
+        std::atomic<bool> failing{true};
+        std::atomic<int> explainerCalls{0};
+        server.setHandler([&](const ReceivedRequest& r) {
+            if (r.json.value("max_tokens", 0) == 1) return ServerAction::ok("Yes");
+            // The first explainer request fails for good while `failing`; the others succeed.
+            if (failing && explainerCalls++ == 0) return ServerAction::error(400, "bad request for this one");
+            return ServerAction::ok("Active after a comma.");
+        });
+        QTemporaryDir dir;
+        const QString bundle = dir.path() + "/run.headlight";
+        const QStringList args = {"study", "run", "--model", model, "--corpus", corpus, "--layers", "3,4", "--top", "4",
+                                  "--docs", "10", "--prompts", "8", "--explain", "--heldout", heldout,
+                                  "--llm-base-url", server.baseUrl(), "--llm-model", "m", "--concurrency", "1",
+                                  "--attempts", "1", "--out", bundle};
+        QString out, err;
+        QCOMPARE(runCli(dir.path(), args, &out, &err, 300000), 1);
+        QVERIFY2(err.contains("1 of") && err.contains("explainer"), qPrintable(err));
+        Study study = loadStudy(bundle);
+        int failed = 0, scored = 0;
+        for (const HeadExplanation& e : study.explanations) {
+            if (e.source != "llm") continue;
+            failed += e.error.empty() ? 0 : 1;
+            scored += e.tests.empty() ? 0 : 1;
+        }
+        QCOMPARE(failed, 1);
+        QVERIFY2(scored > 0, "the explained heads are scored although one explanation failed");
+        QVERIFY(!study.heldOut.corpus.empty());
+        const int sent = server.requestCount();
+        // The rerun sends the failed explainer request and the classifier requests of its tests only.
+        failing = false;
+        QCOMPARE(runCli(dir.path(), args, &out, &err, 300000), 0);
+        study = loadStudy(bundle);
+        for (const HeadExplanation& e : study.explanations) QVERIFY(e.error.empty());
+        const int resent = server.requestCount() - sent;
+        QVERIFY2(resent >= 1 && resent <= 1 + 10, qPrintable(QString::number(resent)));
+    }
+
     void commandLineExplainScoreExport() {
         LlmTestServer server;
         server.setHandler(scriptedModels);

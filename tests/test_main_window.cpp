@@ -186,6 +186,8 @@ private Q_SLOTS:
         QSettings().clear();
         HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("stories260k/tokenizer.json")));
         QVERIFY(dir_.isValid());
+        // A fresh LLM response cache per run: replies cached by an earlier run must not stand in for requests.
+        qputenv("XDG_CACHE_HOME", dir_.filePath(QStringLiteral("cache")).toUtf8());
         bundle_ = dir_.filePath(QStringLiteral("synthetic.headlight"));
         plainBundle_ = dir_.filePath(QStringLiteral("plain.headlight"));
         saveBundle(syntheticStudy(true), bundle_);

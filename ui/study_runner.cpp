@@ -2,57 +2,36 @@
 
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "core/analysis/corpus.h"
 #include "core/base/error.h"
-#include "core/model/hub_download.h"
-#include "core/study/bundle.h"
-#include "core/study/heldout.h"
 #include "ui/worker_progress.h"
 
 namespace headlight::ui {
 
 namespace {
-// What the job returns when it was cancelled (no error message starts with a control character).
-QString cancelledMarker() { return QString(QChar(1)) + QStringLiteral("cancelled"); }
-// What the job returns when it saved the study but some LLM requests failed: the marker + the message.
-QString warningMarker() { return QString(QChar(2)); }
-
-// Steps 4-5 on `study` (worker thread). Returns a warning ("" when every request succeeded). What
-// succeeded stays in the study; each failure is recorded there and listed in the warning.
-QString runLlmSteps(Study& study, const PipelineOptions& options, const LlmJob& job, const Progress& progress) {
-    QStringList warnings;
-    const explain::StepReport explained = explain::explainStudy(study, job.steps, progress);
-    if (explained.failed > 0) warnings << QString::fromStdString(explained.failureText("explainer"));
-    if (!explained.cacheText().empty()) warnings << QString::fromStdString(explained.cacheText());
-    if (!job.heldOutCorpus.isEmpty()) {
-        const std::vector<NeuronResult> labels = labelHeldOut(study, options.model, job.heldOutCorpus, progress);
-        HeldOutProvenance provenance;
-        provenance.corpus = job.heldOutCorpus.toStdString();
-        provenance.corpusHash = analysis::corpusFingerprint(job.heldOutCorpus);
-        const explain::StepReport report = explain::scoreStudy(study, labels, provenance, job.steps, progress);
-        if (report.failed > 0)  // the explanations with a failed test have no score until a rerun
-            warnings << QString::fromStdString(report.failureText("classifier"));
-        if (!report.cacheText().empty()) warnings << QString::fromStdString(report.cacheText());
-    }
-    if (warnings.isEmpty()) return QString();
-    return warnings.join(QStringLiteral("\n")) + StudyRunner::tr("\nRun again to retry: only the failed requests are sent.");
+// The warning of a finished job: its failed requests and cache write failures, "" when there are none.
+QString warningOf(const explain::StudyJobOutcome& outcome) {
+    QStringList lines;
+    if (!outcome.failureText().empty()) lines << QString::fromStdString(outcome.failureText());
+    if (!outcome.cacheText().empty()) lines << QString::fromStdString(outcome.cacheText());
+    if (lines.isEmpty()) return QString();
+    if (outcome.failedRequests() > 0) lines << StudyRunner::tr("Run again to retry: only the failed requests are sent.");
+    return lines.join(QLatin1Char('\n'));
 }
 }  // namespace
 
-StudyRunner::StudyRunner(QObject* parent) : QObject(parent), watcher_(new QFutureWatcher<QString>(this)) {
-    connect(watcher_, &QFutureWatcher<QString>::finished, this, [this] {
-        const QString result = watcher_->result();
-        if (result.isEmpty()) {
-            Q_EMIT finished(outputPath_);
-        } else if (result.startsWith(warningMarker())) {
-            Q_EMIT warning(result.mid(1));
-            Q_EMIT finished(outputPath_);
-        } else if (result == cancelledMarker()) {
-            Q_EMIT cancelled();
-        } else {
-            Q_EMIT failed(result);
-        }
-    });
+StudyRunner::StudyRunner(QObject* parent) : QObject(parent), watcher_(new QFutureWatcher<Result>(this)) {
+    connect(watcher_, &QFutureWatcher<Result>::finished, this, [this] { onResult(watcher_->result()); });
+}
+
+void StudyRunner::onResult(const Result& result) {
+    switch (result.kind) {
+    case Result::Kind::Cancelled: Q_EMIT cancelled(); return;
+    case Result::Kind::Failed: Q_EMIT failed(result.message); return;
+    case Result::Kind::Finished:
+        if (!result.message.isEmpty()) Q_EMIT warning(result.message);
+        Q_EMIT finished(outputPath_);
+        return;
+    }
 }
 
 StudyRunner::~StudyRunner() {
@@ -93,24 +72,22 @@ void StudyRunner::start(const PipelineOptions& options, const QString& outputPat
     stepTimer_.invalidate();
     const Progress progress = queuedProgress(this, &StudyRunner::onProgress, token_.get());
     auto token = token_;
-    watcher_->setFuture(QtConcurrent::run([options, outputPath, llm, token, progress]() -> QString {
+    explain::StudyJob job;
+    job.pipeline = options;
+    job.output = outputPath;
+    job.explain = llm.explain;
+    job.steps = llm.steps;
+    job.heldOutCorpus = llm.explain ? llm.heldOutCorpus : QString();
+    watcher_->setFuture(QtConcurrent::run([job, token, progress]() -> Result {
         try {
-            // A hub id the cache lacks is downloaded first (progress "downloading ..."); the study keeps the id.
-            resolveOrDownloadModel(options.model, progress);
-            progress.throwIfCancelled();
-            Study study = runStudyPipeline(options, progress);
-            QString warning;
-            if (llm.explain) warning = runLlmSteps(study, options, llm, progress);
-            progress.throwIfCancelled();
-            saveBundle(study, outputPath);
-            return warning.isEmpty() ? QString() : warningMarker() + warning;
+            return {Result::Kind::Finished, warningOf(explain::runStudyJob(job, progress))};
         } catch (const Cancelled&) {
-            return cancelledMarker();
+            return {Result::Kind::Cancelled, {}};
         } catch (const Error& e) {
-            if (token->isCancelled()) return cancelledMarker();   // however a step reported it
-            return QString::fromStdString(e.what());
+            if (token->isCancelled()) return {Result::Kind::Cancelled, {}};  // however a step reported it
+            return {Result::Kind::Failed, QString::fromStdString(e.what())};
         } catch (const std::exception& e) {
-            return QStringLiteral("unexpected error: ") + QString::fromUtf8(e.what());
+            return {Result::Kind::Failed, QStringLiteral("unexpected error: ") + QString::fromUtf8(e.what())};
         }
     }));
 }

@@ -1,9 +1,8 @@
-// Runs the study pipeline (core/study/pipeline.h, steps 1-3) and optionally steps 4-5
-// (core/explain/llm_steps.h: explain with the LLM and the offline baseline, score on a held-out corpus)
-// on a worker thread: never on the GUI thread. Progress arrives as queued signals with an ETA; cancel()
-// stops the job at its next safe point. The result is saved to `outputPath` (atomically) by the worker
-// and announced with finished(); LLM requests that failed for good are announced with warning() (the
-// bundle then holds what succeeded; a rerun takes the replies received from the response cache).
+// The GUI's watcher of the study job (core/explain/study_job.h: download, steps 1-3, and optionally
+// steps 4-5, each saved to `outputPath` atomically) on a worker thread: never on the GUI thread.
+// Progress arrives as queued signals with an ETA; cancel() stops the job at its next safe point. The
+// outcome is announced with finished(), preceded by warning() when LLM requests failed for good (the
+// bundle then holds what succeeded and records each failure; a rerun sends only the failed ones).
 #pragma once
 
 #include <memory>
@@ -13,7 +12,7 @@
 #include <QObject>
 
 #include "core/base/progress.h"
-#include "core/explain/llm_steps.h"
+#include "core/explain/study_job.h"
 #include "core/study/pipeline.h"
 
 namespace headlight::ui {
@@ -44,9 +43,15 @@ Q_SIGNALS:
     void cancelled();
 
 private:
+    // What the worker hands back: how the job ended and its message (error or warning).
+    struct Result {
+        enum class Kind { Finished, Cancelled, Failed } kind = Kind::Finished;
+        QString message;  // Failed: the error; Finished: "" or the warning
+    };
     void onProgress(qint64 done, qint64 total, const QString& message);
+    void onResult(const Result& result);
     std::shared_ptr<CancellationToken> token_;
-    QFutureWatcher<QString>* watcher_;
+    QFutureWatcher<Result>* watcher_;
     QElapsedTimer stepTimer_;
     QString step_;
     QString outputPath_;

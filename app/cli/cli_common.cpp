@@ -1,6 +1,7 @@
 #include "app/cli/cli_common.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 
 #include <unistd.h>
@@ -60,6 +61,25 @@ void printOut(const std::string& text) {
 void printErr(const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stderr);
     std::fflush(stderr);
+}
+
+namespace {
+CancellationToken* gInterrupt = nullptr;
+extern "C" void onInterrupt(int) {
+    if (gInterrupt) gInterrupt->cancel();
+}
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+    gInterrupt = &token;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+}
+
+InterruptGuard::~InterruptGuard() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    gInterrupt = nullptr;
 }
 
 }  // namespace headlight::cli

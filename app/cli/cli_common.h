@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/progress.h"
+#include "core/explain/study_job.h"
 #include "core/study/study.h"
 
 namespace headlight::cli {
@@ -50,11 +51,22 @@ int runDownload(const QStringList& args);      // cmd_download.cpp
 // (cmd_download.cpp). main() calls it once, before a command runs.
 void enableImplicitDownloads();
 
-// Steps 4-5 from `study run` (cmd_explain.cpp): the LLM options of explain/score (less --out and the
-// template folder's old name --prompts, which is run's P), and the ones set, as explain/score arguments.
+// Steps 4-5 of `study run` (cmd_explain.cpp): the LLM options of explain/score (less --out), the job's
+// settings from them (notes a missing API key), the --dry-run estimate of step 4 on the study of steps
+// 1-3, and the report of what the job did (exit status 1 when requests failed for good).
 void addRunLlmOptions(QCommandLineParser& parser);
-QStringList runLlmArguments(const QCommandLineParser& parser);
 bool runLlmDryRun(const QCommandLineParser& parser);
+explain::LlmStepsOptions runLlmSteps(const QCommandLineParser& parser, bool useLlm);
+void printRunDryRun(const Study& study, const explain::LlmStepsOptions& steps, const QCommandLineParser& parser);
+int reportRunOutcome(const Study& study, const explain::StudyJobOutcome& outcome, const explain::LlmStepsOptions& steps);
+
+// Ctrl-C / SIGTERM cancel the running job at its next safe point (a scan checkpoint is written, no
+// half-written bundle); the one guard of every long command.
+struct InterruptGuard {
+    InterruptGuard();
+    ~InterruptGuard();
+    CancellationToken token;
+};
 // Summary of the head explanation scores per source and neuron kind (study score, study info).
 std::string explanationSummaryText(const Study& study);
 nlohmann::ordered_json explanationSummaryJson(const Study& study);

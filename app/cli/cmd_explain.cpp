@@ -8,7 +8,6 @@
 // takes every reply it already paid for from the response cache. When some requests fail for good the
 // bundle is still written with everything that succeeded, each failure recorded in its record's
 // `error` field; the command lists them and exits 1, and a rerun sends only the failed ones.
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -38,26 +37,6 @@ namespace headlight::cli {
 
 namespace {
 
-CancellationToken* gExplainInterrupt = nullptr;
-extern "C" void onExplainInterrupt(int) {
-    if (gExplainInterrupt) gExplainInterrupt->cancel();
-}
-
-// Ctrl-C stops the run: nothing is written, paid replies are in the cache for the rerun.
-struct ExplainInterruptGuard {
-    CancellationToken token;
-    ExplainInterruptGuard() {
-        gExplainInterrupt = &token;
-        std::signal(SIGINT, onExplainInterrupt);
-        std::signal(SIGTERM, onExplainInterrupt);
-    }
-    ~ExplainInterruptGuard() {
-        std::signal(SIGINT, SIG_DFL);
-        std::signal(SIGTERM, SIG_DFL);
-        gExplainInterrupt = nullptr;
-    }
-};
-
 QCommandLineOption opt(const char* name, const char* help, const char* value = nullptr, const char* def = nullptr) {
     QCommandLineOption o(QString::fromLatin1(name), QString::fromLatin1(help));
     if (value) o.setValueName(QString::fromLatin1(value));
@@ -65,13 +44,9 @@ QCommandLineOption opt(const char* name, const char* help, const char* value = n
     return o;
 }
 
-// Options shared by explain, score and run (run has its own --prompts P and --out, so there the
-// template folder is only --templates and the bundle is run's --out).
+// Options shared by explain, score and run (run writes its own --out).
 struct LlmOptions {
-    explicit LlmOptions(bool forRun = false) : forRun(forRun) {
-        if (!forRun) prompts = QCommandLineOption(QStringList{QStringLiteral("templates"), QStringLiteral("prompts")},
-                                                  prompts.description(), prompts.valueName());
-    }
+    explicit LlmOptions(bool forRun = false) : forRun(forRun) {}
     bool forRun;
     QCommandLineOption baseUrl = opt("llm-base-url", "Explainer endpoint (OpenAI-compatible; default $OPENAI_BASE_URL or https://api.openai.com/v1).", "URL");
     QCommandLineOption model = opt("llm-model", "Explainer model (default gpt-4-1106-preview, the paper's).", "NAME", "gpt-4-1106-preview");
@@ -102,16 +77,6 @@ struct LlmOptions {
     }
     void addTo(QCommandLineParser& p) const {
         for (const QCommandLineOption* o : all()) p.addOption(*o);
-    }
-    // The options set on `p`, as arguments for explain / score.
-    QStringList forwarded(const QCommandLineParser& p) const {
-        QStringList args;
-        for (const QCommandLineOption* o : all()) {
-            if (!p.isSet(*o)) continue;
-            args << QStringLiteral("--") + o->names().front();
-            if (!o->valueName().isEmpty()) args << p.value(*o);
-        }
-        return args;
     }
 };
 
@@ -229,6 +194,27 @@ int reportFailures(const explain::StepReport& report, const std::string& what, c
     return 1;
 }
 
+// What step 4 did, for the terminal.
+std::string explainedText(int64_t pairs, const explain::StepReport& report, const explain::LlmStepsOptions& steps) {
+    std::ostringstream s;
+    s << "explained " << pairs << " (neuron, head) pairs";
+    if (steps.useLlm) s << " with " << steps.explainer.model << " (" << (report.requests - report.failed) << " ok, " << report.failed << " failed)";
+    s << " and the offline baseline\n";
+    if (steps.useLlm && report.requests > 0) s << "  " << report.text() << "\n";
+    return s.str();
+}
+
+// What step 5 did, for the terminal.
+std::string scoredText(const Study& study, const explain::StepReport& report, const explain::LlmStepsOptions& steps) {
+    std::ostringstream s;
+    s << "scored " << study.explanations.size() << " explanations on " << study.heldOut.corpus << " (up to "
+      << steps.scorerSettings.testsPerHead << " test contexts each";
+    if (steps.useLlm) s << "; classifier " << steps.classifier.model;
+    s << ")\n" << explanationSummaryText(study);
+    if (steps.useLlm && report.requests > 0) s << "  " << report.text() << "\n";
+    return s.str();
+}
+
 QString bundleArgument(const QCommandLineParser& parser, const char* command) {
     if (parser.positionalArguments().size() != 1)
         throw Error(std::string("study ") + command + ": give exactly one bundle");
@@ -303,18 +289,12 @@ int runStudyExplainImpl(const QStringList& args) {
     }
 
     if (useLlm && !requests.empty()) noteMissingKey(steps.explainer);
-    ExplainInterruptGuard interrupt;
+    InterruptGuard interrupt;
     const Progress progress = terminalProgress(&interrupt.token);
     const explain::StepReport report = explain::explainStudy(study, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
     saveBundle(study, output);
-    std::ostringstream s;
-    s << "explained " << requests.size() << " (neuron, head) pairs";
-    if (useLlm) s << " with " << steps.explainer.model << " (" << (report.requests - report.failed) << " ok, " << report.failed << " failed)";
-    s << " and the offline baseline\n";
-    if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
-    s << "wrote " << output.toStdString() << "\n";
-    printOut(s.str());
+    printOut(explainedText(int64_t(requests.size()), report, steps) + "wrote " + output.toStdString() + "\n");
     return reportFailures(report, "explainer", output, steps.useCache);
 }
 
@@ -347,7 +327,7 @@ int runStudyScoreImpl(const QStringList& args) {
     explain::LlmStepsOptions steps = stepsOptions(parser, o, useLlm);
     steps.scorerSettings.testsPerHead = static_cast<int>(number(parser, tests, 1));
 
-    ExplainInterruptGuard interrupt;
+    InterruptGuard interrupt;
     const Progress progress = terminalProgress(&interrupt.token);
     std::vector<NeuronResult> labels;
     HeldOutProvenance provenance;
@@ -381,22 +361,38 @@ int runStudyScoreImpl(const QStringList& args) {
     const explain::StepReport report = explain::scoreStudy(study, labels, provenance, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
     saveBundle(study, output);  // what succeeded is kept; failed tests carry their error
-    std::ostringstream s;
-    s << "scored " << study.explanations.size() << " explanations on " << study.heldOut.corpus << " (up to "
-      << steps.scorerSettings.testsPerHead << " test contexts each";
-    if (useLlm) s << "; classifier " << steps.classifier.model;
-    s << ")\n" << explanationSummaryText(study);
-    if (useLlm && report.requests > 0) s << "  " << report.text() << "\n";
-    s << "wrote " << output.toStdString() << "\n";
-    printOut(s.str());
+    printOut(scoredText(study, report, steps) + "wrote " + output.toStdString() + "\n");
     return reportFailures(report, "classifier", output, steps.useCache);
 }
 
 }  // namespace
 
 void addRunLlmOptions(QCommandLineParser& parser) { LlmOptions(true).addTo(parser); }
-QStringList runLlmArguments(const QCommandLineParser& parser) { return LlmOptions(true).forwarded(parser); }
 bool runLlmDryRun(const QCommandLineParser& parser) { return parser.isSet(LlmOptions(true).dryRun); }
+
+explain::LlmStepsOptions runLlmSteps(const QCommandLineParser& parser, bool useLlm) {
+    const LlmOptions o(true);
+    explain::LlmStepsOptions steps = stepsOptions(parser, o, useLlm);
+    if (useLlm) noteMissingKey(steps.explainer);
+    return steps;
+}
+
+void printRunDryRun(const Study& study, const explain::LlmStepsOptions& steps, const QCommandLineParser& parser) {
+    const std::vector<llm::ChatRequest> requests = explain::explainRequests(study, steps.explainerSettings);
+    printOut(std::to_string(requests.size()) + " relevant (neuron, head) pairs; the offline baseline explains them all for free\n");
+    if (steps.useLlm) printDryRun("explain", requests, steps.explainer, cacheOf(parser, LlmOptions(true)));
+}
+
+int reportRunOutcome(const Study& study, const explain::StudyJobOutcome& outcome, const explain::LlmStepsOptions& steps) {
+    std::string text;
+    if (outcome.explained) text += explainedText(outcome.relevantPairs, *outcome.explained, steps);
+    if (outcome.scored) text += scoredText(study, *outcome.scored, steps);
+    printOut(text);
+    int status = 0;
+    if (outcome.explained) status |= reportFailures(*outcome.explained, "explainer", outcome.output, steps.useCache);
+    if (outcome.scored) status |= reportFailures(*outcome.scored, "classifier", outcome.output, steps.useCache);
+    return status;
+}
 
 int runStudyExplain(const QStringList& args) { return runStudyExplainImpl(args); }
 int runStudyScore(const QStringList& args) { return runStudyScoreImpl(args); }

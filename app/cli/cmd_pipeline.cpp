@@ -4,9 +4,6 @@
 //       [--explain | --offline-baseline] [--heldout FILE] [LLM options of study explain/score]
 //   headlight-cli study merge A.headlight B.headlight ... --out C.headlight
 //   headlight-cli study ablate X.headlight --out Y.headlight [--model M]
-#include <csignal>
-
-#include <QFile>
 #include <QStringList>
 #include <nlohmann/json.hpp>
 
@@ -18,26 +15,6 @@
 namespace headlight::cli {
 
 namespace {
-
-CancellationToken* gInterrupt = nullptr;
-extern "C" void onInterrupt(int) {
-    if (gInterrupt) gInterrupt->cancel();
-}
-
-// Ctrl-C cancels the job cleanly (checkpoint written, no half-written bundle).
-struct InterruptGuard {
-    CancellationToken token;
-    InterruptGuard() {
-        gInterrupt = &token;
-        std::signal(SIGINT, onInterrupt);
-        std::signal(SIGTERM, onInterrupt);
-    }
-    ~InterruptGuard() {
-        std::signal(SIGINT, SIG_DFL);
-        std::signal(SIGTERM, SIG_DFL);
-        gInterrupt = nullptr;
-    }
-};
 
 std::vector<int> parseIntList(const QString& text, const char* what) {
     std::vector<int> out;
@@ -201,30 +178,32 @@ int runStudyRun(const QStringList& args) {
         throw Error("study run: --dry-run estimates the LLM requests of --explain; add --explain");
     o.checkpointPath = parser.isSet(QStringLiteral("checkpoint")) ? parser.value(QStringLiteral("checkpoint"))
                                                                    : out + QStringLiteral(".scan-checkpoint");
+    explain::StudyJob job;
+    job.pipeline = o;
+    job.output = out;
+    job.explain = llm || offline;
+    if (job.explain) {
+        job.steps = runLlmSteps(parser, llm);
+        job.steps.explainerSettings.maxTokens = parseInt(parser, QStringLiteral("max-tokens"));
+        job.steps.scorerSettings.testsPerHead = parseInt(parser, QStringLiteral("tests"));
+        job.heldOutCorpus = parser.value(QStringLiteral("heldout"));
+    }
     InterruptGuard interrupt;
-    const Study study = runStudyPipeline(o, terminalProgress(&interrupt.token));
-    interrupt.token.throwIfCancelled();  // a signal after the last check must not write the bundle
-    saveBundle(study, out);
-    QFile::remove(o.checkpointPath);  // the bundle holds everything now
-    printErr("wrote " + out.toStdString() + "\n");
-    if (!llm && !offline) return 0;
-
-    // Steps 4-5 on the written bundle: an interruption or a failed request leaves it as it was after
-    // the last finished step, and rerunning `study explain` / `study score` resumes from the cache.
-    const QStringList forwarded = runLlmArguments(parser);
-    QStringList explainArgs{QStringLiteral("headlight-cli study explain"), out, QStringLiteral("--max-tokens"), parser.value(QStringLiteral("max-tokens"))};
-    if (offline) explainArgs << QStringLiteral("--offline-baseline");
-    if (const int rc = runStudyExplain(explainArgs + forwarded); rc != 0) return rc;
-    if (!parser.isSet(QStringLiteral("heldout"))) return 0;
-    if (runLlmDryRun(parser)) {
-        printOut("score: up to --tests " + parser.value(QStringLiteral("tests")).toStdString() +
-                 " classifier requests per explained head (estimate with `study score --dry-run` once explained)\n");
+    if (runLlmDryRun(parser)) {  // steps 1-3 for real, then the estimate of what step 4 would send
+        explain::StudyJob first = job;
+        first.explain = false;
+        first.heldOutCorpus.clear();
+        explain::runStudyJob(first, terminalProgress(&interrupt.token));
+        printErr("wrote " + out.toStdString() + "\n");
+        printRunDryRun(loadStudy(out), job.steps, parser);
+        if (!job.heldOutCorpus.isEmpty())
+            printOut("score: up to --tests " + parser.value(QStringLiteral("tests")).toStdString() +
+                     " classifier requests per explained head (estimate with `study score --dry-run` once explained)\n");
         return 0;
     }
-    QStringList scoreArgs{QStringLiteral("headlight-cli study score"), out, QStringLiteral("--heldout"), parser.value(QStringLiteral("heldout")),
-                          QStringLiteral("--model"), o.model, QStringLiteral("--tests"), parser.value(QStringLiteral("tests"))};
-    if (offline) scoreArgs << QStringLiteral("--offline-baseline");
-    return runStudyScore(scoreArgs + forwarded);
+    const explain::StudyJobOutcome outcome = explain::runStudyJob(job, terminalProgress(&interrupt.token));
+    printErr("wrote " + out.toStdString() + "\n");
+    return job.explain ? reportRunOutcome(loadStudy(out), outcome, job.steps) : 0;
 }
 
 int runStudyMerge(const QStringList& args) {
