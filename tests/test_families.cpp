@@ -215,6 +215,34 @@ void zeroAll(StateDict& w, const std::string& leaf) {
 
 }  // namespace
 
+// Post norms (Gemma 2/3, OLMo 2): the heads' contributions as written sum to hook_attn_out, and the neurons'
+// activations through residualWOut, divided by the frozen RMS of the MLP output, sum to hook_mlp_out.
+void checkPostNormReadings(const QString& name) {
+    HL_REQUIRE_FIXTURE(test::fixture(name) + "/golden.safetensors");
+    const Fixture f(name);
+    for (const bool processed : {false, true}) {
+        const Transformer model = loadModel(f, processed);
+        QVERIFY(model.config().hasPostNorms());
+        QVERIFY(!model.postNormReading().empty());
+        HookSet hooks;
+        for (int l = 0; l < model.config().nLayers; ++l) {
+            const std::string b = "blocks." + std::to_string(l) + ".";
+            model.captureHeadContributions(hooks, l);
+            hooks.capture(b + "hook_attn_out").capture(b + "hook_mlp_out").capture(b + "mlp.hook_post").capture(b + "ln2_post.hook_scale");
+        }
+        const ActivationCache cache = model.run(f.prompts.at(f.longest), hooks);
+        for (int l = 0; l < model.config().nLayers; ++l) {
+            const std::string b = "blocks." + std::to_string(l) + ".";
+            const at::Tensor bias = model.weight(b + "attn.b_O") * model.weight(b + "ln1_post.w") /
+                                    cache.at(b + "ln1_post.hook_scale");  // b_O's share [B, T, d]
+            const at::Tensor heads = model.headContributions(cache, l).sum(-2) + bias;
+            QVERIFY2(at::allclose(heads, cache.at(b + "hook_attn_out"), 1e-4, 1e-5), qPrintable(name + " heads " + QString::number(l)));
+            const at::Tensor neurons = at::matmul(cache.at(b + "mlp.hook_post"), model.residualWOut(l)) / cache.at(b + "ln2_post.hook_scale");
+            QVERIFY2(at::allclose(neurons, cache.at(b + "hook_mlp_out"), 1e-4, 1e-4), qPrintable(name + " neurons " + QString::number(l)));
+        }
+    }
+}
+
 class TestFamilies : public QObject {
     Q_OBJECT
 
@@ -227,6 +255,22 @@ private Q_SLOTS:
     void mistral() { checkFamily(QStringLiteral("mistral-tiny")); }
     void olmo2() { checkFamily(QStringLiteral("olmo2-tiny")); }
     void phi3() { checkFamily(QStringLiteral("phi3-tiny")); }
+
+    void postNormReadings() {
+        for (const char* name : {"gemma2-tiny", "gemma3-tiny", "olmo2-tiny"}) checkPostNormReadings(QString::fromLatin1(name));
+        const Fixture f(QStringLiteral("llama3.2-tiny"));  // no post norms: the readings are W_out and hook_result
+        const Transformer model = loadModel(f, true);
+        QVERIFY(model.postNormReading().empty());
+        QVERIFY(at::equal(model.residualWOut(1), model.weight("blocks.1.mlp.W_out")));
+    }
+
+    // Which families prepend BOS, and what the loader refuses.
+    void bosAndRefusals() {
+        QCOMPARE(Checkpoint::open(test::fixture("llama3.2-tiny")).config().bosTokenId, std::optional<int>(128000));
+        QCOMPARE(Checkpoint::open(test::fixture("gemma3-tiny")).config().bosTokenId, std::optional<int>(2));
+        for (const char* name : {"qwen2.5-tiny", "qwen3-tiny", "olmo2-tiny"})
+            QVERIFY(!Checkpoint::open(test::fixture(name)).config().bosTokenId);
+    }
 
     void llama32Controls() {
         checkControls(QStringLiteral("llama3.2-tiny"),

@@ -164,7 +164,7 @@ std::vector<std::vector<float>> attributeHeads(const Transformer& model, const s
         for (const Row* r : batch) lastLayer = std::max(lastLayer, sameLayerHeads ? r->neuron.layer : r->neuron.layer - 1);
         if (lastLayer < 0) continue;  // neurons of layer 0 without same-layer heads have no candidates
         HookSet hooks;
-        for (int l = 0; l <= lastLayer; ++l) hooks.capture("blocks." + std::to_string(l) + ".attn.hook_result");
+        for (int l = 0; l <= lastLayer; ++l) model.captureHeadContributions(hooks, l);
         hooks.atLastTokens();
         const ActivationCache cache = model.run(toBatch(batch), hooks);
         // w[b] = W_in[layer_b][:, n_b]  ->  [B, d]
@@ -177,7 +177,7 @@ std::vector<std::vector<float>> attributeHeads(const Transformer& model, const s
         }
         const at::Tensor w = torch::stack(columns).unsqueeze(1);  // [B, 1, d]
         for (int l = 0; l <= lastLayer; ++l) {
-            const at::Tensor result = cache.at("blocks." + std::to_string(l) + ".attn.hook_result");  // [B, H, d]
+            const at::Tensor result = model.headContributions(cache, l);  // [B, H, d] hook_result (post norms: as written)
             const at::Tensor scores = (result * w).sum(-1).contiguous();                                // [B, H]
             for (std::size_t b = 0; b < batch.size(); ++b) {
                 const Row* r = batch[b];

@@ -723,6 +723,32 @@ std::vector<std::string> Transformer::weightNames() const {
     return names;
 }
 
+at::Tensor Transformer::residualWOut(int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    const at::Tensor W_out = weight(b + "mlp.W_out");
+    return config().hasPostNorms() ? W_out * weight(b + "ln2_post.w").view({1, -1}) : W_out;
+}
+
+void Transformer::captureHeadContributions(HookSet& hooks, int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    hooks.capture(b + "attn.hook_result");
+    if (config().hasPostNorms()) hooks.capture(b + "ln1_post.hook_scale");
+}
+
+at::Tensor Transformer::headContributions(const ActivationCache& cache, int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    const at::Tensor result = cache.at(b + "attn.hook_result");  // [..., H, d]
+    if (!config().hasPostNorms()) return result;
+    const at::Tensor scale = cache.at(b + "ln1_post.hook_scale");  // [..., 1]
+    return result * weight(b + "ln1_post.w") / scale.unsqueeze(-1);
+}
+
+std::string Transformer::postNormReading() const {
+    if (!config().hasPostNorms()) return {};
+    return "post norms: ln2_post gain folded into W_out (congruence), ln1_post gain and frozen 1/RMS into head outputs "
+           "(attribution)";
+}
+
 ActivationCache Transformer::run(const TokenBatch& batch, const HookSet& hooks) const {
     c10::InferenceMode guard;
     Pass pass(*impl_, batch, hooks);
