@@ -5,6 +5,7 @@
 // tensor that no rule handles fails the test. Then each family piece is switched off in turn (a config
 // override or a weight edit) and must break the match: the piece is really exercised.
 #include <ATen/ATen.h>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <functional>
@@ -14,6 +15,8 @@
 #include "core/base/error.h"
 #include "core/io/safetensors.h"
 #include "core/model/checkpoint.h"
+#include "core/study/bundle.h"
+#include "core/study/pipeline.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
 #include "tests/golden_check.h"
@@ -270,6 +273,39 @@ private Q_SLOTS:
         QCOMPARE(Checkpoint::open(test::fixture("gemma3-tiny")).config().bosTokenId, std::optional<int>(2));
         for (const char* name : {"qwen2.5-tiny", "qwen3-tiny", "olmo2-tiny"})
             QVERIFY(!Checkpoint::open(test::fixture(name)).config().bosTokenId);
+    }
+
+    // Steps 1-3 on each family (a few documents of the shared corpus), saved and read back as a bundle.
+    void studyOnEachFamily() {
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        QTemporaryDir tmp;
+        for (const char* name : {"llama3.2-tiny", "qwen2.5-tiny", "qwen3-tiny", "gemma2-tiny", "gemma3-tiny", "mistral-tiny",
+                                 "olmo2-tiny", "phi3-tiny"}) {
+            PipelineOptions o;
+            o.model = test::fixture(QString::fromLatin1(name));
+            o.corpus = corpus;
+            o.parameters.layers = {2};
+            o.parameters.topK = 2;
+            o.parameters.topDocuments = 3;
+            o.parameters.promptsPerNeuron = 3;
+            o.parameters.maxDocuments = 4;
+            o.parameters.maxContextTokens = 40;
+            o.parameters.minTokenChars = 1;
+            o.parameters.requireWordBoundary = false;
+            const Study s = runStudyPipeline(o);
+            const ModelConfig c = Checkpoint::open(o.model).config();
+            QCOMPARE(s.provenance.modelFamily, std::string(familyName(c.family)));
+            QCOMPARE(s.provenance.processing.find("post norms") != std::string::npos, c.hasPostNorms());
+            QCOMPARE(s.neurons.size(), std::size_t(2));
+            for (const NeuronResult& n : s.neurons) {
+                QVERIFY2(!n.contexts.empty(), name);
+                for (const NeuronContext& ctx : n.contexts) QCOMPARE(ctx.tokenActivations.size(), ctx.tokens.size());
+            }
+            const QString bundle = tmp.filePath(QString::fromLatin1(name) + QStringLiteral(".headlight"));
+            saveBundle(s, bundle);
+            QCOMPARE(loadStudy(bundle).neurons.size(), std::size_t(2));
+        }
     }
 
     void llama32Controls() {
