@@ -6,6 +6,9 @@
 #include <limits>
 
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <ATen/ATen.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -112,7 +115,7 @@ Params pack(StateDict& w, const ModelConfig& c) {
         L.b_O = get("attn.b_O") = get("attn.b_O").contiguous();
         if (c.mlp == MlpKind::Gated) {
             L.W_mlpIn = at::cat({get("mlp.W_gate"), get("mlp.W_in")}, 1);
-            L.b_mlpIn = at::cat({at::zeros({m}), get("mlp.b_in")});
+            L.b_mlpIn = at::cat({at::zeros({m}, get("mlp.b_in").options()), get("mlp.b_in")});
             get("mlp.W_gate") = L.W_mlpIn.narrow(1, 0, m);
             get("mlp.W_in") = L.W_mlpIn.narrow(1, m, m);
             get("mlp.b_in") = L.b_mlpIn.narrow(0, m, m);
@@ -141,9 +144,9 @@ struct Transformer::Impl {
     ModelConfig config;
     ModelIdentity identity;
     ComputeDType dtype = ComputeDType::Float32;
-    StateDict weights;  // float32, TL names (views into fp32)
-    Params fp32;        // float32 parameters
-    Params compute;     // what the forward pass uses (fp32, or a bfloat16 copy), on `device`
+    StateDict weights;  // TL names: views into `stored` (float32, or bfloat16 when the pass computes in bfloat16)
+    Params stored;      // the packed parameters, on the CPU, in the compute dtype (one copy of each number)
+    Params compute;     // what the forward pass uses: `stored`, or a copy on `device`
     c10::Device device = c10::Device(c10::kCPU);
 };
 
@@ -612,6 +615,16 @@ nlohmann::json ModelIdentity::toJson() const {
 
 namespace {
 
+// Converts every weight to bfloat16 in place, one at a time (the float32 original is freed as it goes);
+// a tied unembedding that is a view of the embedding stays a view.
+void toBFloat16(StateDict& w) {
+    const bool tiedView = w.count("unembed.W_U") && w.count("embed.W_E") &&
+                          w.at("unembed.W_U").data_ptr() == w.at("embed.W_E").data_ptr();
+    for (auto& [name, t] : w)
+        if (!(tiedView && name == "unembed.W_U")) t = t.to(at::kBFloat16).contiguous();
+    if (tiedView) w["unembed.W_U"] = w.at("embed.W_E").t();
+}
+
 std::shared_ptr<Transformer::Impl> build(const ModelConfig& config, StateDict weights, const LoadOptions& options,
                                          std::string modelId, std::string weightHash) {
     auto impl = std::make_shared<Transformer::Impl>();
@@ -621,13 +634,15 @@ std::shared_ptr<Transformer::Impl> build(const ModelConfig& config, StateDict we
     impl->identity.weightHash = std::move(weightHash);
     impl->identity.processing = processWeights(weights, config, options.processing);
     impl->identity.computeDType = options.dtype == ComputeDType::BFloat16 ? "bfloat16" : "float32";
-    impl->fp32 = pack(weights, config);
+    // bfloat16 compute keeps only bfloat16 weights (processing ran in float32 above); weight() widens on request.
+    if (options.dtype == ComputeDType::BFloat16) toBFloat16(weights);
+    impl->stored = pack(weights, config);
     impl->weights = std::move(weights);
     impl->device = resolveDevice(options.device);
-    const at::ScalarType type = options.dtype == ComputeDType::BFloat16 ? at::kBFloat16 : at::kFloat;
-    impl->compute = type == at::kFloat && impl->device.is_cpu()
-                        ? impl->fp32
-                        : impl->fp32.to(at::TensorOptions().dtype(type).device(impl->device));
+    impl->compute = impl->device.is_cpu() ? impl->stored : impl->stored.to(at::TensorOptions().device(impl->device));
+#if defined(__GLIBC__)
+    malloc_trim(0);  // hand the float32 temporaries of reading and processing back to the system
+#endif
     return impl;
 }
 
@@ -714,7 +729,7 @@ at::Tensor Transformer::weight(const std::string& name) const {
         throw Error("model " + impl_->identity.modelId + " has no weight '" + name +
                     "' (TransformerLens names such as embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in, unembed.W_U" +
                     (impl_->identity.processing.foldLn ? "; norm weights are folded away" : "") + ")");
-    return it->second;
+    return it->second.scalar_type() == at::kFloat ? it->second : it->second.to(at::kFloat);
 }
 
 std::vector<std::string> Transformer::weightNames() const {

@@ -256,6 +256,10 @@ at::Tensor tensorFromView(const io::TensorView& v) {
     default:
         throw Error("tensor '" + v.name + "' has dtype " + io::dtypeName(v.dtype) + "; weights must be F32, F16, BF16 or F64");
     }
+    const std::size_t align = at::elementSize(type);
+    if (type != at::kFloat && v.nbytes && reinterpret_cast<std::uintptr_t>(v.data) % align == 0)  // widen straight from the mapping
+        return at::from_blob(const_cast<void*>(static_cast<const void*>(v.data)), v.shape, at::TensorOptions().dtype(type))
+            .to(at::kFloat);
     at::Tensor t = at::empty(v.shape, at::TensorOptions().dtype(type));
     if (v.nbytes) std::memcpy(t.data_ptr(), v.data, v.nbytes);  // the mapped data may be unaligned
     return type == at::kFloat ? t : t.to(at::kFloat);
