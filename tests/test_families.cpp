@@ -308,6 +308,44 @@ private Q_SLOTS:
         }
     }
 
+    // Linear RoPE scaling divides the positions by the factor: with one token repeated (so q is the same
+    // at every position), position 2t scaled by 2 rotates exactly as position t unscaled.
+    void linearRopeScaling() {
+        const std::string base = R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 16, "num_attention_heads": 2,
+            "intermediate_size": 16, "vocab_size": 10, "max_position_embeddings": 16, "rope_theta": 100.0)";
+        const ModelConfig plain = ModelConfig::fromJsonText(base + R"(, "rope_scaling": {"rope_type": "default"}})", "plain");
+        const ModelConfig linear = ModelConfig::fromJsonText(base + R"(, "rope_scaling": {"rope_type": "linear", "factor": 2.0}})", "linear");
+        QCOMPARE(plain.ropeScaling, RopeScaling::None);
+        QCOMPARE(linear.ropeScaling, RopeScaling::Linear);
+        LoadOptions o;
+        o.processing = WeightProcessing::none();
+        auto rotQ = [&](const ModelConfig& c) {
+            HookSet hooks;
+            hooks.capture("blocks.0.attn.hook_rot_q");
+            return Transformer::fromWeights(c, randomWeights(c, 7, 0.5), o).run(std::vector<int64_t>(7, 3), hooks)
+                .at("blocks.0.attn.hook_rot_q")[0];  // [T, H, dh]
+        };
+        const at::Tensor p = rotQ(plain), l = rotQ(linear);
+        for (int t : {1, 2, 3}) QVERIFY(at::allclose(l[2 * t], p[t], 1e-5, 1e-6));
+        QVERIFY(!at::allclose(l[1], p[1], 1e-3, 1e-3));
+    }
+
+    // Gemma 1 (model_type gemma): 1 + w gains, sqrt(d) embedding scale, tanh GELU whatever hidden_act says.
+    void gemmaOneConfig() {
+        const ModelConfig c = ModelConfig::fromJsonText(
+            R"({"model_type": "gemma", "num_hidden_layers": 2, "hidden_size": 16, "num_attention_heads": 2, "num_key_value_heads": 1,
+                "head_dim": 32, "intermediate_size": 32, "vocab_size": 10, "max_position_embeddings": 16, "hidden_act": "gelu",
+                "hidden_activation": null})", "gemma");
+        QVERIFY(c.normPlusOne && c.tiedEmbeddings && c.blockNorms == BlockNorms::Pre && c.localLayers.empty());
+        QCOMPARE(c.embedScale, 4.0);
+        QCOMPARE(c.act, Activation::GeluNew);
+        QCOMPARE(c.dHead, 32);
+        const Transformer model = Transformer::fromWeights(c, randomWeights(c, 3), {});
+        HookSet hooks;
+        hooks.capture("logits");
+        QCOMPARE(model.run(std::vector<int64_t>{2, 5, 7}, hooks).at("logits").sizes(), (at::IntArrayRef{1, 3, 10}));
+    }
+
     void llama32Controls() {
         checkControls(QStringLiteral("llama3.2-tiny"),
                       {{"rope_scaling llama3 ignored", [](ModelConfig& c) { c.ropeScaling = RopeScaling::None; }, {}}});
