@@ -346,6 +346,38 @@ private Q_SLOTS:
         QCOMPARE(model.run(std::vector<int64_t>{2, 5, 7}, hooks).at("logits").sizes(), (at::IntArrayRef{1, 3, 10}));
     }
 
+    // A float16 copy of gemma2-tiny (float32) loads like the original, and bfloat16 compute on it keeps
+    // only bfloat16 weights while weight() still hands out float32; both stay near the goldens.
+    void halfPrecision() {
+        const Fixture f(QStringLiteral("gemma2-tiny"));
+        QTemporaryDir tmp;
+        const Checkpoint ck = Checkpoint::open(f.dir);
+        io::SafetensorsWriter writer;
+        for (const std::string& name : ck.tensorNames()) {
+            const at::Tensor h = tensorFromView(ck.at(name)).to(at::kHalf).contiguous();
+            writer.addCopy(name, io::DType::F16, h.sizes().vec(), h.data_ptr(), h.numel() * 2);
+        }
+        writer.write(tmp.filePath(QStringLiteral("model.safetensors")));
+        QVERIFY(QFile::copy(f.dir + QStringLiteral("/config.json"), tmp.filePath(QStringLiteral("config.json"))));
+        QCOMPARE(Checkpoint::open(tmp.path()).dtypeSummary(), std::string("F16"));
+        const at::Tensor want = f.at("raw." + f.longest + ".logits");
+        for (const bool bf16 : {false, true}) {
+            LoadOptions o;
+            o.processing = WeightProcessing::none();
+            if (bf16) o.dtype = ComputeDType::BFloat16;
+            const Transformer model = Transformer::load(tmp.path(), o);
+            QCOMPARE(model.weight("blocks.0.mlp.W_in").scalar_type(), at::kFloat);
+            HookSet hooks;
+            hooks.capture("logits");
+            const at::Tensor logits = model.run(f.prompts.at(f.longest), hooks).at("logits")[0];
+            const double diff = (logits - want).abs().max().item<double>();
+            const double agree = (logits.argmax(-1) == want.argmax(-1)).to(at::kDouble).mean().item<double>();
+            qInfo("gemma2-tiny as float16, %s compute: max |dlogits| %.3g, argmax agreement %.3f", bf16 ? "bfloat16" : "float32", diff, agree);
+            QVERIFY(diff < (bf16 ? 1.5 : 0.05));
+            QVERIFY(agree >= (bf16 ? 0.9 : 1.0));
+        }
+    }
+
     void llama32Controls() {
         checkControls(QStringLiteral("llama3.2-tiny"),
                       {{"rope_scaling llama3 ignored", [](ModelConfig& c) { c.ropeScaling = RopeScaling::None; }, {}}});
