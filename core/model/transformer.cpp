@@ -192,6 +192,7 @@ private:
     at::Tensor tap(HookPoint p, int l, at::Tensor t);          // edits, then capture
     void store(HookPoint p, int l, const at::Tensor& t, bool selected);
     at::Tensor atPositions(const at::Tensor& t, int64_t dim) const;  // [B, ..T.., ...] -> one position per row
+    void prepareAttention(const at::TensorOptions& opts);
 
     const ModelConfig& c_;
     const Params& P_;
@@ -323,8 +324,12 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
         positions_ = at::tensor(pos, at::kLong).to(device);
         rows_ = at::arange(B_, at::TensorOptions().dtype(at::kLong).device(device));
     }
-    const at::ScalarType type = P_.W_E.scalar_type();
-    const at::TensorOptions opts = at::TensorOptions().dtype(type).device(device);
+    prepareAttention(at::TensorOptions().dtype(P_.W_E.scalar_type()).device(device));
+}
+
+// The causal and sliding-window masks and the rotary tables for this batch's positions.
+void Pass::prepareAttention(const at::TensorOptions& opts) {
+    const ModelConfig& c = c_;
     mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), opts).triu(1);
     // HF >= 4.46: a sliding-window query sees `window` keys, itself included (q - window < k <= q).
     localMask_ = c.slidingWindow > 0 && T_ > c.slidingWindow
