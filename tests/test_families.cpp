@@ -378,6 +378,22 @@ private Q_SLOTS:
         }
     }
 
+    // OLMo 2 has no TransformerLens port, so no processed goldens: processing folds only the final norm
+    // (there are no input norms) and centres the unembedding, so the logits are the raw goldens minus
+    // their mean, and every activation is unchanged.
+    void olmo2Processed() {
+        const Fixture f(QStringLiteral("olmo2-tiny"));
+        const Transformer model = loadModel(f, true);
+        QVERIFY(model.processing().foldLn && model.processing().centerUnembed && !model.processing().centerWritingWeights);
+        QVERIFY(!model.hasWeight("ln_final.w") && model.hasWeight("blocks.0.ln1_post.w"));
+        HookSet hooks;
+        hooks.capture("logits").capture("blocks.2.mlp.hook_post");
+        const ActivationCache cache = model.run(f.prompts.at(f.longest), hooks);
+        const at::Tensor raw = f.at("raw." + f.longest + ".logits");
+        QVERIFY(at::allclose(cache.at("logits")[0], raw - raw.mean(-1, true), 1e-4, 1e-4));
+        QVERIFY(at::allclose(cache.at("blocks.2.mlp.hook_post")[0], f.at("raw." + f.longest + ".blocks.2.mlp.hook_post"), 1e-4, 1e-4));
+    }
+
     void llama32Controls() {
         checkControls(QStringLiteral("llama3.2-tiny"),
                       {{"rope_scaling llama3 ignored", [](ModelConfig& c) { c.ropeScaling = RopeScaling::None; }, {}}});
