@@ -103,12 +103,65 @@ private Q_SLOTS:
             << QByteArray(R"({"model_type": "gpt2", "n_layer": 1, "n_embd": 8, "n_head": 2, "vocab_size": 10, "n_positions": 4, "activation_function": "mish"})")
             << "unsupported activation 'mish'";
         QTest::newRow("rope scaling")
-            << QByteArray(R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4, "rope_scaling": {"type": "linear"}})")
-            << "rope_scaling";
+            << QByteArray(R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4, "rope_scaling": {"type": "yarn", "factor": 4}})")
+            << "unsupported rope_scaling type 'yarn'";
+        const QByteArray llama = R"("model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4)";
+        QTest::newRow("quantised") << "{" + llama + R"(, "quantization_config": {"quant_method": "awq", "bits": 4}})"
+                                   << "quantised weights (quantization_config 'awq') are not supported";
+        QTest::newRow("moe experts") << "{" + llama + R"(, "num_local_experts": 8})"
+                                     << "mixture-of-experts models are not supported (model_type 'llama', num_local_experts 8)";
+        QTest::newRow("moe type") << QByteArray(R"({"model_type": "qwen3_moe"})")
+                                  << "mixture-of-experts models are not supported (model_type 'qwen3_moe')";
+        QTest::newRow("multimodal config") << "{" + llama + R"(, "vision_config": {}})"
+                                           << "multimodal checkpoints are not supported (model_type 'llama' has vision_config)";
+        QTest::newRow("multimodal gemma3") << QByteArray(R"({"model_type": "gemma3"})")
+                                           << "multimodal checkpoints are not supported (model_type 'gemma3')";
         QTest::newRow("gqa mismatch")
             << QByteArray(R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 3, "num_key_value_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4})")
             << "multiple of num_key_value_heads";
     }
+    // The 2026 families' fixtures: each family's named pieces as its config.json sets them.
+    void familyConfigs() {
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("phi3-tiny/config.json")));
+        auto cfg = [](const char* name) {  // a missing fixture throws: the test fails, never skips
+            return ModelConfig::fromFile(test::fixture(QString::fromLatin1(name) + QStringLiteral("/config.json")));
+        };
+        const ModelConfig llama = cfg("llama3.2-tiny");
+        QCOMPARE(llama.family, Family::Llama);
+        QCOMPARE(llama.ropeScaling, RopeScaling::Llama3);
+        QCOMPARE(llama.ropeFactor, 32.0);
+        QCOMPARE(llama.ropeOriginalContext, 8192);
+        QCOMPARE(llama.dHead, 16);  // explicit head_dim, != hidden_size / heads
+        QCOMPARE(llama.bosTokenId, std::optional<int>(128000));
+        const ModelConfig qwen2 = cfg("qwen2.5-tiny");
+        QVERIFY(qwen2.attnBias && !qwen2.attnOutBias);
+        QVERIFY(qwen2.localLayers.empty());  // use_sliding_window false
+        QVERIFY(!qwen2.bosTokenId && qwen2.configBosTokenId == std::optional<int>(151643));
+        QCOMPARE(cfg("qwen3-tiny").qkNorm, QkNorm::PerHead);
+        const ModelConfig g2 = cfg("gemma2-tiny");
+        QVERIFY(g2.normPlusOne && g2.blockNorms == BlockNorms::Sandwich);
+        QCOMPARE(g2.embedScale, 8.0);
+        QCOMPARE(g2.attnSoftcap, 50.0);
+        QCOMPARE(g2.finalSoftcap, 30.0);
+        QCOMPARE(g2.attnScale(), 0.25);
+        QCOMPARE(g2.localLayers, (std::vector<bool>{true, false, true}));
+        QCOMPARE(g2.act, Activation::GeluNew);
+        const ModelConfig g3 = cfg("gemma3-tiny");
+        QCOMPARE(g3.family, Family::Gemma3);
+        QCOMPARE(g3.localLayers, (std::vector<bool>{true, true, false}));
+        QCOMPARE(g3.rotaryBaseLocal, 10000.0);
+        QCOMPARE(g3.finalSoftcap, 0.0);
+        QCOMPARE(cfg("mistral-tiny").localLayers, (std::vector<bool>{true, true, true}));
+        QCOMPARE(cfg("mistral-tiny").slidingWindow, 16);
+        const ModelConfig olmo = cfg("olmo2-tiny");
+        QVERIFY(olmo.blockNorms == BlockNorms::PostOnly && olmo.qkNorm == QkNorm::FullWidth && !olmo.bosTokenId);
+        const ModelConfig phi = cfg("phi3-tiny");
+        QCOMPARE(phi.family, Family::Phi3);
+        QCOMPARE(phi.slidingWindow, 8);
+        QVERIFY(!phi.tiedEmbeddings);
+        QVERIFY(QString::fromStdString(g2.featureSummary()).contains(QStringLiteral("sliding window 8 on 2/3 layers")));
+    }
+
     void badConfigs() {
         QFETCH(QByteArray, json);
         QFETCH(QString, needle);

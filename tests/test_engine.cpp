@@ -477,8 +477,8 @@ private Q_SLOTS:
         const QString rope = tmp.filePath(QStringLiteral("rope"));
         QDir().mkpath(rope);
         writeCheckpoint(fixtureDir("stories260k"), rope, [](io::SafetensorsWriter&, const io::TensorView&) { return true; },
-                        [](nlohmann::json& c) { c["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}}; });
-        HL_EXPECT_ERROR(Transformer::load(rope), "rope_scaling");
+                        [](nlohmann::json& c) { c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}}; });
+        HL_EXPECT_ERROR(Transformer::load(rope), "rope_scaling type 'dynamic'");
     }
 
     void badInputs() {

@@ -63,6 +63,12 @@ int runInfo(const QStringList& args) {
     }
     j["parallel_residual"] = c.parallelResidual;
     j["tied_embeddings"] = c.tiedEmbeddings;
+    j["family_features"] = c.featureSummary();
+    if (c.slidingWindow > 0) {
+        j["sliding_window"] = c.slidingWindow;
+        j["local_layers"] = c.localLayers;
+    }
+    j["bos_token_id"] = c.bosTokenId ? nlohmann::ordered_json(*c.bosTokenId) : nlohmann::ordered_json();
     j["parameters"] = ck.parameterCount();
     j["dtype"] = ck.dtypeSummary();
     j["weight_bytes"] = ck.weightBytes();
@@ -86,6 +92,7 @@ int runInfo(const QStringList& args) {
               : std::string("learned positions")) +
          ", " + (c.parallelResidual ? "parallel" : "sequential") + " residual, " +
          (c.tiedEmbeddings ? "tied" : "untied") + " unembedding\n";
+    s += "family:       " + std::string(familyName(c.family)) + ": " + c.featureSummary() + "\n";
     s += "parameters:   " + std::to_string(ck.parameterCount()) + "\n";
     s += "dtype:        " + ck.dtypeSummary() + "\n";
     for (const QString& f : ck.weightFiles())

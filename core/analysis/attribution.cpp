@@ -86,6 +86,7 @@ at::Tensor scoreDirections(const std::vector<const ContextRow*>& batch, const Ac
 // ([B, H, T]) and the value vectors at every position ([B, T, Hkv, dh]).
 struct LookupCaptures {
     std::map<int, at::Tensor> pattern, values;
+    std::map<int, at::Tensor> postGain;  // with post norms: ln1_post.w / ln1_post.hook_scale per layer, [B, d]
 };
 
 // Decomposes head `flatHead`'s score for batch row b (prompt length `length`) over its source positions.
@@ -93,7 +94,9 @@ HeadLookup decompose(int flatHead, float score, int64_t b, int64_t length, const
                      WeightColumns& weights, const ModelConfig& config) {
     const int layer = flatHead / config.nHeads, head = flatHead % config.nHeads;
     const int kvHead = head / (config.nHeads / config.nKvHeads);
-    const at::Tensor u = at::mv(weights.outProjection(layer)[head].to(at::kDouble), w.to(at::kDouble));  // W_O[h] w: [dh]
+    // With post norms the head writes through ln1_post (gain folded in, scale frozen), as the score reads it.
+    const at::Tensor read = caps.postGain.count(layer) ? w * caps.postGain.at(layer)[b] : w;
+    const at::Tensor u = at::mv(weights.outProjection(layer)[head].to(at::kDouble), read.to(at::kDouble));  // W_O[h] w: [dh]
     const at::Tensor v = caps.values.at(layer)[b].narrow(0, 0, length).select(1, kvHead).to(at::kDouble);  // [T, dh]
     const at::Tensor attention = caps.pattern.at(layer)[b][head].narrow(0, 0, length).contiguous();         // [T]
     const at::Tensor contributions = (attention.to(at::kDouble) * at::mv(v, u)).to(at::kFloat).contiguous();
@@ -144,7 +147,7 @@ HeadAttribution attributeHeadsWithLookups(const Transformer& model, const std::v
         for (const ContextRow* r : batch) lastLayer = std::max(lastLayer, sameLayerHeads ? r->neuron.layer : r->neuron.layer - 1);
         if (lastLayer < 0) continue;  // neurons of layer 0 without same-layer heads have no candidates
         HookSet hooks;
-        for (int l = 0; l <= lastLayer; ++l) hooks.capture(layerHook(l, "hook_result"));
+        for (int l = 0; l <= lastLayer; ++l) model.captureHeadContributions(hooks, l);
         if (gateAware)
             for (int l : neuronLayers(batch))
                 for (const char* hook : {".mlp.hook_pre", ".mlp.hook_pre_linear", ".ln2.hook_scale"})
@@ -154,10 +157,17 @@ HeadAttribution attributeHeadsWithLookups(const Transformer& model, const std::v
         hooks.atLastTokens();
         const ActivationCache cache = model.run(toBatch(batch), hooks);
         if (select)
-            for (int l = 0; l <= lastLayer; ++l) caps.pattern[l] = cache.at(layerHook(l, "hook_pattern"));
+            for (int l = 0; l <= lastLayer; ++l) {
+                caps.pattern[l] = cache.at(layerHook(l, "hook_pattern"));
+                if (config.hasPostNorms()) {
+                    const std::string block = "blocks." + std::to_string(l) + ".";
+                    caps.postGain[l] = model.weight(block + "ln1_post.w").view({1, -1}) / cache.at(block + "ln1_post.hook_scale");
+                }
+            }
         const at::Tensor w = scoreDirections(batch, cache, gateAware, weights, config).unsqueeze(1);  // [B, 1, d]
         for (int l = 0; l <= lastLayer; ++l) {
-            const at::Tensor scores = (cache.at(layerHook(l, "hook_result")) * w).sum(-1).contiguous();  // [B, H]
+            // [B, H, d] hook_result, or with post norms each head's share of the normed attention output
+            const at::Tensor scores = (model.headContributions(cache, l) * w).sum(-1).contiguous();  // [B, H]
             for (std::size_t b = 0; b < batch.size(); ++b) {
                 const ContextRow* r = batch[b];
                 if (l > (sameLayerHeads ? r->neuron.layer : r->neuron.layer - 1)) continue;

@@ -22,7 +22,7 @@ void checkLayer(const Transformer& model, int layer) {
 LayerCongruence computeLayerCongruence(const Transformer& model, int layer) {
     checkLayer(model, layer);
     torch::InferenceMode guard;
-    const at::Tensor W_out = model.weight("blocks." + std::to_string(layer) + ".mlp.W_out").contiguous();  // [m, d]
+    const at::Tensor W_out = model.residualWOut(layer).contiguous();  // [m, d] (post norms: gain folded)
     const at::Tensor W_U = model.weight("W_U");                                                            // [d, V]
     const int64_t m = W_out.size(0), V = W_U.size(1);
     // The product [m, V] can be large (3072 x 50257 floats = 617 MB for GPT-2 small): walk the vocabulary in chunks.
@@ -68,7 +68,7 @@ std::vector<TokenNeuron> neuronsForToken(const Transformer& model, int tokenId, 
     std::vector<TokenNeuron> all;
     for (int layer : layers) {
         checkLayer(model, layer);
-        const at::Tensor c = torch::matmul(model.weight("blocks." + std::to_string(layer) + ".mlp.W_out"), column)
+        const at::Tensor c = torch::matmul(model.residualWOut(layer), column)
                                  .contiguous();  // [m]
         for (int64_t n = 0; n < c.size(0); ++n)
             all.push_back({{layer, static_cast<int>(n)}, c.data_ptr<float>()[n]});

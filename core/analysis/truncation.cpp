@@ -82,6 +82,7 @@ std::vector<std::vector<float>> tokenActivations(const Transformer& model, const
     std::vector<ContextRow> rows;
     for (std::size_t i = 0; i < contexts.size(); ++i) rows.push_back({i, contexts[i].neuron, contexts[i].tokens});
     std::vector<std::vector<float>> out(contexts.size());
+    const int skip = model.bosTokenId() ? 1 : 0;  // the callers prepend BOS only where the model has one
     for (const auto& batch : makeBatches(rows, batchTokens)) {
         const std::vector<int> layers = neuronLayers(batch);
         HookSet hooks;
@@ -91,7 +92,7 @@ std::vector<std::vector<float>> tokenActivations(const Transformer& model, const
             const ContextRow* r = batch[b];
             const at::Tensor acts = cache.at(postHook(r->neuron.layer))[b].select(1, r->neuron.neuron).contiguous();  // [T]
             const float* p = acts.data_ptr<float>();
-            out[r->item].assign(p + 1, p + r->tokens.size());
+            out[r->item].assign(p + skip, p + r->tokens.size());
         }
     }
     return out;

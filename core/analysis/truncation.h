@@ -23,7 +23,7 @@ namespace headlight::analysis {
 std::vector<Truncation> truncateContexts(const Transformer& model, const std::vector<ContextInput>& contexts,
                                          double ratio, int64_t batchTokens = 8192, const Progress& progress = {});
 
-// The neuron's activation at every token of each context (run with BOS; BOS itself excluded):
+// The neuron's activation at every token of each context (run with BOS where the model has one; BOS itself excluded):
 // result[i][j] is the activation at tokens[j + 1].
 std::vector<std::vector<float>> tokenActivations(const Transformer& model, const std::vector<ContextInput>& contexts,
                                                  int64_t batchTokens = 8192);

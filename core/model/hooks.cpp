@@ -38,6 +38,8 @@ constexpr PointName kPointNames[] = {
     {HookPoint::ResidPost, "hook_resid_post", true},
     {HookPoint::LnFinalScale, "ln_final.hook_scale", false},
     {HookPoint::Logits, "logits", false},
+    {HookPoint::Ln1PostScale, "ln1_post.hook_scale", true},
+    {HookPoint::Ln2PostScale, "ln2_post.hook_scale", true},
 };
 
 const PointName& entry(HookPoint p) {

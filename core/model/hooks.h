@@ -37,19 +37,21 @@ enum class HookPoint : int {
     AttnScores,    // blocks.L.attn.hook_attn_scores [B, H, T, T]   scaled q·k, -inf above the diagonal
     Pattern,       // blocks.L.attn.hook_pattern     [B, H, T, T]
     Z,             // blocks.L.attn.hook_z           [B, T, H, dh]
-    Result,        // blocks.L.attn.hook_result      [B, T, H, d]    z·W_O per head, no b_O
-    AttnOut,       // blocks.L.hook_attn_out         [B, T, d]
+    Result,        // blocks.L.attn.hook_result      [B, T, H, d]    z·W_O per head, no b_O (before any post norm)
+    AttnOut,       // blocks.L.hook_attn_out         [B, T, d]       what is added to the residual (after ln1_post)
     ResidMid,      // blocks.L.hook_resid_mid        [B, T, d]       (sequential residual only)
     Ln2Scale,      // blocks.L.ln2.hook_scale        [B, T, 1]
     MlpPre,        // blocks.L.mlp.hook_pre          [B, T, m]       gated MLPs: the gate pre-activation
     MlpPreLinear,  // blocks.L.mlp.hook_pre_linear   [B, T, m]       gated MLPs only: the up projection
     MlpPost,       // blocks.L.mlp.hook_post         [B, T, m]       act(pre), gated: act(gate) * up
-    MlpOut,        // blocks.L.hook_mlp_out          [B, T, d]
+    MlpOut,        // blocks.L.hook_mlp_out          [B, T, d]       what is added to the residual (after ln2_post)
     ResidPost,     // blocks.L.hook_resid_post       [B, T, d]
     LnFinalScale,  // ln_final.hook_scale            [B, T, 1]
-    Logits,        // logits                         [B, T, V]
+    Logits,        // logits                         [B, T, V]      (after the final soft-cap, if any)
+    Ln1PostScale,  // blocks.L.ln1_post.hook_scale   [B, T, 1]       RMS of the attention output (post norms only)
+    Ln2PostScale,  // blocks.L.ln2_post.hook_scale   [B, T, 1]       RMS of the MLP output (post norms only)
 };
-constexpr int kHookPointCount = static_cast<int>(HookPoint::Logits) + 1;
+constexpr int kHookPointCount = static_cast<int>(HookPoint::Ln2PostScale) + 1;
 
 // One hook: a point and, for per-layer points, the layer.
 struct HookId {

@@ -6,6 +6,9 @@
 #include <limits>
 
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <ATen/ATen.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -30,6 +33,8 @@ struct LayerParams {
     at::Tensor W_O, b_O;                    // [H dh, d], [d]
     at::Tensor W_mlpIn, b_mlpIn;            // [d, m], [m]; gated MLPs: [d, 2m] = gate | up
     at::Tensor W_out, b_out;                // [m, d], [d]
+    at::Tensor ln1post_w, ln2post_w;        // [d] norms of the attention / MLP output (undefined: none)
+    at::Tensor qnorm_w, knorm_w;            // QK-norm gains [dh] or [H dh] / [Hkv dh] (undefined: none)
 };
 
 struct Params {
@@ -37,17 +42,19 @@ struct Params {
     std::vector<LayerParams> layers;
     at::Tensor lnf_w, lnf_b;        // [d] (undefined when folded)
     at::Tensor W_U, b_U;            // [d, V], [V]
-    at::Tensor cos, sin;            // [n_ctx, rotaryDim] rotary tables (rotate_half layout)
+    at::Tensor invFreq;             // [rotaryDim / 2] float64 CPU RoPE frequencies (rotary only)
+    at::Tensor invFreqLocal;        // the same for sliding-window layers with their own base (else undefined)
 
     Params to(at::ScalarType type) const { return to(at::TensorOptions().dtype(type)); }
     Params to(const at::TensorOptions& options) const {
         auto cv = [&options](const at::Tensor& t) { return t.defined() ? t.to(options) : t; };
         Params p;
         p.W_E = cv(W_E), p.W_pos = cv(W_pos), p.lnf_w = cv(lnf_w), p.lnf_b = cv(lnf_b);
-        p.W_U = cv(W_U), p.b_U = cv(b_U), p.cos = cv(cos), p.sin = cv(sin);
+        p.W_U = cv(W_U), p.b_U = cv(b_U), p.invFreq = invFreq, p.invFreqLocal = invFreqLocal;
         for (const LayerParams& L : layers)
             p.layers.push_back({cv(L.ln1_w), cv(L.ln1_b), cv(L.ln2_w), cv(L.ln2_b), cv(L.W_qkv), cv(L.b_qkv),
-                                cv(L.W_O), cv(L.b_O), cv(L.W_mlpIn), cv(L.b_mlpIn), cv(L.W_out), cv(L.b_out)});
+                                cv(L.W_O), cv(L.b_O), cv(L.W_mlpIn), cv(L.b_mlpIn), cv(L.W_out), cv(L.b_out),
+                                cv(L.ln1post_w), cv(L.ln2post_w), cv(L.qnorm_w), cv(L.knorm_w)});
         return p;
     }
 };
@@ -55,6 +62,24 @@ struct Params {
 at::Tensor optionalWeight(const StateDict& w, const std::string& name) {
     auto it = w.find(name);
     return it == w.end() ? at::Tensor() : it->second.contiguous();
+}
+
+// RoPE frequencies base^(-2i/r), i < r/2, rescaled as rope_scaling says (HF's _compute_*_parameters):
+// linear divides them all by the factor; llama3 divides the low frequencies (wavelength above
+// original_context / low_freq_factor) by it, keeps the high ones (below original_context / high_freq_factor)
+// and blends in between.
+at::Tensor rotaryFrequencies(const ModelConfig& c, double base, RopeScaling scaling) {
+    const int64_t r = c.rotaryDim;
+    at::Tensor inv = at::pow(base, -at::arange(0, r, 2, at::kDouble) / double(r));  // [r/2]
+    if (scaling == RopeScaling::Linear) return inv / c.ropeFactor;
+    if (scaling != RopeScaling::Llama3) return inv;
+    const double lowWavelen = c.ropeOriginalContext / c.ropeLowFreqFactor;
+    const double highWavelen = c.ropeOriginalContext / c.ropeHighFreqFactor;
+    const at::Tensor wavelen = 2 * M_PI / inv;
+    const at::Tensor smooth = (c.ropeOriginalContext / wavelen - c.ropeLowFreqFactor) / (c.ropeHighFreqFactor - c.ropeLowFreqFactor);
+    const at::Tensor blended = (1 - smooth) * inv / c.ropeFactor + smooth * inv;
+    at::Tensor out = at::where(wavelen > lowWavelen, inv / c.ropeFactor, inv);
+    return at::where((wavelen >= highWavelen).logical_and(wavelen <= lowWavelen), blended, out);
 }
 
 // Packs TL-form weights into Params (fused QKV, fused gate|up) and points the TL names at views of
@@ -71,6 +96,10 @@ Params pack(StateDict& w, const ModelConfig& c) {
         L.ln1_b = optionalWeight(w, layerName(l, "ln1.b"));
         L.ln2_w = optionalWeight(w, layerName(l, "ln2.w"));
         L.ln2_b = optionalWeight(w, layerName(l, "ln2.b"));
+        L.ln1post_w = optionalWeight(w, layerName(l, "ln1_post.w"));
+        L.ln2post_w = optionalWeight(w, layerName(l, "ln2_post.w"));
+        L.qnorm_w = optionalWeight(w, layerName(l, "attn.q_norm.w"));
+        L.knorm_w = optionalWeight(w, layerName(l, "attn.k_norm.w"));
         L.W_qkv = at::cat({get("attn.W_Q").permute({1, 0, 2}).reshape({d, H * dh}),
                            get("attn.W_K").permute({1, 0, 2}).reshape({d, Hkv * dh}),
                            get("attn.W_V").permute({1, 0, 2}).reshape({d, Hkv * dh})}, 1);
@@ -86,7 +115,7 @@ Params pack(StateDict& w, const ModelConfig& c) {
         L.b_O = get("attn.b_O") = get("attn.b_O").contiguous();
         if (c.mlp == MlpKind::Gated) {
             L.W_mlpIn = at::cat({get("mlp.W_gate"), get("mlp.W_in")}, 1);
-            L.b_mlpIn = at::cat({at::zeros({m}), get("mlp.b_in")});
+            L.b_mlpIn = at::cat({at::zeros({m}, get("mlp.b_in").options()), get("mlp.b_in")});
             get("mlp.W_gate") = L.W_mlpIn.narrow(1, 0, m);
             get("mlp.W_in") = L.W_mlpIn.narrow(1, m, m);
             get("mlp.b_in") = L.b_mlpIn.narrow(0, m, m);
@@ -103,12 +132,8 @@ Params pack(StateDict& w, const ModelConfig& c) {
     p.W_U = w.at("unembed.W_U");  // contiguous [d, V], or W_E^T (a view) for raw tied models
     p.b_U = w.at("unembed.b_U").contiguous();
     if (c.positional == PositionalKind::Rotary) {
-        // rotate_half tables: lane i and i + r/2 share the frequency base^(-2i/r); positions from 0.
-        const int64_t r = c.rotaryDim;
-        const at::Tensor invFreq = at::pow(c.rotaryBase, -at::arange(0, r, 2, at::kDouble) / double(r));  // [r/2]
-        const at::Tensor angle = at::outer(at::arange(c.nCtx, at::kDouble), invFreq);                     // [n_ctx, r/2]
-        p.cos = at::cat({angle.cos(), angle.cos()}, 1).to(at::kFloat);
-        p.sin = at::cat({angle.sin(), angle.sin()}, 1).to(at::kFloat);
+        p.invFreq = rotaryFrequencies(c, c.rotaryBase, c.ropeScaling);
+        if (c.rotaryBaseLocal > 0) p.invFreqLocal = rotaryFrequencies(c, c.rotaryBaseLocal, RopeScaling::None);
     }
     return p;
 }
@@ -119,9 +144,9 @@ struct Transformer::Impl {
     ModelConfig config;
     ModelIdentity identity;
     ComputeDType dtype = ComputeDType::Float32;
-    StateDict weights;  // float32, TL names (views into fp32)
-    Params fp32;        // float32 parameters
-    Params compute;     // what the forward pass uses (fp32, or a bfloat16 copy), on `device`
+    StateDict weights;  // TL names: views into `stored` (float32, or bfloat16 when the pass computes in bfloat16)
+    Params stored;      // the packed parameters, on the CPU, in the compute dtype (one copy of each number)
+    Params compute;     // what the forward pass uses: `stored`, or a copy on `device`
     c10::Device device = c10::Device(c10::kCPU);
 };
 
@@ -141,6 +166,7 @@ int stageOf(HookPoint p) {  // order of the parts of a block: 0 input, 1 attenti
     case HookPoint::MlpPreLinear:
     case HookPoint::MlpPost: return 3;
     case HookPoint::MlpOut:
+    case HookPoint::Ln2PostScale:
     case HookPoint::ResidPost: return 4;
     default: return 1;
     }
@@ -156,7 +182,9 @@ private:
     at::Tensor attention(int l, const at::Tensor& h);
     at::Tensor mlp(int l, const at::Tensor& h, bool computeOut);
     at::Tensor normalize(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, HookPoint scaleHook, int l);
-    at::Tensor rotate(const at::Tensor& x) const;
+    at::Tensor qkNorm(const at::Tensor& x, const at::Tensor& w) const;
+    at::Tensor rotate(const at::Tensor& x, int l) const;
+    at::Tensor scaledScores(const at::Tensor& q, const at::Tensor& k, const at::Tensor& mask) const;
     at::Tensor activation(at::Tensor x, bool inPlace) const;
 
     uint8_t flag(HookPoint p, int l) const { return flags_[(l + 1) * kHookPointCount + static_cast<int>(p)]; }
@@ -164,6 +192,7 @@ private:
     at::Tensor tap(HookPoint p, int l, at::Tensor t);          // edits, then capture
     void store(HookPoint p, int l, const at::Tensor& t, bool selected);
     at::Tensor atPositions(const at::Tensor& t, int64_t dim) const;  // [B, ..T.., ...] -> one position per row
+    void prepareAttention(const at::TensorOptions& opts);
 
     const ModelConfig& c_;
     const Params& P_;
@@ -177,6 +206,8 @@ private:
     bool finalNorm_ = false, unembed_ = false;
     at::Tensor rows_, positions_;         // [B] when captures are restricted to one position per row
     at::Tensor mask_;                     // [T, T]: 0 on and below the diagonal, -inf above
+    at::Tensor localMask_;                // [T, T]: also -inf at keys window or more behind (sliding-window layers)
+    at::Tensor cos_, sin_, cosLocal_, sinLocal_;  // [T, r] rotary tables for these positions
     at::Tensor ids_;                      // [N] int64
     ActivationCache cache_;
 };
@@ -225,6 +256,10 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
             throw Error("hook " + name + " does not exist in a parallel-residual model (attention and MLP both read resid_pre)");
         if (id.point == HookPoint::MlpPreLinear && c.mlp != MlpKind::Gated)
             throw Error("hook " + name + " exists only in gated MLPs");
+        if ((id.point == HookPoint::Ln1PostScale || id.point == HookPoint::Ln2PostScale) && !c.hasPostNorms())
+            throw Error("hook " + name + " exists only in models with post-attention/post-MLP norms (Gemma 2/3, OLMo 2)");
+        if ((id.point == HookPoint::Ln1Scale || id.point == HookPoint::Ln2Scale) && !c.hasPreNorms())
+            throw Error("hook " + name + " does not exist in a post-norm-only model (OLMo 2: attention and MLP read the residual)");
     };
     auto mark = [&](const HookId& id, uint8_t bit) {
         check(id);
@@ -289,8 +324,24 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
         positions_ = at::tensor(pos, at::kLong).to(device);
         rows_ = at::arange(B_, at::TensorOptions().dtype(at::kLong).device(device));
     }
-    const at::ScalarType type = P_.W_E.scalar_type();
-    mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), at::TensorOptions().dtype(type).device(device)).triu(1);
+    prepareAttention(at::TensorOptions().dtype(P_.W_E.scalar_type()).device(device));
+}
+
+// The causal and sliding-window masks and the rotary tables for this batch's positions.
+void Pass::prepareAttention(const at::TensorOptions& opts) {
+    const ModelConfig& c = c_;
+    mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), opts).triu(1);
+    // HF >= 4.46: a sliding-window query sees `window` keys, itself included (q - window < k <= q).
+    localMask_ = c.slidingWindow > 0 && T_ > c.slidingWindow
+                     ? mask_ + at::full({T_, T_}, -std::numeric_limits<float>::infinity(), opts).tril(-c.slidingWindow)
+                     : mask_;
+    auto tables = [&](const at::Tensor& invFreq, at::Tensor& cos, at::Tensor& sin) {
+        const at::Tensor angle = at::outer(at::arange(T_, at::kDouble), invFreq);  // [T, r/2], float64
+        cos = at::cat({angle.cos(), angle.cos()}, 1).to(at::kFloat).to(opts);
+        sin = at::cat({angle.sin(), angle.sin()}, 1).to(at::kFloat).to(opts);
+    };
+    if (c.positional == PositionalKind::Rotary) tables(P_.invFreq, cos_, sin_);
+    if (P_.invFreqLocal.defined()) tables(P_.invFreqLocal, cosLocal_, sinLocal_);
 }
 
 at::Tensor Pass::atPositions(const at::Tensor& t, int64_t dim) const {
@@ -352,14 +403,32 @@ at::Tensor Pass::normalize(const at::Tensor& x, const at::Tensor& w, const at::T
 }
 
 // Rotary positions, rotate_half form: the first r dims of each head, lane i paired with lane i + r/2.
-at::Tensor Pass::rotate(const at::Tensor& x) const {  // [B, T, n, dh]
+// Sliding-window layers use their own base where the family has one (Gemma 3).
+at::Tensor Pass::rotate(const at::Tensor& x, int l) const {  // [B, T, n, dh]
     const int64_t r = c_.rotaryDim, half = r / 2, dh = c_.dHead;
-    const at::Tensor cos = P_.cos.narrow(0, 0, T_).view({1, T_, 1, r});
-    const at::Tensor sin = P_.sin.narrow(0, 0, T_).view({1, T_, 1, r});
+    const bool local = cosLocal_.defined() && c_.isLocalLayer(l);
+    const at::Tensor cos = (local ? cosLocal_ : cos_).view({1, T_, 1, r});
+    const at::Tensor sin = (local ? sinLocal_ : sin_).view({1, T_, 1, r});
     const at::Tensor xr = x.narrow(-1, 0, r);
     const at::Tensor rotated = at::cat({-xr.narrow(-1, half, half), xr.narrow(-1, 0, half)}, -1);
     const at::Tensor out = xr * cos + rotated * sin;
     return r == dh ? out : at::cat({out, x.narrow(-1, r, dh - r)}, -1);
+}
+
+// QK-norm: RMSNorm of each head's q (or k) over d_head, or over all heads together when the gain covers
+// the full width (OLMo 2). x: [B, T, n, dh].
+at::Tensor Pass::qkNorm(const at::Tensor& x, const at::Tensor& w) const {
+    const bool full = w.size(0) != c_.dHead;
+    const at::Tensor y = full ? x.reshape({B_, T_, -1}) : x;
+    const at::Tensor n = y * at::rsqrt(y.pow(2).mean(-1, true) + c_.normEps) * w;
+    return full ? n.view(x.sizes()) : n;
+}
+
+// Scaled scores q.k * scale (soft-capped as cap * tanh(s / cap) where the family caps them), plus the mask.
+at::Tensor Pass::scaledScores(const at::Tensor& q, const at::Tensor& k, const at::Tensor& mask) const {
+    if (c_.attnSoftcap <= 0) return at::baddbmm(mask, q, k, 1.0, c_.attnScale());
+    at::Tensor s = at::bmm(q, k).mul_(c_.attnScale() / c_.attnSoftcap).tanh_().mul_(c_.attnSoftcap);
+    return s.add_(mask);
 }
 
 at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normalised input
@@ -374,9 +443,13 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
         for (int64_t head : zeroValues_[l]) v.select(2, head).zero_();                     // ablate the head's values
     }
     v = tap(HookPoint::V, l, v);
+    if (L.qnorm_w.defined()) {
+        q = qkNorm(q, L.qnorm_w);
+        k = qkNorm(k, L.knorm_w);
+    }
     if (c_.positional == PositionalKind::Rotary) {
-        q = tap(HookPoint::RotQ, l, rotate(q));
-        k = tap(HookPoint::RotK, l, rotate(k));
+        q = tap(HookPoint::RotQ, l, rotate(q, l));
+        k = tap(HookPoint::RotK, l, rotate(k, l));
     }
     // Query heads sharing a key/value head are stacked along the rows: [B Hkv, G, T, dh] against [B Hkv, dh, T].
     const at::Tensor qg = q.reshape({B, T, Hkv, G, dh}).permute({0, 2, 3, 1, 4}).contiguous();  // [B, Hkv, G, T, dh]
@@ -388,15 +461,15 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
     const bool wholePattern = wants(HookPoint::AttnScores, l) || wants(HookPoint::Pattern, l);
     const int64_t rows = wholePattern ? T : std::min<int64_t>(T, kQueryBlock);
     const int64_t batchBlock = wholePattern ? B : 1;
-    const double scale = 1.0 / std::sqrt(double(dh));
+    const at::Tensor& layerMask = c_.isLocalLayer(l) ? localMask_ : mask_;
     for (int64_t b0 = 0; b0 < B; b0 += batchBlock) {
         for (int64_t q0 = 0; q0 < T; q0 += rows) {
             const int64_t nb = batchBlock, nq = std::min(rows, T - q0), keys = q0 + nq;  // rows see keys 0..keys-1
             const at::Tensor qb = qg.narrow(0, b0, nb).narrow(3, q0, nq).reshape({nb * Hkv, G * nq, dh});
             const at::Tensor kb = kt.narrow(0, b0, nb).narrow(3, 0, keys).reshape({nb * Hkv, dh, keys});
             const at::Tensor vb = vg.narrow(0, b0, nb).narrow(2, 0, keys).reshape({nb * Hkv, keys, dh});
-            const at::Tensor mask = mask_.narrow(0, q0, nq).narrow(1, 0, keys).repeat({G, 1}).expand({nb * Hkv, G * nq, keys});
-            at::Tensor scores = at::baddbmm(mask, qb, kb, 1.0, scale);                          // q.k / sqrt(dh), causal
+            const at::Tensor mask = layerMask.narrow(0, q0, nq).narrow(1, 0, keys).repeat({G, 1}).expand({nb * Hkv, G * nq, keys});
+            at::Tensor scores = scaledScores(qb, kb, mask);                                      // q.k / sqrt(dh), causal
             at::Tensor pattern;
             if (wholePattern) {
                 scores = tap(HookPoint::AttnScores, l, scores.view({B, H, T, T}));
@@ -432,7 +505,7 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
         }
         attnOut = at::addmm(L.b_O, zf, L.W_O).view({B, T, d});                               // sum_h z_h W_O[h] + b_O
     }
-    return tap(HookPoint::AttnOut, l, attnOut);
+    return attnOut;  // before the post-attention norm, if any (block() applies it and taps hook_attn_out)
 }
 
 at::Tensor Pass::mlp(int l, const at::Tensor& h, bool computeOut) {  // h: [B, T, d] normalised input
@@ -449,29 +522,40 @@ at::Tensor Pass::mlp(int l, const at::Tensor& h, bool computeOut) {  // h: [B, T
         post = tap(HookPoint::MlpPost, l, activation(pre, !wants(HookPoint::MlpPre, l)));           // [B, T, m]
     }
     if (!computeOut) return {};
-    return tap(HookPoint::MlpOut, l, at::addmm(L.b_out, post.reshape({N, m}), L.W_out).view({B, T, d}));
+    return at::addmm(L.b_out, post.reshape({N, m}), L.W_out).view({B, T, d});  // block() taps hook_mlp_out
 }
 
 // One block. Sequential (GPT-2, Llama): x += attn(ln1(x)); x += mlp(ln2(x)).
 // Parallel (GPT-NeoX):                   x += attn(ln1(x)) + mlp(ln2(x)).
+// Sandwich (Gemma 2/3):                  x += ln1_post(attn(ln1(x))); x += ln2_post(mlp(ln2(x))).
+// Post-norm only (OLMo 2):               x += ln1_post(attn(x)); x += ln2_post(mlp(x)).
 // The last block needed stops after the last part anything needs.
 at::Tensor Pass::block(int l, const at::Tensor& resid) {
     const LayerParams& L = P_.layers[l];
     const int stage = stage_[l];
+    const bool pre = c_.hasPreNorms(), post = c_.hasPostNorms();
     const at::Tensor x = tap(HookPoint::ResidPre, l, resid);                                  // [B, T, d]
-    const at::Tensor attnOut = attnNeeded_[l]
-        ? attention(l, normalize(x, L.ln1_w, L.ln1_b, HookPoint::Ln1Scale, l)) : at::Tensor();
+    at::Tensor attnOut;
+    if (attnNeeded_[l]) {
+        attnOut = attention(l, pre ? normalize(x, L.ln1_w, L.ln1_b, HookPoint::Ln1Scale, l) : x);
+        if (post) attnOut = normalize(attnOut, L.ln1post_w, {}, HookPoint::Ln1PostScale, l);
+        attnOut = tap(HookPoint::AttnOut, l, attnOut);
+    }
     const at::Tensor mid = c_.parallelResidual || !attnOut.defined() ? x : tap(HookPoint::ResidMid, l, x + attnOut);
     if (stage < 3) return mid;
-    const at::Tensor mlpOut = mlp(l, normalize(mid, L.ln2_w, L.ln2_b, HookPoint::Ln2Scale, l), stage >= 4);
+    at::Tensor mlpOut = mlp(l, pre ? normalize(mid, L.ln2_w, L.ln2_b, HookPoint::Ln2Scale, l) : mid, stage >= 4);
     if (stage < 4) return mid;
+    if (post) mlpOut = normalize(mlpOut, L.ln2post_w, {}, HookPoint::Ln2PostScale, l);
+    mlpOut = tap(HookPoint::MlpOut, l, mlpOut);
     return tap(HookPoint::ResidPost, l, c_.parallelResidual ? x + attnOut + mlpOut : mid + mlpOut);
 }
 
 ActivationCache Pass::forward() {
     const int64_t d = c_.dModel;
     const at::Tensor& ids = ids_;                                                              // [N]
-    at::Tensor x = tap(HookPoint::Embed, -1, P_.W_E.index_select(0, ids).view({B_, T_, d}));  // [B, T, d]
+    at::Tensor x = P_.W_E.index_select(0, ids).view({B_, T_, d});                            // [B, T, d]
+    if (c_.embedScale != 1.0) x = x * c_.embedScale;                                          // Gemma: sqrt(d_model)
+    x = tap(HookPoint::Embed, -1, x);
     if (c_.positional == PositionalKind::Learned)
         x = x + tap(HookPoint::PosEmbed, -1, P_.W_pos.narrow(0, 0, T_).unsqueeze(0).expand({B_, T_, d}));
     for (int l = 0; l <= lastLayer_; ++l) x = block(l, x);
@@ -479,11 +563,14 @@ ActivationCache Pass::forward() {
     if (!finalNorm_) return std::move(cache_);
     x = normalize(x, P_.lnf_w, P_.lnf_b, HookPoint::LnFinalScale, -1);                       // [B, T, d]
     if (!unembed_) return std::move(cache_);
+    auto softcap = [this](at::Tensor logits) {  // Gemma 2: cap * tanh(logits / cap)
+        return c_.finalSoftcap > 0 ? logits.div_(c_.finalSoftcap).tanh_().mul_(c_.finalSoftcap) : logits;
+    };
     if (positions_.defined() && !(flag(HookPoint::Logits, -1) & kEdit)) {
-        const at::Tensor logits = at::addmm(P_.b_U, atPositions(x, 1), P_.W_U);                // [B, V]
+        const at::Tensor logits = softcap(at::addmm(P_.b_U, atPositions(x, 1), P_.W_U));       // [B, V]
         if (wants(HookPoint::Logits, -1)) store(HookPoint::Logits, -1, logits, true);
     } else {
-        const at::Tensor logits = at::addmm(P_.b_U, x.view({N_, d}), P_.W_U).view({B_, T_, c_.dVocab});  // [B, T, V]
+        const at::Tensor logits = softcap(at::addmm(P_.b_U, x.view({N_, d}), P_.W_U)).view({B_, T_, c_.dVocab});  // [B, T, V]
         tap(HookPoint::Logits, -1, logits);
     }
     return std::move(cache_);
@@ -533,6 +620,16 @@ nlohmann::json ModelIdentity::toJson() const {
 
 namespace {
 
+// Converts every weight to bfloat16 in place, one at a time (the float32 original is freed as it goes);
+// a tied unembedding that is a view of the embedding stays a view.
+void toBFloat16(StateDict& w) {
+    const bool tiedView = w.count("unembed.W_U") && w.count("embed.W_E") &&
+                          w.at("unembed.W_U").data_ptr() == w.at("embed.W_E").data_ptr();
+    for (auto& [name, t] : w)
+        if (!(tiedView && name == "unembed.W_U")) t = t.to(at::kBFloat16).contiguous();
+    if (tiedView) w["unembed.W_U"] = w.at("embed.W_E").t();
+}
+
 std::shared_ptr<Transformer::Impl> build(const ModelConfig& config, StateDict weights, const LoadOptions& options,
                                          std::string modelId, std::string weightHash) {
     auto impl = std::make_shared<Transformer::Impl>();
@@ -542,13 +639,15 @@ std::shared_ptr<Transformer::Impl> build(const ModelConfig& config, StateDict we
     impl->identity.weightHash = std::move(weightHash);
     impl->identity.processing = processWeights(weights, config, options.processing);
     impl->identity.computeDType = options.dtype == ComputeDType::BFloat16 ? "bfloat16" : "float32";
-    impl->fp32 = pack(weights, config);
+    // bfloat16 compute keeps only bfloat16 weights (processing ran in float32 above); weight() widens on request.
+    if (options.dtype == ComputeDType::BFloat16) toBFloat16(weights);
+    impl->stored = pack(weights, config);
     impl->weights = std::move(weights);
     impl->device = resolveDevice(options.device);
-    const at::ScalarType type = options.dtype == ComputeDType::BFloat16 ? at::kBFloat16 : at::kFloat;
-    impl->compute = type == at::kFloat && impl->device.is_cpu()
-                        ? impl->fp32
-                        : impl->fp32.to(at::TensorOptions().dtype(type).device(impl->device));
+    impl->compute = impl->device.is_cpu() ? impl->stored : impl->stored.to(at::TensorOptions().device(impl->device));
+#if defined(__GLIBC__)
+    malloc_trim(0);  // hand the float32 temporaries of reading and processing back to the system
+#endif
     return impl;
 }
 
@@ -635,13 +734,39 @@ at::Tensor Transformer::weight(const std::string& name) const {
         throw Error("model " + impl_->identity.modelId + " has no weight '" + name +
                     "' (TransformerLens names such as embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in, unembed.W_U" +
                     (impl_->identity.processing.foldLn ? "; norm weights are folded away" : "") + ")");
-    return it->second;
+    return it->second.scalar_type() == at::kFloat ? it->second : it->second.to(at::kFloat);
 }
 
 std::vector<std::string> Transformer::weightNames() const {
     std::vector<std::string> names;
     for (const auto& [name, t] : impl_->weights) names.push_back(name);
     return names;
+}
+
+at::Tensor Transformer::residualWOut(int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    const at::Tensor W_out = weight(b + "mlp.W_out");
+    return config().hasPostNorms() ? W_out * weight(b + "ln2_post.w").view({1, -1}) : W_out;
+}
+
+void Transformer::captureHeadContributions(HookSet& hooks, int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    hooks.capture(b + "attn.hook_result");
+    if (config().hasPostNorms()) hooks.capture(b + "ln1_post.hook_scale");
+}
+
+at::Tensor Transformer::headContributions(const ActivationCache& cache, int layer) const {
+    const std::string b = "blocks." + std::to_string(layer) + ".";
+    const at::Tensor result = cache.at(b + "attn.hook_result");  // [..., H, d]
+    if (!config().hasPostNorms()) return result;
+    const at::Tensor scale = cache.at(b + "ln1_post.hook_scale");  // [..., 1]
+    return result * weight(b + "ln1_post.w") / scale.unsqueeze(-1);
+}
+
+std::string Transformer::postNormReading() const {
+    if (!config().hasPostNorms()) return {};
+    return "post norms: ln2_post gain folded into W_out (congruence), ln1_post gain and frozen 1/RMS into head outputs "
+           "(attribution)";
 }
 
 ActivationCache Transformer::run(const TokenBatch& batch, const HookSet& hooks) const {

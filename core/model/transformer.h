@@ -92,6 +92,20 @@ public:
     bool hasWeight(const std::string& name) const;
     std::vector<std::string> weightNames() const;
 
+    // The method's readings where a norm sits between a component and the residual stream (Gemma 2/3
+    // post-attention and post-MLP norms, OLMo 2's post-norm blocks). The norm's gain is folded in and its
+    // 1/RMS scale frozen, as the paper freezes LayerNorm scales (METHOD.md; docs/user-guide.md):
+    //   residualWOut(l) = W_out · diag(ln2_post.w)  [m, d]: what neuron n writes, up to the frozen 1/RMS of
+    //     the MLP output (a positive factor shared by every neuron and token at a position), so congruence
+    //     W_out · W_U keeps its meaning and ranking;
+    //   headContributions(cache, l) = hook_result · diag(ln1_post.w) / ln1_post.hook_scale: each head's exact
+    //     share of hook_attn_out at the captured positions (they sum, with b_O's share, to it), read by r · W_in.
+    // Without post norms both are W_out and hook_result themselves. Describe the choice: postNormReading().
+    at::Tensor residualWOut(int layer) const;
+    void captureHeadContributions(HookSet& hooks, int layer) const;   // the hooks headContributions() reads
+    at::Tensor headContributions(const ActivationCache& cache, int layer) const;  // shape of hook_result
+    std::string postNormReading() const;  // "" without post norms, else one line for provenance
+
     // The forward pass. Validates the batch (ids within the vocabulary, length <= n_ctx) and the hooks
     // (layers, heads and points that exist in this model); throws headlight::Error otherwise.
     ActivationCache run(const TokenBatch& batch, const HookSet& hooks) const;

@@ -136,36 +136,92 @@ void loadNeoX(Source& src, const ModelConfig& c, StateDict& w) {
     }
 }
 
+// A norm gain as the forward pass applies it: Gemma stores w and multiplies by 1 + w (TL loads 1 + w).
+at::Tensor gain(Source& src, const ModelConfig& c, const std::string& name, int64_t n) {
+    const at::Tensor w = src.take(name, {n});
+    return c.normPlusOne ? w + 1.0 : w;
+}
+
+// The attention of one Llama-layout layer: q/k/v (separate, or fused qkv_proj rows [q | k | v]), o_proj,
+// optional biases and QK-norm. nn.Linear [out, in] with out = head * d_head + i.
+void loadLlamaAttention(Source& src, const ModelConfig& c, const std::string& h, int l, StateDict& w) {
+    const int64_t d = c.dModel, H = c.nHeads, Hkv = c.nKvHeads, dh = c.dHead;
+    const std::string a = h + "self_attn.";
+    auto heads = [&](const at::Tensor& rows, int64_t n) { return rows.view({n, dh, d}).permute({0, 2, 1}).contiguous(); };
+    at::Tensor q, k, v;
+    if (src.has(a + "qkv_proj.weight")) {  // Phi-3
+        const at::Tensor qkv = src.take(a + "qkv_proj.weight", {(H + 2 * Hkv) * dh, d});
+        q = qkv.narrow(0, 0, H * dh), k = qkv.narrow(0, H * dh, Hkv * dh), v = qkv.narrow(0, (H + Hkv) * dh, Hkv * dh);
+    } else {
+        q = src.take(a + "q_proj.weight", {H * dh, d});
+        k = src.take(a + "k_proj.weight", {Hkv * dh, d});
+        v = src.take(a + "v_proj.weight", {Hkv * dh, d});
+    }
+    w[layerName(l, "attn.W_Q")] = heads(q, H);
+    w[layerName(l, "attn.W_K")] = heads(k, Hkv);
+    w[layerName(l, "attn.W_V")] = heads(v, Hkv);
+    auto bias = [&](const char* name, int64_t n) {
+        return c.attnBias ? src.take(a + name + ".bias", {n * dh}).view({n, dh}) : at::zeros({n, dh});
+    };
+    w[layerName(l, "attn.b_Q")] = bias("q_proj", H);
+    w[layerName(l, "attn.b_K")] = bias("k_proj", Hkv);
+    w[layerName(l, "attn.b_V")] = bias("v_proj", Hkv);
+    w[layerName(l, "attn.W_O")] = src.take(a + "o_proj.weight", {d, H * dh}).t().reshape({H, dh, d}).contiguous();
+    w[layerName(l, "attn.b_O")] = c.attnOutBias ? src.take(a + "o_proj.bias", {d}) : at::zeros({d});
+    if (c.qkNorm != QkNorm::None) {
+        const bool full = c.qkNorm == QkNorm::FullWidth;
+        w[layerName(l, "attn.q_norm.w")] = gain(src, c, a + "q_norm.weight", full ? H * dh : dh);
+        w[layerName(l, "attn.k_norm.w")] = gain(src, c, a + "k_norm.weight", full ? Hkv * dh : dh);
+    }
+}
+
+// The MLP: gate_proj / up_proj, or fused gate_up_proj rows [gate | up] (Phi-3); down_proj.
+void loadLlamaMlp(Source& src, const ModelConfig& c, const std::string& h, int l, StateDict& w) {
+    const int64_t d = c.dModel, m = c.dMlp;
+    if (src.has(h + "mlp.gate_up_proj.weight")) {
+        const at::Tensor gateUp = src.take(h + "mlp.gate_up_proj.weight", {2 * m, d});
+        w[layerName(l, "mlp.W_gate")] = gateUp.narrow(0, 0, m).t().contiguous();
+        w[layerName(l, "mlp.W_in")] = gateUp.narrow(0, m, m).t().contiguous();
+    } else {
+        w[layerName(l, "mlp.W_gate")] = src.take(h + "mlp.gate_proj.weight", {m, d}).t().contiguous();
+        w[layerName(l, "mlp.W_in")] = src.take(h + "mlp.up_proj.weight", {m, d}).t().contiguous();
+    }
+    w[layerName(l, "mlp.W_out")] = src.take(h + "mlp.down_proj.weight", {d, m}).t().contiguous();
+    w[layerName(l, "mlp.b_in")] = at::zeros({m});
+    w[layerName(l, "mlp.b_out")] = at::zeros({d});
+}
+
+// Llama and the families sharing its layout. The block norms by HF name:
+//   Pre (Llama, Mistral, Qwen, Gemma 1, Phi-3): input_layernorm -> ln1, post_attention_layernorm -> ln2
+//   Sandwich (Gemma 2/3): input_layernorm -> ln1, post_attention_layernorm -> ln1_post (on the attention
+//     output), pre_feedforward_layernorm -> ln2, post_feedforward_layernorm -> ln2_post
+//   PostOnly (OLMo 2): post_attention_layernorm -> ln1_post, post_feedforward_layernorm -> ln2_post
 void loadLlama(Source& src, const ModelConfig& c, StateDict& w) {
-    const int64_t d = c.dModel, H = c.nHeads, Hkv = c.nKvHeads, dh = c.dHead, m = c.dMlp;
+    const int64_t d = c.dModel;
     const std::string p = "model.";
     w["embed.W_E"] = src.take(p + "embed_tokens.weight", {c.dVocab, d});
     for (int l = 0; l < c.nLayers; ++l) {
         const std::string h = p + "layers." + std::to_string(l) + ".";
-        w[layerName(l, "ln1.w")] = src.take(h + "input_layernorm.weight", {d});
-        // nn.Linear [out, in] with out = head * d_head + i.
-        auto heads = [&](const char* name, int64_t n) {
-            return src.take(h + "self_attn." + name + ".weight", {n * dh, d}).view({n, dh, d}).permute({0, 2, 1}).contiguous();
-        };
-        auto bias = [&](const char* name, int64_t n) {
-            return c.attnBias ? src.take(h + "self_attn." + name + ".bias", {n * dh}).view({n, dh}) : at::zeros({n, dh});
-        };
-        w[layerName(l, "attn.W_Q")] = heads("q_proj", H);
-        w[layerName(l, "attn.W_K")] = heads("k_proj", Hkv);
-        w[layerName(l, "attn.W_V")] = heads("v_proj", Hkv);
-        w[layerName(l, "attn.b_Q")] = bias("q_proj", H);
-        w[layerName(l, "attn.b_K")] = bias("k_proj", Hkv);
-        w[layerName(l, "attn.b_V")] = bias("v_proj", Hkv);
-        w[layerName(l, "attn.W_O")] = src.take(h + "self_attn.o_proj.weight", {d, H * dh}).t().reshape({H, dh, d}).contiguous();
-        w[layerName(l, "attn.b_O")] = c.attnBias ? src.take(h + "self_attn.o_proj.bias", {d}) : at::zeros({d});
-        w[layerName(l, "ln2.w")] = src.take(h + "post_attention_layernorm.weight", {d});
-        w[layerName(l, "mlp.W_gate")] = src.take(h + "mlp.gate_proj.weight", {m, d}).t().contiguous();
-        w[layerName(l, "mlp.W_in")] = src.take(h + "mlp.up_proj.weight", {m, d}).t().contiguous();
-        w[layerName(l, "mlp.W_out")] = src.take(h + "mlp.down_proj.weight", {d, m}).t().contiguous();
-        w[layerName(l, "mlp.b_in")] = at::zeros({m});
-        w[layerName(l, "mlp.b_out")] = at::zeros({d});
+        switch (c.blockNorms) {
+        case BlockNorms::Pre:
+            w[layerName(l, "ln1.w")] = gain(src, c, h + "input_layernorm.weight", d);
+            w[layerName(l, "ln2.w")] = gain(src, c, h + "post_attention_layernorm.weight", d);
+            break;
+        case BlockNorms::Sandwich:
+            w[layerName(l, "ln1.w")] = gain(src, c, h + "input_layernorm.weight", d);
+            w[layerName(l, "ln1_post.w")] = gain(src, c, h + "post_attention_layernorm.weight", d);
+            w[layerName(l, "ln2.w")] = gain(src, c, h + "pre_feedforward_layernorm.weight", d);
+            w[layerName(l, "ln2_post.w")] = gain(src, c, h + "post_feedforward_layernorm.weight", d);
+            break;
+        case BlockNorms::PostOnly:
+            w[layerName(l, "ln1_post.w")] = gain(src, c, h + "post_attention_layernorm.weight", d);
+            w[layerName(l, "ln2_post.w")] = gain(src, c, h + "post_feedforward_layernorm.weight", d);
+            break;
+        }
+        loadLlamaAttention(src, c, h, l, w);
+        loadLlamaMlp(src, c, h, l, w);
     }
-    w["ln_final.w"] = src.take(p + "norm.weight", {d});
+    w["ln_final.w"] = gain(src, c, p + "norm.weight", d);
     if (c.tiedEmbeddings) {
         src.ignore("lm_head.weight");
         w["unembed.W_U"] = w["embed.W_E"].t();
@@ -200,6 +256,10 @@ at::Tensor tensorFromView(const io::TensorView& v) {
     default:
         throw Error("tensor '" + v.name + "' has dtype " + io::dtypeName(v.dtype) + "; weights must be F32, F16, BF16 or F64");
     }
+    const std::size_t align = at::elementSize(type);
+    if (type != at::kFloat && v.nbytes && reinterpret_cast<std::uintptr_t>(v.data) % align == 0)  // widen straight from the mapping
+        return at::from_blob(const_cast<void*>(static_cast<const void*>(v.data)), v.shape, at::TensorOptions().dtype(type))
+            .to(at::kFloat);
     at::Tensor t = at::empty(v.shape, at::TensorOptions().dtype(type));
     if (v.nbytes) std::memcpy(t.data_ptr(), v.data, v.nbytes);  // the mapped data may be unaligned
     return type == at::kFloat ? t : t.to(at::kFloat);
@@ -212,9 +272,18 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expectedWeightShapes(c
     s.push_back({"embed.W_E", {V, d}});
     if (c.positional == PositionalKind::Learned) s.push_back({"pos_embed.W_pos", {c.nCtx, d}});
     for (int l = 0; l < c.nLayers; ++l) {
-        if (!normsFolded) {
+        if (!normsFolded && c.hasPreNorms()) {
             s.push_back({layerName(l, "ln1.w"), {d}});
             if (ln) s.push_back({layerName(l, "ln1.b"), {d}});
+        }
+        if (c.hasPostNorms()) {  // never folded: they normalise a block's output, not a reader's input
+            s.push_back({layerName(l, "ln1_post.w"), {d}});
+            s.push_back({layerName(l, "ln2_post.w"), {d}});
+        }
+        if (c.qkNorm != QkNorm::None) {
+            const bool full = c.qkNorm == QkNorm::FullWidth;
+            s.push_back({layerName(l, "attn.q_norm.w"), {full ? H * dh : dh}});
+            s.push_back({layerName(l, "attn.k_norm.w"), {full ? Hkv * dh : dh}});
         }
         s.push_back({layerName(l, "attn.W_Q"), {H, d, dh}});
         s.push_back({layerName(l, "attn.W_K"), {Hkv, d, dh}});
@@ -224,7 +293,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expectedWeightShapes(c
         s.push_back({layerName(l, "attn.b_K"), {Hkv, dh}});
         s.push_back({layerName(l, "attn.b_V"), {Hkv, dh}});
         s.push_back({layerName(l, "attn.b_O"), {d}});
-        if (!normsFolded) {
+        if (!normsFolded && c.hasPreNorms()) {
             s.push_back({layerName(l, "ln2.w"), {d}});
             if (ln) s.push_back({layerName(l, "ln2.b"), {d}});
         }
@@ -262,15 +331,16 @@ void validateWeights(const ModelConfig& config, const StateDict& weights, const 
         if (!names.count(name)) throw Error(source + ": unexpected weight '" + name + "' for " + config.summary());
 }
 
-StateDict loadWeights(const Checkpoint& checkpoint) {
-    const ModelConfig& c = checkpoint.config();
+StateDict loadWeights(const Checkpoint& checkpoint) { return loadWeights(checkpoint, checkpoint.config()); }
+
+StateDict loadWeights(const Checkpoint& checkpoint, const ModelConfig& c) {
     Source src(checkpoint);
     checkSupported(c, src.where());
     StateDict w;
     switch (c.family) {
     case Family::Gpt2: loadGpt2(src, c, w); break;
     case Family::GptNeoX: loadNeoX(src, c, w); break;
-    case Family::Llama: loadLlama(src, c, w); break;
+    default: loadLlama(src, c, w); break;
     }
     w["unembed.b_U"] = at::zeros({c.dVocab});
     src.checkAllUsed();
@@ -282,6 +352,8 @@ WeightProcessing processWeights(StateDict& w, const ModelConfig& c, const Weight
     const bool ln = c.norm == NormKind::LayerNorm;
     // TL v1.14: RMSNorm models fold only the gains, and their writing weights are never centred.
     if (!ln) applied.centerWritingWeights = false;
+    // A soft-capped output is not invariant to a constant added to the logits: TL turns center_unembed off.
+    if (c.finalSoftcap > 0) applied.centerUnembed = false;
     auto W = [&w](const std::string& name) -> at::Tensor& {
         auto it = w.find(name);
         if (it == w.end()) throw Error("internal: weight " + name + " missing during processing");
@@ -290,7 +362,8 @@ WeightProcessing processWeights(StateDict& w, const ModelConfig& c, const Weight
     auto centreRows = [](const at::Tensor& t, int64_t dim) { return t - t.mean(dim, /*keepdim=*/true); };
 
     if (applied.foldLn) {
-        for (int l = 0; l < c.nLayers; ++l) {
+        // Post norms (ln1_post, ln2_post) and QK-norms stay: what they normalise is not a weight's input.
+        for (int l = 0; l < c.nLayers && c.hasPreNorms(); ++l) {
             // ln1 -> W_Q, W_K, W_V (and their biases); ln2 -> W_in (and W_gate).
             const at::Tensor g1 = W(layerName(l, "ln1.w"));
             for (const char* m : {"Q", "K", "V"}) {

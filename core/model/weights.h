@@ -5,6 +5,9 @@
 //   blocks.L.attn.b_Q [H, dh]      b_K / b_V [Hkv, dh]      b_O [d]     (zeros where the model has none)
 //   blocks.L.mlp.W_in [d, m]  b_in [m]  W_gate [d, m] (gated MLPs)  W_out [m, d]  b_out [d]
 //   ln_final.w / .b [d]         unembed.W_U [d, V]   unembed.b_U [V]
+//   blocks.L.ln1_post.w / ln2_post.w [d]   norms of the attention / MLP output (Gemma 2/3 sandwich, OLMo 2)
+//   blocks.L.attn.q_norm.w / k_norm.w [dh] (per head) or [H dh] / [Hkv dh] (OLMo 2: over the full width)
+// Gemma's norm gains are stored as the 1 + w the pass multiplies by (as TL loads them); OLMo 2 has no ln1/ln2.
 // Gated MLPs follow TL: W_in is the up projection, W_gate the gate, hook_post = act(x W_gate) * (x W_in).
 // Loading converts each family's Hugging Face layout to this form; processing applies TL's recipe.
 #pragma once
@@ -39,6 +42,8 @@ void validateWeights(const ModelConfig& config, const StateDict& weights, const 
 // GPT-2 names with or without the "transformer." prefix; known buffers (attn.bias, masked_bias,
 // rotary_emb.inv_freq) are ignored; any other unused tensor, a missing one or a wrong shape is an error.
 StateDict loadWeights(const Checkpoint& checkpoint);
+// The same with another reading of the architecture (tests switch one family piece off this way).
+StateDict loadWeights(const Checkpoint& checkpoint, const ModelConfig& config);
 
 // Applies TransformerLens' processing in TL's order (fold_ln, center_writing_weights, center_unembed,
 // fold_value_biases) in place; returns the flags as applied (RMSNorm: no centring of writing weights).

@@ -407,6 +407,7 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     prov.modelFamily = familyName(config.family);
     prov.weightHash = model.weightHash();
     prov.processing = model.processing().describe();
+    if (!model.postNormReading().empty()) prov.processing += "; " + model.postNormReading();
     prov.tokenizer = tokenizer.kind() + " (" + tokenizer.source().toStdString() + ")";
     prov.corpus = options.corpus.toStdString();
     prov.corpusHash = run.scan.corpusHash;
