@@ -258,6 +258,8 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     connect(runner_, &StudyRunner::warning, this, [this](const QString& message) { warning_ = message; });
     connect(runner_, &StudyRunner::failed, this, [this](const QString& message) {
         setRunning(false);
+        progress_->setRange(0, 1);   // a failed run is not 100 % done
+        progress_->setValue(0);
         status_->setText(tr("Failed: %1").arg(message));
     });
     connect(runner_, &StudyRunner::cancelled, this, [this] {
