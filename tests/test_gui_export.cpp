@@ -144,8 +144,8 @@ Study figureStudy() {
         e.neuron = s.neurons[k % 3].neuron.ref;
         e.baseline = s.neurons[k % 3].neuron.baseline;
         e.head = k;
-        e.source = "llm";
-        e.model = "test";
+        e.source = "baseline";   // the offline baseline's: the longest axis title
+        e.model = "ngram";
         e.explanation = "animals";
         e.score = e.baseline ? 0.45 + 0.01 * (k % 9) : 0.5 + 0.012 * k;
         s.explanations.push_back(e);
@@ -479,6 +479,13 @@ private Q_SLOTS:
             if (k != TokenPiece::Prompt || contexts[0].pieces[a.piece].kind != TokenPiece::Prompt) continue;
             QVERIFY2(std::abs(a.rect.right() - b.rect.left()) < 0.01, qPrintable(a.text + QStringLiteral("|") + b.text));
         }
+        // In the PDF, the words read whole: pdftotext finds "Saskatoon" and "thought" as words.
+        const QString pdfPath = dir_.filePath(QStringLiteral("contexts-text.pdf"));
+        exportContexts({contexts[0]}, pdfPath, QStringLiteral("t"));
+        QSizeF page;
+        QStringList words;
+        for (const TextBox& b : pdfTextBoxes(pdfPath, &page)) words << b.text;
+        QVERIFY2(words.contains(QStringLiteral("Saskatoon")) && words.contains(QStringLiteral("thought")), qPrintable(words.join(QLatin1Char('|'))));
         // A newline in the text starts a new line.
         const ContextLayout lines = layoutContext(contexts[3], font, 2000);
         QSet<qreal> tops;

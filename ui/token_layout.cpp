@@ -253,7 +253,8 @@ void paintContext(QPainter& painter, const HighlightedContext& context, const Co
     painter.setOpacity(baseOpacity);
     painter.setFont(headerFontOf(font));
     painter.setPen(dim);
-    painter.drawText(layout.headerRect, Qt::AlignLeft | Qt::AlignVCenter | Qt::TextSingleLine, context.header);
+    painter.drawText(layout.headerRect, Qt::AlignLeft | Qt::AlignVCenter | Qt::TextSingleLine,
+                     QFontMetricsF(headerFontOf(font)).elidedText(context.header, Qt::ElideRight, layout.headerRect.width()));
     const QFontMetricsF fm(font);
     bool promptStarted = false;
     for (const TokenBox& box : layout.boxes) {

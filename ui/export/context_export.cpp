@@ -25,6 +25,7 @@ QFont exportFont(const ContextExportOptions& o) {
     QFont f(o.fontFamily);
     f.setPointSizeF(o.fontPoints);
     f.setStyleStrategy(QFont::PreferAntialias);
+    f.setHintingPreference(QFont::PreferNoHinting);   // measured advances = drawn advances at any scale
     return f;
 }
 
@@ -56,9 +57,12 @@ QColor dimmed(const QColor& c) {  // what the GUI shows at 40 % opacity on white
 
 }  // namespace
 
+// Both vector exports paint at layoutDpi() (plot_export.h), the DPI of the font metrics that lay the
+// tokens out, so that each token's text fills exactly the box measured for it.
 QByteArray contextsToSvg(const std::vector<HighlightedContext>& contexts, const ContextExportOptions& o) {
     const QFont font = exportFont(o);
-    const qreal width = o.widthInches * 72;
+    const int dpi = layoutDpi();
+    const qreal width = o.widthInches * dpi;
     std::vector<ContextLayout> layouts;
     const qreal height = layoutAll(contexts, font, width, &layouts);
     QByteArray bytes;
@@ -68,7 +72,7 @@ QByteArray contextsToSvg(const std::vector<HighlightedContext>& contexts, const 
     svg.setOutputDevice(&buffer);
     svg.setSize(QSize(qCeil(width), qCeil(height)));
     svg.setViewBox(QRectF(0, 0, width, height));
-    svg.setResolution(72);
+    svg.setResolution(dpi);
     svg.setTitle(QStringLiteral("Headlight contexts"));
     svg.setDescription(QStringLiteral("Made with Headlight"));
     QPainter painter(&svg);
@@ -79,7 +83,8 @@ QByteArray contextsToSvg(const std::vector<HighlightedContext>& contexts, const 
 
 QByteArray contextsToPdf(const std::vector<HighlightedContext>& contexts, const ContextExportOptions& o) {
     const QFont font = exportFont(o);
-    const qreal width = o.widthInches * 72;
+    const int dpi = layoutDpi();
+    const qreal width = o.widthInches * dpi;
     std::vector<ContextLayout> layouts;
     const qreal height = layoutAll(contexts, font, width, &layouts);
     QByteArray bytes;
@@ -90,8 +95,8 @@ QByteArray contextsToPdf(const std::vector<HighlightedContext>& contexts, const 
         QPdfWriter pdf(&buffer);
         pdf.setCreator(QStringLiteral("Headlight"));
         pdf.setTitle(QStringLiteral("Headlight contexts"));
-        pdf.setResolution(72);
-        pdf.setPageSize(QPageSize(QSizeF(width, height), QPageSize::Point, QString(), QPageSize::ExactMatch));
+        pdf.setResolution(dpi);
+        pdf.setPageSize(QPageSize(QSizeF(o.widthInches, height / dpi), QPageSize::Inch, QString(), QPageSize::ExactMatch));
         pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
         QPainter painter(&pdf);
         paintAll(painter, contexts, layouts, font);

@@ -24,13 +24,16 @@ namespace {
 // Sets every font of the plot to sizes derived from `points` and restores them on destruction.
 class FontOverride {
 public:
-    FontOverride(QCustomPlot& plot, double points, const QString& family, qreal pageWidth)
+    FontOverride(QCustomPlot& plot, double points, const QString& family, qreal pageWidth, qreal pageHeight)
         : plot_(plot), family_(family) {
         for (QCPAxisRect* rect : plot.axisRects())
             for (QCPAxis* a : rect->axes()) {
-                axes_.push_back({a, a->tickLabelFont(), a->labelFont()});
+                axes_.push_back({a, a->tickLabelFont(), a->labelFont(), a->label()});
                 a->setTickLabelFont(sized(a->tickLabelFont(), points));
                 a->setLabelFont(sized(a->labelFont(), points));
+                // An axis title longer than most of the page breaks into lines instead of running off it.
+                const qreal room = 0.8 * (a->orientation() == Qt::Horizontal ? pageWidth : pageHeight);
+                a->setLabel(wrapped(a->label(), a->labelFont(), room));
             }
         for (int i = 0; i < plot.plotLayout()->elementCount(); ++i) {
             QCPLayoutElement* e = plot.plotLayout()->elementAt(i);
@@ -40,7 +43,7 @@ public:
                 t->setText(wrapped(t->text(), t->font(), pageWidth - 8));
             } else if (auto* s = qobject_cast<QCPColorScale*>(e)) {
                 QCPAxis* a = s->axis();
-                axes_.push_back({a, a->tickLabelFont(), a->labelFont()});
+                axes_.push_back({a, a->tickLabelFont(), a->labelFont(), a->label()});
                 a->setTickLabelFont(sized(a->tickLabelFont(), points));
                 a->setLabelFont(sized(a->labelFont(), points));
             }
@@ -64,6 +67,7 @@ public:
         for (auto& a : axes_) {
             a.axis->setTickLabelFont(a.tick);
             a.axis->setLabelFont(a.label);
+            a.axis->setLabel(a.text);
         }
         for (auto& t : texts_) {
             t.element->setFont(t.font);
@@ -105,6 +109,7 @@ private:
     struct AxisFonts {
         QCPAxis* axis;
         QFont tick, label;
+        QString text;
     };
     struct TextFont {
         QCPTextElement* element;
@@ -247,7 +252,7 @@ QByteArray renderPlot(QCustomPlot& plot, FigureFormat format, const FigureOption
     // to lay out text is what each device paints.
     const int dpi = layoutDpi();
     const int w = qRound(o.widthInches * dpi), h = qRound(o.heightInches * dpi);
-    FontOverride fonts(plot, o.fontPoints, o.fontFamily, w);
+    FontOverride fonts(plot, o.fontPoints, o.fontFamily, w, h);
     moveLegendOutside(plot);
     if (plot.legend && plot.legend->visible()) wrapLegend(plot.legend, w - 8);
     auto* map = qobject_cast<HeadHeatMap*>(&plot);
