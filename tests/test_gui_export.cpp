@@ -1,11 +1,17 @@
 // Exports for papers, as plain functions without a window: plots to PNG (decodes, DPI), SVG (parses),
 // PDF (%PDF); highlighted contexts to SVG, PDF, HTML (escaped) and LaTeX (escaped; compiled where
 // pdflatex exists); tables to CSV (RFC 4180, round trip). Every export is byte-identical twice.
+#include <QAction>
 #include <QApplication>
+#include <QCheckBox>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QSettings>
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QSvgRenderer>
@@ -19,7 +25,10 @@
 #include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
 #include "test_util.h"
+#include "ui/context_list.h"
 #include "ui/export/figure.h"
+#include "ui/main_window.h"
+#include "ui/neuron_view.h"
 #include "ui/study_document.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
@@ -273,6 +282,8 @@ class TestGuiExport : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);   // QSettings (located models) in a test location
+        QSettings().remove(QStringLiteral("models"));   // nothing located or asked by an earlier run
         HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("tokenizers/gpt2/tokenizer.json")));
         const QString bundle = dir_.filePath(QStringLiteral("figures.headlight"));
         saveBundle(figureStudy(), bundle);
@@ -408,6 +419,62 @@ private Q_SLOTS:
         auto found = StudyDocument::open(root.filePath(QStringLiteral("b/studies/s.headlight")));
         QVERIFY(found->hasTokenizer());
         QCOMPARE(found->vocabText(995), QStringLiteral(" world"));
+    }
+
+    // The Neuron view: the selected cell's value in the details, the token-boundaries toggle, a dead neuron flagged.
+    void neuronViewShowsNumbers() {
+        StudySelection selection;
+        NeuronView view(&selection);
+        view.resize(1200, 800);
+        view.setDocument(document_);
+        selection.setNeuron(0);
+        const int head = view.columnHeads().at(3);
+        selection.setContextAndHead(0, head);
+        const float score = document_->neuronResult(0)->contexts[0].headScores[head];
+        const QString expected = QStringLiteral("Selected cell: context #1 \u00b7 candidate head %1: score %2")
+                                     .arg(document_->headLabel(head)).arg(score, 0, 'f', 4);
+        QVERIFY2(view.detailsPane()->toPlainText().startsWith(expected), qPrintable(view.detailsPane()->toPlainText().left(200)));
+        QVERIFY(!view.contextList()->showBoundaries());
+        view.boundariesBox()->setChecked(true);
+        QVERIFY(view.contextList()->showBoundaries());
+        QVERIFY(!view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
+        selection.setNeuron(3);
+        QVERIFY(view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
+    }
+
+    // Documented shortcuts exist even where the platform theme binds none (plain X11).
+    void documentedShortcutsExist() {
+        MainWindow w;
+        QAction* saveAs = w.findChild<QAction*>(QStringLiteral("actionSaveAs"));
+        QVERIFY(saveAs && saveAs->shortcuts().contains(QKeySequence(QStringLiteral("Ctrl+Shift+S"))));
+        bool f11 = false;
+        for (QAction* a : w.viewMenu()->actions()) f11 |= a->shortcuts().contains(QKeySequence(Qt::Key_F11));
+        QVERIFY(f11);
+    }
+
+    // A study whose model does not resolve asks once to locate it; the located folder is remembered.
+    void mainWindowLocatesTheModel() {
+        QTemporaryDir root;
+        Study study = figureStudy();
+        study.provenance.modelId = "no/such/model-folder";
+        const QString bundle = root.filePath(QStringLiteral("s.headlight"));
+        saveBundle(study, bundle);
+        MainWindow w;
+        QVERIFY(w.openBundle(bundle));
+        QVERIFY(!w.document()->hasTokenizer());
+        QMessageBox* box = w.findChild<QMessageBox*>(QStringLiteral("locateModelBox"));
+        QVERIFY(box);
+        box->close();
+        QTRY_VERIFY(!w.findChild<QMessageBox*>(QStringLiteral("locateModelBox")));
+        QVERIFY(w.openBundle(bundle));
+        QVERIFY(!w.findChild<QMessageBox*>(QStringLiteral("locateModelBox")));   // asked once
+        QAction* locate = w.findChild<QAction*>(QStringLiteral("actionLocateModel"));
+        QVERIFY(locate && locate->isEnabled());
+        QVERIFY(w.setModelLocation(test::fixture(QStringLiteral("tokenizers/gpt2"))));
+        QVERIFY(w.document()->hasTokenizer());
+        QVERIFY(!locate->isEnabled());
+        auto again = StudyDocument::open(bundle);   // remembered for the model id
+        QVERIFY(again->hasTokenizer());
     }
 
     void darkFiguresOnRequest() {

@@ -251,7 +251,8 @@ bool MainWindow::setModelLocation(const QString& folder) {
     const QString modelId = QString::fromStdString(document_->bundle().provenance().modelId);
     StudyDocument::setLocatedModel(modelId, folder);
     const int neuron = selection_->neuron();
-    if (!openBundle(document_->path())) return false;
+    const QString path = document_->path();   // a copy: reopening replaces the document
+    if (!openBundle(path)) return false;
     if (neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
     if (document_->modelPath().isEmpty()) {
         showError(tr("Model not found"), tr("%1 holds no tokenizer of the model %2.").arg(folder, modelId));
