@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QScreen>
 #include <QSettings>
 #include <QStandardItemModel>
 #include <QStandardPaths>
@@ -28,6 +29,7 @@
 #include "ui/context_list.h"
 #include "ui/export/figure.h"
 #include "ui/main_window.h"
+#include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
 #include "ui/study_document.h"
 #include "ui/color_scale.h"
@@ -440,6 +442,10 @@ private Q_SLOTS:
         QVERIFY(!view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
         selection.setNeuron(3);
         QVERIFY(view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
+        QVERIFY(view.contextHeadMap()->title().contains(QStringLiteral("L2N7")));
+        view.setDocument(nullptr);   // another study (here: none): no stale titles
+        QVERIFY(view.contextHeadMap()->title().isEmpty());
+        QVERIFY(view.layerHeadMap()->title().isEmpty());
     }
 
     // Documented shortcuts exist even where the platform theme binds none (plain X11).
@@ -450,6 +456,15 @@ private Q_SLOTS:
         bool f11 = false;
         for (QAction* a : w.viewMenu()->actions()) f11 |= a->shortcuts().contains(QKeySequence(Qt::Key_F11));
         QVERIFY(f11);
+    }
+
+    // The Run dialog opens within the screen (the offscreen screen is smaller than 1280x720).
+    void runDialogFitsTheScreen() {
+        MainWindow w;
+        QWidget* run = w.runDialog();
+        const QSize screen = run->screen()->availableGeometry().size();
+        QVERIFY2(run->width() <= screen.width() && run->height() <= screen.height(),
+                 qPrintable(QStringLiteral("%1x%2 on %3x%4").arg(run->width()).arg(run->height()).arg(screen.width()).arg(screen.height())));
     }
 
     // A study whose model does not resolve asks once to locate it; the located folder is remembered.

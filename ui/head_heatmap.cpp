@@ -194,6 +194,10 @@ void HeadHeatMap::clearMatrix(const QString& message) {
     selected_->setVisible(false);
     message_->setText(message);
     message_->setVisible(true);
+    if (plotLayout()->rowCount() > 1)   // no stale title over the message (another study, no neuron)
+        if (auto* t = qobject_cast<QCPTextElement*>(plotLayout()->element(0, 0))) t->setText(QString());
+    xAxis->setLabel(QString());
+    yAxis->setLabel(QString());
     xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     yAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     replot();

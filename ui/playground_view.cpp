@@ -175,6 +175,9 @@ void PlaygroundView::setDocument(std::shared_ptr<const StudyDocument> document) 
     loader_->waitForFinished();
     worker_->waitForFinished();
     playground_.reset();
+    result_ = {};   // nothing of the previous study stays on screen
+    strip_->setContext({});
+    headMap_->clearMatrix(document_ ? tr("Type some text") : tr("No study open"));
     load_->setEnabled(document_ != nullptr);
     status_->setText(document_ ? tr("The model loads when you press Load model (or start typing).") : tr("No study open."));
 }

@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
@@ -219,7 +220,11 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     layout->addWidget(status_);
     layout->addLayout(buttons);
     // Wide enough for both columns (no horizontal scrolling); the rows scroll vertically on small screens.
-    resize(std::max(980, columns->sizeHint().width() + 2 * layout->contentsMargins().left() + 24), 740);
+    // As big as the form wants, but within the screen (1280x720 less the panel and title bar): the
+    // form scrolls, nothing is clipped.
+    QSize size(std::max(980, columns->sizeHint().width() + 2 * layout->contentsMargins().left() + 24), 740);
+    if (const QScreen* s = screen()) size = size.boundedTo(s->availableGeometry().size() - QSize(16, 48));
+    resize(size);
 
     setOptions(loadDefaultPipelineOptions());
     setLlmSettings(loadLlmSettings());
