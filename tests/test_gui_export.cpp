@@ -31,6 +31,7 @@
 #include "ui/main_window.h"
 #include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
+#include "ui/overview_view.h"
 #include "ui/study_document.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
@@ -446,6 +447,17 @@ private Q_SLOTS:
         view.setDocument(nullptr);   // another study (here: none): no stale titles
         QVERIFY(view.contextHeadMap()->title().isEmpty());
         QVERIFY(view.layerHeadMap()->title().isEmpty());
+    }
+
+    // A live light/dark switch restyles the Overview's plots.
+    void overviewFollowsTheTheme() {
+        OverviewView view;
+        view.setDocument(document_);
+        view.setPalette(figurePalette(false));
+        QVERIFY(view.scorePlot()->axisRect()->backgroundBrush().color().lightness() > 200);
+        view.setPalette(figurePalette(true));
+        QVERIFY(view.scorePlot()->axisRect()->backgroundBrush().color().lightness() < 80);
+        QVERIFY(view.congruencePlot()->xAxis->tickLabelColor().lightness() > 200);
     }
 
     // Documented shortcuts exist even where the platform theme binds none (plain X11).
