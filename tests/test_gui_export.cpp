@@ -504,6 +504,19 @@ private Q_SLOTS:
         QVERIFY(again->hasTokenizer());
     }
 
+    // What the window has selected (context, head) never shows on paper.
+    void figuresCarryNoSelection() {
+        FigureRequest r;
+        r.kind = FigureKind::LayersHeads;
+        r.neuron = 0;
+        r.context = 2;
+        QCustomPlot* plot = nullptr;
+        const auto host = buildFigure(document_, r, &plot);
+        for (int i = 0; i < plot->itemCount(); ++i)
+            if (qobject_cast<QCPItemRect*>(plot->item(i))) QVERIFY(!plot->item(i)->visible());
+        QVERIFY(qobject_cast<HeadHeatMap*>(plot)->title().contains(QStringLiteral("#3")));
+    }
+
     void darkFiguresOnRequest() {
         FigureRequest r;
         r.kind = FigureKind::Congruence;

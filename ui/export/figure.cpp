@@ -136,6 +136,7 @@ std::unique_ptr<QWidget> buildFigure(const std::shared_ptr<const StudyDocument>&
         break;
     }
     }
+    if (auto* map = qobject_cast<HeadHeatMap*>(*plot)) map->setSelectedCell(-1, -1);   // no selection outline on paper
     return host;
 }
 
