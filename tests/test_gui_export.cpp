@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QToolTip>
 #include <QScreen>
 #include <QSettings>
 #include <QStandardItemModel>
@@ -551,6 +552,13 @@ private Q_SLOTS:
                                                  .arg(map->isActive(1, 9) ? QStringLiteral("active") : QStringLiteral("not active")));
         QVERIFY(map->cellDescription(0, 7).endsWith(QStringLiteral("(active)")));
         QVERIFY(map->cellDescription(6, 0).isEmpty());
+        map->show();   // a real hover: the tooltip says the same
+        QVERIFY(QTest::qWaitForWindowExposed(map.get()));
+        map->replot();
+        const QPoint at = map->cellCenter(1, 9);
+        QHelpEvent help(QEvent::ToolTip, at, map->mapToGlobal(at));
+        QApplication::sendEvent(map.get(), &help);
+        QTRY_COMPARE(QToolTip::text(), map->cellDescription(1, 9));
     }
 
     // A dead neuron (top activation about 0) is flagged and its contexts are not stretched over the scale.
