@@ -169,6 +169,19 @@ bool startsWord(const TokenPiece& p, const TokenPiece* previous) {
     return !previous->text.isEmpty() && previous->text.back().isSpace();
 }
 
+// Width of the word that starts at piece `i`: it and the pieces that continue it, up to a newline.
+qreal wordWidth(const std::vector<TokenPiece>& pieces, int i, const QFontMetricsF& fm) {
+    qreal word = 0;
+    for (int j = i; j < static_cast<int>(pieces.size()); ++j) {
+        const bool text = pieces[j].kind == TokenPiece::Prompt || pieces[j].kind == TokenPiece::Before;
+        if (j > i && (!text || startsWord(pieces[j], &pieces[j - 1]))) break;
+        const qsizetype nl = pieces[j].text.indexOf(QLatin1Char('\n'));
+        word += fm.horizontalAdvance(lineText(nl < 0 ? pieces[j].text : pieces[j].text.left(nl)));
+        if (nl >= 0) break;
+    }
+    return word;
+}
+
 QFont headerFontOf(const QFont& font) {
     QFont f = font;
     if (font.pointSizeF() > 0) f.setPointSizeF(font.pointSizeF() * 0.85);
@@ -203,16 +216,8 @@ ContextLayout layoutContext(const HighlightedContext& context, const QFont& font
             x += w + kWordGap;
             continue;
         }
-        if (startsWord(p, i > 0 ? &pieces[i - 1] : nullptr) && x > 0) {
-            qreal word = 0;   // this token and the ones that continue its word, up to a newline
-            for (int j = i; j < static_cast<int>(pieces.size()); ++j) {
-                if (j > i && (startsWord(pieces[j], &pieces[j - 1]) || pieces[j].kind != TokenPiece::Prompt && pieces[j].kind != TokenPiece::Before)) break;
-                const int nl = pieces[j].text.indexOf(QLatin1Char('\n'));
-                word += fm.horizontalAdvance(lineText(nl < 0 ? pieces[j].text : pieces[j].text.left(nl)));
-                if (nl >= 0) break;
-            }
-            if (x + std::min(word, width) > width) newLine();
-        }
+        if (startsWord(p, i > 0 ? &pieces[i - 1] : nullptr) && x > 0 && x + std::min(wordWidth(pieces, i, fm), width) > width)
+            newLine();   // the whole word moves to the next line
         const QStringList lines = p.text.split(QLatin1Char('\n'));
         bool first = true;
         for (int k = 0; k < lines.size(); ++k) {
