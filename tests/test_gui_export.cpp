@@ -33,6 +33,7 @@
 #include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
+#include "ui/playground_view.h"
 #include "ui/study_document.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
@@ -503,6 +504,48 @@ private Q_SLOTS:
         QVERIFY(!locate->isEnabled());
         auto again = StudyDocument::open(bundle);   // remembered for the model id
         QVERIFY(again->hasTokenizer());
+    }
+
+    // The playground merges the byte tokens of one character too, and a click on it picks its last token.
+    void playgroundMergesSplitCharacters() {
+        const QString model = test::fixture(QStringLiteral("gpt2-tiny"));
+        HL_REQUIRE_FIXTURE(model + QStringLiteral("/model.safetensors"));
+        Study s;
+        s.nLayers = 3;
+        s.nHeads = 4;
+        s.dMlp = 256;
+        s.provenance.modelId = model.toStdString();
+        s.provenance.processing = "none";
+        NeuronResult r;
+        r.neuron.ref = {2, 5};
+        r.neuron.token = " the";
+        r.neuron.tokenId = 262;
+        r.activeFraction.assign(12, 0.f);
+        s.neurons.push_back(r);
+        const QString bundle = dir_.filePath(QStringLiteral("playground.headlight"));
+        saveBundle(s, bundle);
+        StudySelection selection;
+        PlaygroundView view(&selection);
+        view.setDocument(StudyDocument::open(bundle));
+        selection.setNeuron(0);
+        const QString text = QStringLiteral("Tokyo \u65e5\u672c is big");
+        view.editor()->setPlainText(text);
+        view.loadModel();
+        QTRY_VERIFY_WITH_TIMEOUT(view.modelLoaded() && view.lastResult().tokens.size() > 4 &&
+                                     view.tokenStrip()->context().pieces.size() > 0, 120000);
+        QString joined;
+        int merged = -1;
+        const auto& pieces = view.tokenStrip()->context().pieces;
+        for (int i = 0; i < static_cast<int>(pieces.size()); ++i) {
+            joined += pieces[i].text;
+            if (!pieces[i].mergedIds.empty() && merged < 0) merged = i;
+        }
+        QCOMPARE(joined, text);
+        QVERIFY(merged >= 0);
+        int last = -1;   // the merged piece's last token
+        for (int i = 0; i <= merged; ++i) last += 1 + static_cast<int>(pieces[i].mergedIds.size());
+        Q_EMIT view.tokenStrip()->pieceClicked(merged);
+        QTRY_COMPARE_WITH_TIMEOUT(view.lastResult().position, last, 60000);
     }
 
     // What the window has selected (context, head) never shows on paper.

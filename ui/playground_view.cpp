@@ -148,7 +148,9 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
     connect(position_, qOverload<int>(&QSpinBox::valueChanged), debounce_, qOverload<>(&QTimer::start));
     connect(debounce_, &QTimer::timeout, this, &PlaygroundView::recompute);
     connect(selection_, &StudySelection::neuronChanged, this, [this] { debounce_->start(); });
-    connect(strip_, &TokenStrip::pieceClicked, this, [this](int piece) { position_->setValue(piece); });
+    connect(strip_, &TokenStrip::pieceClicked, this, [this](int piece) {
+        position_->setValue(piece < static_cast<int>(piecePositions_.size()) ? piecePositions_[piece] : piece);
+    });
     connect(loader_, &QFutureWatcher<std::optional<analysis::Playground>>::finished, this, [this] {
         playground_ = loader_->result();
         load_->setEnabled(!playground_);
@@ -244,6 +246,14 @@ void PlaygroundView::showResult() {
         p.value = i < result_.activations.size() ? result_.activations[i] : std::nanf("");
         p.kind = static_cast<int>(i) <= result_.position ? TokenPiece::Prompt : TokenPiece::Before;
         h.pieces.push_back(p);
+    }
+    // Byte tokens of one character read as that character; a click on it picks its last token.
+    if (document_) mergeSplitCharacters(h.pieces, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+    piecePositions_.clear();
+    int token = 0;
+    for (const TokenPiece& p : h.pieces) {
+        token += 1 + static_cast<int>(p.mergedIds.size());
+        piecePositions_.push_back(token - 1);
     }
     if (document_ && neuron >= 0) {
         h.header = tr("%1 → \"%2\"; colour range ±%3").arg(document_->neuronLabel(neuron), document_->tokenText(neuron)).arg(range, 0, 'f', 3);

@@ -92,6 +92,7 @@ private:
     QString loaderError_;
     bool pending_ = false;
     analysis::PlaygroundResult result_;
+    std::vector<int> piecePositions_;   // per strip piece: the token position it stands for (its last token)
 };
 
 }  // namespace headlight::ui
