@@ -22,6 +22,8 @@ PACKAGES=(
   nlohmann-json3-dev
   # a real X server for screenshots of the GUI, and a font for offscreen/Xvfb rendering
   xvfb xauth fonts-dejavu-core
+  # pdftotext/pdftoppm: test_gui_export checks exported PDFs (text boxes, rasterised PNG vs PDF)
+  poppler-utils
   # the .deb (CPack: dpkg-shlibdeps, file) and what tests/test_package.sh validates it with
   dpkg-dev file desktop-file-utils appstream shared-mime-info man-db
   # scale-out: Slurm (slurmctld, slurmd, slurm-client) + munge for tests/test_slurm.sh, GNU parallel

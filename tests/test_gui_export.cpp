@@ -1,8 +1,19 @@
 // Exports for papers, as plain functions without a window: plots to PNG (decodes, DPI), SVG (parses),
 // PDF (%PDF); highlighted contexts to SVG, PDF, HTML (escaped) and LaTeX (escaped; compiled where
 // pdflatex exists); tables to CSV (RFC 4180, round trip). Every export is byte-identical twice.
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QImage>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
+#include <QToolTip>
+#include <QScreen>
+#include <QSettings>
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QSvgRenderer>
@@ -11,8 +22,19 @@
 #include <QXmlStreamReader>
 #include <QtTest>
 
+#include "core/analysis/playground.h"
 #include "core/base/error.h"
+#include "core/model/tokenizer.h"
+#include "core/study/bundle.h"
 #include "test_util.h"
+#include "ui/context_list.h"
+#include "ui/export/figure.h"
+#include "ui/main_window.h"
+#include "ui/run_dialog.h"
+#include "ui/neuron_view.h"
+#include "ui/overview_view.h"
+#include "ui/playground_view.h"
+#include "ui/study_document.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
 #include "ui/export/csv_export.h"
@@ -70,13 +92,615 @@ std::vector<HighlightedContext> sampleContexts() {
     return {a, b};
 }
 
+
+// A study in the shape of a real one (GPT-2 tokenizer; 4 layers x 12 heads; 20 kept contexts per
+// neuron as the method keeps): real and baseline neurons, explanations with scores, an ablation
+// record, and a dead neuron (top activation about 0).
+Study figureStudy() {
+    const QString modelDir = test::fixture(QStringLiteral("tokenizers/gpt2"));
+    const Tokenizer tok = Tokenizer::fromFolder(modelDir);
+    Study s;
+    s.nLayers = 4;
+    s.nHeads = 12;
+    s.dMlp = 3072;
+    s.provenance.modelId = modelDir.toStdString();
+    s.parameters.layers = {2, 3};
+    const QStringList docs = {
+        QStringLiteral("We drove from Regina to Saskatoon and I thought about the river the whole way."),
+        QStringLiteral("\u201cIt\u2019s late,\u201d she said \u2014 and the caf\u00e9 closed\u2026 \u00b7 done"),
+        QStringLiteral("\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 and \u0420\u0443\u0441\u0441\u043a\u0438\u0439 text"),
+        QStringLiteral("Line one\nLine two\twith a tab and $math$ & 100% {braces} #tag"),
+    };
+    struct Spec { int layer, neuron; const char* token; float congruence; bool baseline; float scale; };
+    const Spec specs[] = {{3, 367, " the", 2.5f, false, 1.f}, {2, 20, " cat", 3.5f, false, 1.f},
+                          {3, 5, " play", 0.7f, true, 1.f}, {2, 7, " dog", 0.4f, false, 0.f}};
+    const int heads = s.nLayers * s.nHeads;
+    int seed = 1;
+    for (const Spec& spec : specs) {
+        NeuronResult r;
+        r.neuron.ref = {spec.layer, spec.neuron};
+        r.neuron.token = spec.token;
+        r.neuron.tokenId = tok.encodeIds(QString::fromUtf8(spec.token)).front();
+        r.neuron.congruence = spec.congruence;
+        r.neuron.baseline = spec.baseline;
+        for (int h = 0; h < spec.layer * s.nHeads; ++h) r.candidateHeads.push_back(h);
+        r.activeFraction.assign(heads, 0.f);
+        for (int d = 0; d < 20; ++d) {
+            NeuronContext c;
+            c.doc = d;
+            c.docSource = "corpus.jsonl";
+            c.docLine = d;
+            c.tokens = tok.encodeIds(docs[d % docs.size()]);
+            c.position = static_cast<int>(c.tokens.size());
+            c.start = std::max(1, c.position - 12);
+            c.text = tok.decode(std::vector<int>(c.tokens.begin() + (c.start - 1), c.tokens.end())).toStdString();
+            for (int t = 0; t < c.position; ++t)
+                c.tokenActivations.push_back(spec.scale * std::sin(0.7f * t + seed + d) * (1.0f + t * 0.05f) + (spec.scale == 0 ? -1e-7f : 0.f));
+            c.tokenActivations.back() = spec.scale * (3.0f - 0.1f * d);
+            c.activation = c.tokenActivations.back();
+            c.truncatedActivation = c.activation * 0.9f;
+            c.headScores.assign(heads, std::nanf(""));
+            c.active.assign(heads, 0);
+            for (int h : r.candidateHeads) c.headScores[h] = std::sin(1.3f * h + 0.9f * d + seed) * (h % 3 == 0 ? 2.f : 0.5f);
+            const int a = r.candidateHeads[(d * 5 + seed) % r.candidateHeads.size()];
+            c.headScores[a] = 4.f;
+            c.active[a] = 1;
+            c.kept = true;
+            r.contexts.push_back(std::move(c));
+        }
+        r.relevantHeads = {r.candidateHeads[seed], r.candidateHeads[seed + 4]};
+        for (int h : r.relevantHeads) r.activeFraction[h] = 0.4f;
+        s.neurons.push_back(std::move(r));
+        ++seed;
+    }
+    for (int k = 0; k < 40; ++k) {   // explanation scores for the histogram: real and baseline neurons
+        HeadExplanation e;
+        e.neuron = s.neurons[k % 3].neuron.ref;
+        e.baseline = s.neurons[k % 3].neuron.baseline;
+        e.head = k;
+        e.source = "baseline";   // the offline baseline's: the longest axis title
+        e.model = "ngram";
+        e.explanation = "animals";
+        e.score = e.baseline ? 0.45 + 0.01 * (k % 9) : 0.5 + 0.012 * k;
+        s.explanations.push_back(e);
+    }
+    AblationResult a;
+    a.neuron = s.neurons[0].neuron.ref;
+    a.head = 25;
+    for (int i = 0; i < 30; ++i) {
+        a.dropActive.push_back(0.02f * i + 0.1f * std::sin(i));
+        a.dropInactive.push_back(0.004f * i - 0.01f);
+    }
+    a.ksStatistic = 0.61;
+    a.ksPValue = 2e-5;
+    s.ablations.push_back(a);
+    return s;
+}
+
+analysis::PlaygroundResult playgroundResult(int nLayers, int nHeads) {
+    analysis::PlaygroundResult r;
+    const QStringList texts = {QStringLiteral("Once"), QStringLiteral(" upon"), QStringLiteral(" a"), QStringLiteral(" time")};
+    for (int i = 0; i < texts.size(); ++i) {
+        r.tokens.push_back(100 + i);
+        r.tokenTexts.push_back(texts[i].toStdString());
+        r.activations.push_back(0.5f * i);
+    }
+    r.position = 3;
+    r.headScores.assign(std::size_t(nLayers) * nHeads, std::nanf(""));
+    for (int h = 0; h < 3 * nHeads; ++h) r.headScores[h] = std::cos(0.8f * h);
+    return r;
+}
+
+struct TextBox {
+    QString text;
+    QRectF box;
+};
+
+// Word boxes of a PDF page from `pdftotext -bbox` (points, origin top left), and the page size.
+std::vector<TextBox> pdfTextBoxes(const QString& pdf, QSizeF* page) {
+    QProcess p;
+    p.start(QStringLiteral("pdftotext"), {QStringLiteral("-bbox"), pdf, QStringLiteral("-")});
+    if (!p.waitForFinished(30000) || p.exitCode() != 0) return {};
+    const QString html = QString::fromUtf8(p.readAllStandardOutput());
+    std::vector<TextBox> out;
+    static const QRegularExpression pageRe(QStringLiteral("<page width=\"([\\d.]+)\" height=\"([\\d.]+)\""));
+    const auto pm = pageRe.match(html);
+    if (pm.hasMatch()) *page = QSizeF(pm.captured(1).toDouble(), pm.captured(2).toDouble());
+    static const QRegularExpression wordRe(
+        QStringLiteral("<word xMin=\"([\\d.]+)\" yMin=\"([\\d.]+)\" xMax=\"([\\d.]+)\" yMax=\"([\\d.]+)\">([^<]*)</word>"));
+    auto it = wordRe.globalMatch(html);
+    while (it.hasNext()) {
+        const auto m = it.next();
+        out.push_back({m.captured(5), QRectF(QPointF(m.captured(1).toDouble(), m.captured(2).toDouble()),
+                                             QPointF(m.captured(3).toDouble(), m.captured(4).toDouble()))});
+    }
+    return out;
+}
+
+// Text boxes of an SVG written by QSvgGenerator: each <text> at its x, y with its font, through the
+// transforms of its groups (viewBox units).
+std::vector<TextBox> svgTextBoxes(const QByteArray& svg) {
+    std::vector<TextBox> out;
+    QXmlStreamReader xml(svg);
+    std::vector<QTransform> stack{QTransform()};
+    while (!xml.atEnd()) {
+        xml.readNext();
+        if (xml.isStartElement()) {
+            QTransform t = stack.back();
+            const QString transform = xml.attributes().value(QStringLiteral("transform")).toString();
+            if (transform.startsWith(QStringLiteral("matrix("))) {
+                const QStringList v = transform.mid(7, transform.size() - 8).split(QRegularExpression(QStringLiteral("[ ,]+")));
+                if (v.size() == 6) t = QTransform(v[0].toDouble(), v[1].toDouble(), v[2].toDouble(), v[3].toDouble(), v[4].toDouble(), v[5].toDouble()) * t;
+            }
+            if (xml.name() == QLatin1String("text")) {
+                const auto a = xml.attributes();
+                QFont f(a.value(QStringLiteral("font-family")).toString().remove(QLatin1Char('\'')));
+                f.setPixelSize(qRound(a.value(QStringLiteral("font-size")).toDouble()));
+                f.setBold(a.value(QStringLiteral("font-weight")).toInt() >= 600);
+                const double x = a.value(QStringLiteral("x")).toDouble(), y = a.value(QStringLiteral("y")).toDouble();
+                const QString text = xml.readElementText();
+                const QFontMetricsF fm(f);
+                const QRectF local(x, y - fm.ascent(), fm.horizontalAdvance(text), fm.ascent() + fm.descent());
+                if (!text.trimmed().isEmpty()) out.push_back({text, t.mapRect(local)});
+                continue;   // readElementText consumed the end element
+            }
+            stack.push_back(t);
+        } else if (xml.isEndElement()) {
+            stack.pop_back();
+        }
+    }
+    return out;
+}
+
+// Fails with a description when a box leaves the page or two boxes overlap (`slack` forgiven).
+QString checkBoxes(const std::vector<TextBox>& boxes, const QRectF& page, double slack) {
+    for (const TextBox& b : boxes)
+        if (!page.adjusted(-slack, -slack, slack, slack).contains(b.box))
+            return QStringLiteral("'%1' clipped: %2,%3 %4x%5 outside the page").arg(b.text).arg(b.box.x()).arg(b.box.y()).arg(b.box.width()).arg(b.box.height());
+    for (std::size_t i = 0; i < boxes.size(); ++i)
+        for (std::size_t j = i + 1; j < boxes.size(); ++j) {
+            const QRectF a = boxes[i].box.adjusted(slack, slack, -slack, -slack), b = boxes[j].box.adjusted(slack, slack, -slack, -slack);
+            if (a.intersects(b))
+                return QStringLiteral("'%1' overlaps '%2'").arg(boxes[i].text, boxes[j].text);
+        }
+    return {};
+}
+
+// Height in pixels of the first band of rows with dark pixels from the top (the title's first line).
+int firstInkBand(const QImage& image) {
+    int first = -1;
+    for (int y = 0; y < image.height(); ++y) {
+        bool ink = false;
+        for (int x = 0; x < image.width() && !ink; ++x) ink = qGray(image.pixel(x, y)) < 110;
+        if (ink && first < 0) first = y;
+        if (!ink && first >= 0) return y - first;
+    }
+    return -1;
+}
+
 }  // namespace
 
 class TestGuiExport : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
+    std::shared_ptr<const StudyDocument> document_;
 
 private Q_SLOTS:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);   // QSettings (located models) in a test location
+        QSettings().remove(QStringLiteral("models"));   // nothing located or asked by an earlier run
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("tokenizers/gpt2/tokenizer.json")));
+        const QString bundle = dir_.filePath(QStringLiteral("figures.headlight"));
+        saveBundle(figureStudy(), bundle);
+        document_ = StudyDocument::open(bundle);
+        QVERIFY(document_->hasTokenizer());
+        qApp->setPalette(figurePalette(true));   // the window is dark: figures must still be light
+        QVERIFY(!QStandardPaths::findExecutable(QStringLiteral("pdftotext")).isEmpty());  // poppler-utils
+        QVERIFY(!QStandardPaths::findExecutable(QStringLiteral("pdftoppm")).isEmpty());
+    }
+
+    void figuresFitTheirPage_data() {
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<bool>("wide");
+        for (const FigureKindInfo& k : figureKinds())
+            for (bool wide : {false, true})
+                QTest::addRow("%s %s", k.name, wide ? "double" : "single") << static_cast<int>(k.kind) << wide;
+    }
+
+    // Every plot kind at single and double column, in PDF, SVG and PNG: no text clipped or overlapping
+    // another, the same text size in PNG and PDF, a light background although the window is dark.
+    void figuresFitTheirPage() {
+        QFETCH(int, kind);
+        QFETCH(bool, wide);
+        FigureRequest r;
+        r.kind = static_cast<FigureKind>(kind);
+        r.neuron = 0;   // L3N367, 20 contexts
+        const analysis::PlaygroundResult playground = playgroundResult(document_->nLayers(), document_->nHeads());
+        r.playground = &playground;
+        const FigureOptions o = wide ? FigureOptions::doubleColumn() : FigureOptions::singleColumn();
+        const QString base = dir_.filePath(QStringLiteral("fig-%1-%2").arg(kind).arg(wide));
+        exportFigure(document_, r, base + QStringLiteral(".pdf"), o);
+        exportFigure(document_, r, base + QStringLiteral(".png"), o);
+        const QByteArray svg = renderFigure(document_, r, FigureFormat::Svg, o);
+
+        QSizeF page;
+        const std::vector<TextBox> pdfBoxes = pdfTextBoxes(base + QStringLiteral(".pdf"), &page);
+        QVERIFY2(pdfBoxes.size() >= 4, "pdftotext found no text in the figure");
+        QVERIFY(std::abs(page.width() - o.widthInches * 72) < 1 && std::abs(page.height() - o.heightInches * 72) < 1);
+        QString problem = checkBoxes(pdfBoxes, QRectF(QPointF(0, 0), page), 0.6);
+        QVERIFY2(problem.isEmpty(), qPrintable(QStringLiteral("PDF: ") + problem));
+
+        const std::vector<TextBox> svgBoxes = svgTextBoxes(svg);
+        QVERIFY(svgBoxes.size() >= 4);
+        const int dpi = layoutDpi();
+        problem = checkBoxes(svgBoxes, QRectF(0, 0, o.widthInches * dpi, o.heightInches * dpi), 0.8);
+        QVERIFY2(problem.isEmpty(), qPrintable(QStringLiteral("SVG: ") + problem));
+
+        const QImage png(base + QStringLiteral(".png"));
+        QVERIFY(!png.isNull());
+        QProcess p;
+        p.start(QStringLiteral("pdftoppm"), {QStringLiteral("-r"), QString::number(o.dpi), QStringLiteral("-png"), QStringLiteral("-singlefile"),
+                                             base + QStringLiteral(".pdf"), base + QStringLiteral("-pdf")});
+        QVERIFY(p.waitForFinished(30000) && p.exitCode() == 0);
+        const QImage fromPdf(base + QStringLiteral("-pdf.png"));
+        QVERIFY(std::abs(fromPdf.width() - png.width()) <= 1 && std::abs(fromPdf.height() - png.height()) <= 1);  // pdftoppm rounds up
+        const int a = firstInkBand(png), b = firstInkBand(fromPdf);
+        QVERIFY2(a > 0 && b > 0 && std::abs(a - b) <= 0.05 * b + 1,
+                 qPrintable(QStringLiteral("title height: PNG %1 px, PDF %2 px").arg(a).arg(b)));
+        for (const QImage& image : {png, fromPdf})
+            for (const QPoint& corner : {QPoint(1, 1), QPoint(image.width() - 2, image.height() - 2)})
+                QVERIFY2(qGray(image.pixel(corner)) > 240, "the figure's background is not light");
+    }
+
+    // `headlight-cli study figure` writes what the GUI's export writes, byte for byte.
+    void cliFigureIsTheGuisFigure() {
+        auto cli = [](const QStringList& args, QByteArray* out = nullptr) {
+            QProcess p;
+            p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+            p.waitForFinished(120000);
+            if (out) *out = p.readAllStandardOutput() + p.readAllStandardError();
+            return p.exitCode();
+        };
+        const QString bundle = dir_.filePath(QStringLiteral("figures.headlight"));
+        const QString pdf = dir_.filePath(QStringLiteral("cli.pdf"));
+        QCOMPARE(cli({QStringLiteral("study"), QStringLiteral("figure"), bundle, QStringLiteral("--neuron"), QStringLiteral("L3N367"),
+                      QStringLiteral("--kind"), QStringLiteral("heads-contexts"), QStringLiteral("--width"), QStringLiteral("single"),
+                      QStringLiteral("--format"), QStringLiteral("pdf"), QStringLiteral("--out"), pdf}),
+                 0);
+        FigureRequest r;
+        r.kind = FigureKind::HeadsContexts;
+        r.neuron = 0;
+        QFile f(pdf);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), renderFigure(document_, r, FigureFormat::Pdf, FigureOptions::singleColumn()));
+        const QString png = dir_.filePath(QStringLiteral("cli.png"));
+        QCOMPARE(cli({QStringLiteral("study"), QStringLiteral("figure"), bundle, QStringLiteral("--kind"), QStringLiteral("scores"),
+                      QStringLiteral("--width"), QStringLiteral("double"), QStringLiteral("--out"), png}),
+                 0);
+        r.kind = FigureKind::Scores;
+        QCOMPARE(QImage(png), QImage::fromData(renderFigure(document_, r, FigureFormat::Png, FigureOptions::doubleColumn())));
+        const QString tex = dir_.filePath(QStringLiteral("cli.tex"));
+        QCOMPARE(cli({QStringLiteral("study"), QStringLiteral("figure"), bundle, QStringLiteral("--neuron"), QStringLiteral("L3N367"),
+                      QStringLiteral("--kind"), QStringLiteral("contexts"), QStringLiteral("--out"), tex}),
+                 0);
+        QFile t(tex);
+        QVERIFY(t.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(t.readAll()),
+                 contextsToLatexDocument(neuronContexts(*document_, 0, false), QStringLiteral("L3N367: max-activating contexts")));
+        QByteArray out;
+        QCOMPARE(cli({QStringLiteral("study"), QStringLiteral("figure"), QStringLiteral("--help")}, &out), 0);
+        for (const FigureKindInfo& k : figureKinds()) QVERIFY2(out.contains(k.name), k.name);
+        QVERIFY(out.contains("contexts"));
+        QCOMPARE(cli({QStringLiteral("study"), QStringLiteral("figure"), bundle, QStringLiteral("--kind"), QStringLiteral("pie"),
+                      QStringLiteral("--out"), png}, &out),
+                 1);
+        QVERIFY2(out.contains("unknown figure kind 'pie'"), out.constData());
+    }
+
+    // A bundle finds its model by the path stored relative to it when both moved; when nothing
+    // resolves, the folder the user located is remembered for the model id.
+    void bundleFindsItsModel() {
+        QStandardPaths::setTestModeEnabled(true);
+        QTemporaryDir root;
+        const QString gpt2 = test::fixture(QStringLiteral("tokenizers/gpt2"));
+        QDir().mkpath(root.filePath(QStringLiteral("a/models/gpt2")));
+        QDir().mkpath(root.filePath(QStringLiteral("a/studies")));
+        for (const QString& name : QDir(gpt2).entryList(QDir::Files))
+            QVERIFY(QFile::copy(QDir(gpt2).filePath(name), root.filePath(QStringLiteral("a/models/gpt2/")) + name));
+        Study study = figureStudy();
+        study.provenance.modelId = root.filePath(QStringLiteral("a/models/gpt2")).toStdString();
+        saveBundle(study, root.filePath(QStringLiteral("a/studies/s.headlight")));
+        const Bundle saved = Bundle::open(root.filePath(QStringLiteral("a/studies/s.headlight")));
+        QCOMPARE(QString::fromStdString(saved.provenance().modelPathRelative), QStringLiteral("../models/gpt2"));
+        QVERIFY(QDir(root.path()).rename(QStringLiteral("a"), QStringLiteral("b")));   // bundle and model move together
+        auto moved = StudyDocument::open(root.filePath(QStringLiteral("b/studies/s.headlight")));
+        QVERIFY(moved->hasTokenizer());
+        QCOMPARE(moved->modelPath(), root.filePath(QStringLiteral("b/models/gpt2")));
+        QVERIFY(QDir(root.path()).rename(QStringLiteral("b/models"), QStringLiteral("elsewhere")));  // now nothing resolves
+        auto lost = StudyDocument::open(root.filePath(QStringLiteral("b/studies/s.headlight")));
+        QVERIFY(!lost->hasTokenizer());
+        QVERIFY(lost->modelPath().isEmpty());
+        StudyDocument::setLocatedModel(QString::fromStdString(study.provenance.modelId), root.filePath(QStringLiteral("elsewhere/gpt2")));
+        auto found = StudyDocument::open(root.filePath(QStringLiteral("b/studies/s.headlight")));
+        QVERIFY(found->hasTokenizer());
+        QCOMPARE(found->vocabText(995), QStringLiteral(" world"));
+    }
+
+    // The Neuron view: the selected cell's value in the details, the token-boundaries toggle, a dead neuron flagged.
+    void neuronViewShowsNumbers() {
+        StudySelection selection;
+        NeuronView view(&selection);
+        view.resize(1200, 800);
+        view.setDocument(document_);
+        selection.setNeuron(0);
+        const int head = view.columnHeads().at(3);
+        selection.setContextAndHead(0, head);
+        const float score = document_->neuronResult(0)->contexts[0].headScores[head];
+        const QString expected = QStringLiteral("Selected cell: context #1 \u00b7 candidate head %1: score %2")
+                                     .arg(document_->headLabel(head)).arg(score, 0, 'f', 4);
+        QVERIFY2(view.detailsPane()->toPlainText().startsWith(expected), qPrintable(view.detailsPane()->toPlainText().left(200)));
+        QVERIFY(!view.contextList()->showBoundaries());
+        view.boundariesBox()->setChecked(true);
+        QVERIFY(view.contextList()->showBoundaries());
+        QVERIFY(!view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
+        selection.setNeuron(3);
+        QVERIFY(view.titleLabel()->text().contains(QStringLiteral("dead neuron")));
+        QVERIFY(view.contextHeadMap()->title().contains(QStringLiteral("L2N7")));
+        view.setDocument(nullptr);   // another study (here: none): no stale titles
+        QVERIFY(view.contextHeadMap()->title().isEmpty());
+        QVERIFY(view.layerHeadMap()->title().isEmpty());
+    }
+
+    // A live light/dark switch restyles the Overview's plots.
+    void overviewFollowsTheTheme() {
+        OverviewView view;
+        view.setDocument(document_);
+        view.setPalette(figurePalette(false));
+        QVERIFY(view.scorePlot()->axisRect()->backgroundBrush().color().lightness() > 200);
+        view.setPalette(figurePalette(true));
+        QVERIFY(view.scorePlot()->axisRect()->backgroundBrush().color().lightness() < 80);
+        QVERIFY(view.congruencePlot()->xAxis->tickLabelColor().lightness() > 200);
+    }
+
+    // Documented shortcuts exist even where the platform theme binds none (plain X11).
+    void documentedShortcutsExist() {
+        MainWindow w;
+        QAction* saveAs = w.findChild<QAction*>(QStringLiteral("actionSaveAs"));
+        QVERIFY(saveAs && saveAs->shortcuts().contains(QKeySequence(QStringLiteral("Ctrl+Shift+S"))));
+        bool f11 = false;
+        for (QAction* a : w.viewMenu()->actions()) f11 |= a->shortcuts().contains(QKeySequence(Qt::Key_F11));
+        QVERIFY(f11);
+    }
+
+    // The Run dialog opens within the screen (the offscreen screen is smaller than 1280x720).
+    void runDialogFitsTheScreen() {
+        MainWindow w;
+        QWidget* run = w.runDialog();
+        const QSize screen = run->screen()->availableGeometry().size();
+        QVERIFY2(run->width() <= screen.width() && run->height() <= screen.height(),
+                 qPrintable(QStringLiteral("%1x%2 on %3x%4").arg(run->width()).arg(run->height()).arg(screen.width()).arg(screen.height())));
+    }
+
+    // A study whose model does not resolve asks once to locate it; the located folder is remembered.
+    void mainWindowLocatesTheModel() {
+        QTemporaryDir root;
+        Study study = figureStudy();
+        study.provenance.modelId = "no/such/model-folder";
+        const QString bundle = root.filePath(QStringLiteral("s.headlight"));
+        saveBundle(study, bundle);
+        MainWindow w;
+        QVERIFY(w.openBundle(bundle));
+        QVERIFY(!w.document()->hasTokenizer());
+        QMessageBox* box = w.findChild<QMessageBox*>(QStringLiteral("locateModelBox"));
+        QVERIFY(box);
+        box->close();
+        QTRY_VERIFY(!w.findChild<QMessageBox*>(QStringLiteral("locateModelBox")));
+        QVERIFY(w.openBundle(bundle));
+        QVERIFY(!w.findChild<QMessageBox*>(QStringLiteral("locateModelBox")));   // asked once
+        QAction* locate = w.findChild<QAction*>(QStringLiteral("actionLocateModel"));
+        QVERIFY(locate && locate->isEnabled());
+        QVERIFY(w.setModelLocation(test::fixture(QStringLiteral("tokenizers/gpt2"))));
+        QVERIFY(w.document()->hasTokenizer());
+        QVERIFY(!locate->isEnabled());
+        auto again = StudyDocument::open(bundle);   // remembered for the model id
+        QVERIFY(again->hasTokenizer());
+    }
+
+    // The playground merges the byte tokens of one character too, and a click on it picks its last token.
+    void playgroundMergesSplitCharacters() {
+        const QString model = test::fixture(QStringLiteral("gpt2-tiny"));
+        HL_REQUIRE_FIXTURE(model + QStringLiteral("/model.safetensors"));
+        Study s;
+        s.nLayers = 3;
+        s.nHeads = 4;
+        s.dMlp = 256;
+        s.provenance.modelId = model.toStdString();
+        s.provenance.processing = "none";
+        NeuronResult r;
+        r.neuron.ref = {2, 5};
+        r.neuron.token = " the";
+        r.neuron.tokenId = 262;
+        r.activeFraction.assign(12, 0.f);
+        s.neurons.push_back(r);
+        const QString bundle = dir_.filePath(QStringLiteral("playground.headlight"));
+        saveBundle(s, bundle);
+        StudySelection selection;
+        PlaygroundView view(&selection);
+        view.setDocument(StudyDocument::open(bundle));
+        selection.setNeuron(0);
+        const QString text = QStringLiteral("Tokyo \u65e5\u672c is big");
+        view.editor()->setPlainText(text);
+        view.loadModel();
+        QTRY_VERIFY_WITH_TIMEOUT(view.modelLoaded() && view.lastResult().tokens.size() > 4 &&
+                                     view.tokenStrip()->context().pieces.size() > 0, 120000);
+        QString joined;
+        int merged = -1;
+        const auto& pieces = view.tokenStrip()->context().pieces;
+        for (int i = 0; i < static_cast<int>(pieces.size()); ++i) {
+            joined += pieces[i].text;
+            if (!pieces[i].mergedIds.empty() && merged < 0) merged = i;
+        }
+        QCOMPARE(joined, text);
+        QVERIFY(merged >= 0);
+        int last = -1;   // the merged piece's last token
+        for (int i = 0; i <= merged; ++i) last += 1 + static_cast<int>(pieces[i].mergedIds.size());
+        Q_EMIT view.tokenStrip()->pieceClicked(merged);
+        QTRY_COMPARE_WITH_TIMEOUT(view.lastResult().position, last, 60000);
+    }
+
+    // What the window has selected (context, head) never shows on paper.
+    void figuresCarryNoSelection() {
+        FigureRequest r;
+        r.kind = FigureKind::LayersHeads;
+        r.neuron = 0;
+        r.context = 2;
+        QCustomPlot* plot = nullptr;
+        const auto host = buildFigure(document_, r, &plot);
+        for (int i = 0; i < plot->itemCount(); ++i)
+            if (qobject_cast<QCPItemRect*>(plot->item(i))) QVERIFY(!plot->item(i)->visible());
+        QVERIFY(qobject_cast<HeadHeatMap*>(plot)->title().contains(QStringLiteral("#3")));
+    }
+
+    void darkFiguresOnRequest() {
+        FigureRequest r;
+        r.kind = FigureKind::Congruence;
+        r.dark = true;
+        const QImage png = QImage::fromData(renderFigure(document_, r, FigureFormat::Png, FigureOptions::singleColumn()));
+        QVERIFY(qGray(png.pixel(1, 1)) < 60);
+    }
+
+    void figureRequestsAreChecked() {
+        FigureRequest r;
+        r.kind = FigureKind::HeadsContexts;
+        HL_EXPECT_ERROR(renderFigure(document_, r, FigureFormat::Png, {}), "--neuron");
+        HL_EXPECT_ERROR(findNeuron(*document_, QStringLiteral("L9N1")), "L9N1", "not in this study");
+        QCOMPARE(findNeuron(*document_, QStringLiteral("l3n367")), 0);
+        HL_EXPECT_ERROR(figureKindFromName(QStringLiteral("pie")), "pie", "heads-contexts");
+        r.kind = FigureKind::LayersHeads;
+        r.neuron = 0;
+        r.context = 99;
+        HL_EXPECT_ERROR(renderFigure(document_, r, FigureFormat::Png, {}), "--context", "99");
+        r.kind = FigureKind::Ablation;
+        r.ablation = 3;
+        HL_EXPECT_ERROR(renderFigure(document_, r, FigureFormat::Png, {}), "--ablation");
+        HL_EXPECT_ERROR(FigureOptions::forWidth(QStringLiteral("wide")), "--width", "wide");
+        QCOMPARE(FigureOptions::forWidth(QStringLiteral("4.5")).widthInches, 4.5);
+    }
+
+    // Heat maps carry numbers: every cell describes itself (the hover tooltip), and the labels are thinned.
+    void heatMapCellsDescribeThemselves() {
+        auto map = makeHeatMap();
+        QCOMPARE(map->cellDescription(1, 9), QStringLiteral("context #2 \u00b7 candidate head L1H1: score %1 (%2)")
+                                                 .arg(map->value(1, 9), 0, 'f', 4)
+                                                 .arg(map->isActive(1, 9) ? QStringLiteral("active") : QStringLiteral("not active")));
+        QVERIFY(map->cellDescription(0, 7).endsWith(QStringLiteral("(active)")));
+        QVERIFY(map->cellDescription(6, 0).isEmpty());
+        map->show();   // a real hover: the tooltip says the same
+        QVERIFY(QTest::qWaitForWindowExposed(map.get()));
+        map->replot();
+        const QPoint at = map->cellCenter(1, 9);
+        QHelpEvent help(QEvent::ToolTip, at, map->mapToGlobal(at));
+        QApplication::sendEvent(map.get(), &help);
+        QTRY_COMPARE(QToolTip::text(), map->cellDescription(1, 9));
+    }
+
+    // A dead neuron (top activation about 0) is flagged and its contexts are not stretched over the scale.
+    void deadNeuronsAreFlagged() {
+        const auto dead = document_->neuronResult(3);
+        QVERIFY(isDeadNeuron(*dead));
+        QVERIFY(!isDeadNeuron(*document_->neuronResult(0)));
+        QCOMPARE(activationRange(*dead), 1.f);
+        for (const HighlightedContext& c : neuronContexts(*document_, 3, false))
+            for (const TokenPiece& p : c.pieces)
+                if (p.kind == TokenPiece::Prompt) QVERIFY(pieceColor(p, c.range).lightness() > 230);
+    }
+
+    // Contexts read as text: tokens side by side without gaps, byte tokens of one character merged.
+    void contextsReadAsText() {
+        const auto contexts = neuronContexts(*document_, 0, false);
+        QString all;
+        for (const TokenPiece& p : contexts[2].pieces)   // the Japanese / Russian document
+            if (p.kind == TokenPiece::Prompt || p.kind == TokenPiece::Before) all += p.text;
+        QVERIFY2(!all.contains(QChar(0xFFFD)), qPrintable(all));
+        QVERIFY(all.contains(QStringLiteral("\u8a9e")));
+        int merged = 0;
+        for (const TokenPiece& p : contexts[2].pieces) merged += p.mergedIds.empty() ? 0 : 1;
+        QVERIFY(merged > 0);
+        // "Saskatoon" and "thought": their tokens touch (no gap) on one line.
+        QFont font(QStringLiteral("DejaVu Sans"));
+        font.setPointSizeF(9);
+        const ContextLayout layout = layoutContext(contexts[0], font, 2000);
+        for (std::size_t i = 1; i < layout.boxes.size(); ++i) {
+            const TokenBox& a = layout.boxes[i - 1];
+            const TokenBox& b = layout.boxes[i];
+            const TokenPiece::Kind k = contexts[0].pieces[b.piece].kind;
+            if (k != TokenPiece::Prompt || contexts[0].pieces[a.piece].kind != TokenPiece::Prompt) continue;
+            QVERIFY2(std::abs(a.rect.right() - b.rect.left()) < 0.01, qPrintable(a.text + QStringLiteral("|") + b.text));
+        }
+        // In the PDF, the words read whole: pdftotext finds "Saskatoon" and "thought" as words.
+        const QString pdfPath = dir_.filePath(QStringLiteral("contexts-text.pdf"));
+        exportContexts({contexts[0]}, pdfPath, QStringLiteral("t"));
+        QSizeF page;
+        QStringList words;
+        for (const TextBox& b : pdfTextBoxes(pdfPath, &page)) words << b.text;
+        QVERIFY2(words.contains(QStringLiteral("Saskatoon")) && words.contains(QStringLiteral("thought")), qPrintable(words.join(QLatin1Char('|'))));
+        // A newline in the text starts a new line.
+        const ContextLayout lines = layoutContext(contexts[3], font, 2000);
+        QSet<qreal> tops;
+        for (const TokenBox& b : lines.boxes) tops.insert(b.rect.top());
+        QVERIFY(tops.size() >= 2);
+    }
+
+    // The LaTeX export of the tokenizer fixture's hard strings compiles (pdflatex; lualatex if present).
+    void latexOfHardStringsCompiles() {
+        const QString casesPath = test::fixture(QStringLiteral("tokenizers/cases.jsonl"));
+        HL_REQUIRE_FIXTURE(casesPath);
+        const Tokenizer tok = Tokenizer::fromFolder(test::fixture(QStringLiteral("tokenizers/gpt2")));
+        QFile cases(casesPath);
+        QVERIFY(cases.open(QIODevice::ReadOnly));
+        std::vector<HighlightedContext> contexts;
+        while (!cases.atEnd()) {
+            const QJsonObject o = QJsonDocument::fromJson(cases.readLine()).object();
+            HighlightedContext c;
+            c.header = o.value(QStringLiteral("id")).toString();
+            const std::vector<int> ids = tok.encodeIds(o.value(QStringLiteral("text")).toString());
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                TokenPiece p;
+                p.tokenId = ids[i];
+                p.text = tok.tokenText(ids[i]);
+                p.value = std::sin(float(i));
+                c.pieces.push_back(p);
+            }
+            mergeSplitCharacters(c.pieces, [&tok](const std::vector<int>& run) { return tok.decode(run); });
+            contexts.push_back(c);
+        }
+        QVERIFY(contexts.size() > 300);
+        const QString tex = contextsToLatexDocument(contexts, QStringLiteral("Hard strings: \u201cquotes\u201d \u00b7 \u2026"));
+        QVERIFY(tex.contains(QStringLiteral("\u201cquotes\u201d\\ \u00b7\\ \u2026")));   // UTF-8, not "?"
+        for (const QString& engine : {QStringLiteral("pdflatex"), QStringLiteral("lualatex"), QStringLiteral("xelatex")}) {
+            const QString exe = QStandardPaths::findExecutable(engine);
+            if (exe.isEmpty()) {
+                QVERIFY2(engine != QLatin1String("pdflatex"), "pdflatex is not installed (scripts/setup.sh installs it)");
+                continue;
+            }
+            QTemporaryDir work;
+            QFile doc(work.filePath(QStringLiteral("doc.tex")));
+            QVERIFY(doc.open(QIODevice::WriteOnly));
+            doc.write(tex.toUtf8());
+            doc.close();
+            QProcess p;
+            p.setWorkingDirectory(work.path());
+            p.start(exe, {QStringLiteral("-interaction=nonstopmode"), QStringLiteral("-halt-on-error"), QStringLiteral("doc.tex")});
+            QVERIFY(p.waitForFinished(300000));
+            if (p.exitCode() != 0) {   // the first TeX error and its context
+                const QString log = QString::fromUtf8(p.readAllStandardOutput());
+                const qsizetype at = log.indexOf(QStringLiteral("\n!"));
+                QFAIL(qPrintable(engine + QStringLiteral(": ") + log.mid(at < 0 ? log.size() - 2000 : at, 1500)));
+            }
+            QVERIFY(QFileInfo::exists(work.filePath(QStringLiteral("doc.pdf"))));
+        }
+    }
+
     void plotPngDecodesAtTheChosenDpi() {
         auto map = makeHeatMap();
         FigureOptions o = FigureOptions::singleColumn();
@@ -85,7 +709,7 @@ private Q_SLOTS:
         exportPlot(*map, path, o);
         QImage image(path);
         QVERIFY(!image.isNull());
-        QCOMPARE(image.width(), qRound(3.25 * 72) * 200 / 72);
+        QCOMPARE(image.width(), qRound(3.25 * 200));
         QCOMPARE(image.dotsPerMeterX(), qRound(200 / 0.0254));
         const QByteArray again = renderPlot(*map, FigureFormat::Png, o);
         QFile f(path);
@@ -166,7 +790,8 @@ private Q_SLOTS:
     void latexIsEscapedAndCompiles() {
         QCOMPARE(latexEscape(QStringLiteral("$&%#_{}~^\\<>")),
                  QStringLiteral("\\$\\&\\%\\#\\_\\{\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}\\textless{}\\textgreater{}"));
-        QCOMPARE(latexEscape(QStringLiteral(" caf\u00e9 \u2603")), QStringLiteral("\\ caf\u00e9\\ ?"));
+        QCOMPARE(latexEscape(QStringLiteral(" caf\u00e9 \u2603 \u201cq\u201d")),
+                 QStringLiteral("\\ caf\u00e9\\ \\hlU{2603}{\u2603}\\ \u201cq\u201d"));
         const auto contexts = sampleContexts();
         const QString tex = contextsToLatex(contexts);
         QVERIFY(tex.contains(QStringLiteral("\\colorbox[RGB]")));

@@ -1,6 +1,7 @@
 #include "ui/context_list.h"
 
 #include <QHelpEvent>
+#include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
 
@@ -96,8 +97,13 @@ void TokenContextDelegate::paint(QPainter* painter, const QStyleOptionViewItem& 
     }
     const HighlightedContext& h = model->highlighted(index.row());
     const ContextLayout layout = layoutContext(h, option.font, contentWidth());
+    ContextPaintOptions paintOptions;
+    if (auto* list = qobject_cast<const ContextListView*>(view_)) {
+        paintOptions.boundaries = list->showBoundaries();
+        if (list->hoveredRow() == index.row()) paintOptions.hoveredPiece = list->hoveredPiece();
+    }
     paintContext(*painter, h, layout, QPointF(option.rect.left() + kMargin, option.rect.top() + kMargin), option.font,
-                 pal.color(QPalette::Text), pal.color(QPalette::PlaceholderText), pal.color(QPalette::Base));
+                 pal.color(QPalette::Text), pal.color(QPalette::PlaceholderText), pal.color(QPalette::Base), paintOptions);
     painter->setPen(pal.color(QPalette::Mid));
     painter->drawLine(option.rect.bottomLeft(), option.rect.bottomRight());
     painter->restore();
@@ -108,10 +114,7 @@ int TokenContextDelegate::pieceAt(const QModelIndex& index, const QRect& rect, c
     if (!model) return -1;
     const HighlightedContext& h = model->highlighted(index.row());
     const ContextLayout layout = layoutContext(h, view_->font(), contentWidth());
-    const QPointF local = QPointF(pos) - QPointF(rect.left() + kMargin, rect.top() + kMargin);
-    for (const TokenBox& b : layout.boxes)
-        if (b.rect.contains(local)) return b.piece;
-    return -1;
+    return ui::pieceAt(layout, QPointF(pos) - QPointF(rect.left() + kMargin, rect.top() + kMargin));
 }
 
 bool TokenContextDelegate::helpEvent(QHelpEvent* event, QAbstractItemView* view, const QStyleOptionViewItem& option,
@@ -159,6 +162,31 @@ void ContextListView::selectContext(int contextIndex) {
     const QModelIndex index = model_->index(row);
     if (currentIndex() != index) setCurrentIndex(index);
     scrollTo(index);
+}
+
+void ContextListView::setShowBoundaries(bool show) {
+    showBoundaries_ = show;
+    viewport()->update();
+}
+
+void ContextListView::setHovered(int row, int piece) {
+    if (row == hoveredRow_ && piece == hoveredPiece_) return;
+    hoveredRow_ = row;
+    hoveredPiece_ = piece;
+    viewport()->update();
+}
+
+void ContextListView::mouseMoveEvent(QMouseEvent* event) {
+    QListView::mouseMoveEvent(event);
+    const QModelIndex index = indexAt(event->position().toPoint());
+    auto* delegate = qobject_cast<TokenContextDelegate*>(itemDelegate());
+    if (!index.isValid() || !delegate) return setHovered(-1, -1);
+    setHovered(index.row(), delegate->pieceAt(index, visualRect(index), event->position().toPoint()));
+}
+
+void ContextListView::leaveEvent(QEvent* event) {
+    QListView::leaveEvent(event);
+    setHovered(-1, -1);
 }
 
 void ContextListView::resizeEvent(QResizeEvent* event) {

@@ -74,11 +74,22 @@ public:
     ContextListModel* contextModel() const { return model_; }
     void bind(StudySelection* selection);
     void selectContext(int contextIndex);
+    // Hairlines between all tokens (otherwise only the hovered token is outlined).
+    void setShowBoundaries(bool show);
+    bool showBoundaries() const { return showBoundaries_; }
+    // The token under the mouse: its row and piece (-1 when none).
+    int hoveredRow() const { return hoveredRow_; }
+    int hoveredPiece() const { return hoveredPiece_; }
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void leaveEvent(QEvent* event) override;
 
 private:
+    void setHovered(int row, int piece);
+    bool showBoundaries_ = false;
+    int hoveredRow_ = -1, hoveredPiece_ = -1;
     ContextListModel* model_;
     StudySelection* selection_ = nullptr;
 };

@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include <QHelpEvent>
+#include <QToolTip>
+
 #include "ui/color_scale.h"
 
 namespace headlight::ui {
@@ -13,7 +16,15 @@ HeadHeatMap::HeadHeatMap(QWidget* parent) : QCustomPlot(parent) {
     map_->setInterpolate(false);
     map_->setTightBoundary(false);
     scale_ = new QCPColorScale(this);
-    plotLayout()->addElement(0, 1, scale_);
+    // The map and its colour bar side by side in one cell, so that the title row above spans both.
+    auto* body = new QCPLayoutGrid;
+    QCPAxisRect* rect = axisRect();
+    plotLayout()->take(rect);
+    plotLayout()->simplify();
+    plotLayout()->addElement(0, 0, body);
+    body->addElement(0, 0, rect);
+    body->addElement(0, 1, scale_);
+    body->setColumnSpacing(8);
     scale_->setType(QCPAxis::atRight);
     scale_->axis()->setLabel(tr("score"));
     map_->setColorScale(scale_);
@@ -66,15 +77,61 @@ void HeadHeatMap::changeEvent(QEvent* event) {
     }
 }
 
-void HeadHeatMap::setLabels(QCPAxis* axis, const QStringList& labels, int pixelsPerLabel) {
+void HeadHeatMap::setLabels(QCPAxis* axis, const QStringList& labels, int length) {
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    const int length = axis->orientation() == Qt::Horizontal ? std::max(200, axisRect()->width())
-                                                             : std::max(100, axisRect()->height());
-    const int maxLabels = std::max(1, length / pixelsPerLabel);
-    const int step = std::max(1, static_cast<int>(std::ceil(double(labels.size()) / maxLabels)));
+    const QFontMetricsF fm(axis->tickLabelFont());
+    qreal spacing = fm.height() * 1.1;   // stacked labels: one line each
+    if (axis->orientation() == Qt::Horizontal) {
+        const double angle = std::abs(axis->tickLabelRotation()) * M_PI / 180;
+        qreal widest = 0;
+        for (const QString& l : labels) widest = std::max(widest, fm.horizontalAdvance(l));
+        spacing = angle < 0.2 ? widest + fm.averageCharWidth() : std::min(widest + fm.averageCharWidth(), spacing / std::sin(angle));
+    }
+    const int step = std::max(1, static_cast<int>(std::ceil(labels.size() * spacing / std::max(1, length))));
     for (int i = 0; i < labels.size(); i += step) ticker->addTick(i, labels[i]);
     axis->setTicker(ticker);
     axis->setSubTicks(false);
+}
+
+void HeadHeatMap::fitLabels() {
+    if (rows_ == 0) return;
+    setLabels(xAxis, columnLabels_, axisRect()->width());
+    setLabels(yAxis, rowLabels_, axisRect()->height());
+}
+
+QString HeadHeatMap::title() const {
+    if (plotLayout()->rowCount() > 1)
+        if (auto* t = qobject_cast<QCPTextElement*>(plotLayout()->element(0, 0))) return t->text();
+    return {};
+}
+
+QString HeadHeatMap::cellDescription(int row, int column) const {
+    if (row < 0 || row >= rows_ || column < 0 || column >= columns_) return {};
+    const float v = value(row, column);
+    const QString score = std::isnan(v) ? tr("no score") : tr("score %1").arg(v, 0, 'f', 4);
+    return tr("%1 %2 · %3 %4: %5 (%6)")
+        .arg(rowTitle_, row < rowLabels_.size() ? rowLabels_[row] : QString::number(row))
+        .arg(columnTitle_, column < columnLabels_.size() ? columnLabels_[column] : QString::number(column))
+        .arg(score, isActive(row, column) ? tr("active") : tr("not active"));
+}
+
+void HeadHeatMap::resizeEvent(QResizeEvent* event) {
+    QCustomPlot::resizeEvent(event);
+    if (rows_ == 0) return;
+    replot();   // lays out at the new size
+    fitLabels();
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool HeadHeatMap::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* help = static_cast<QHelpEvent*>(e);
+        int r = 0, c = 0;
+        if (cellAt(help->pos(), &r, &c)) QToolTip::showText(help->globalPos(), cellDescription(r, c), this);
+        else QToolTip::hideText();
+        return true;
+    }
+    return QCustomPlot::event(e);
 }
 
 void HeadHeatMap::setMatrix(int rows, int columns, std::vector<float> values, std::vector<uint8_t> active,
@@ -112,8 +169,10 @@ void HeadHeatMap::setMatrix(int rows, int columns, std::vector<float> values, st
     yAxis->setRange(-0.5, rows - 0.5);
     xAxis->setLabel(columnTitle);
     yAxis->setLabel(rowTitle);
-    setLabels(xAxis, columnLabels, 22);
-    setLabels(yAxis, rowLabels, 16);
+    rowTitle_ = rowTitle;
+    columnTitle_ = columnTitle;
+    setLabels(xAxis, columnLabels, std::max(200, axisRect()->width()));
+    setLabels(yAxis, rowLabels, std::max(100, axisRect()->height()));
     if (plotLayout()->rowCount() < 2) {
         plotLayout()->insertRow(0);
         plotLayout()->addElement(0, 0, new QCPTextElement(this, title, QFont(font().family(), font().pointSize(), QFont::Bold)));
@@ -135,6 +194,10 @@ void HeadHeatMap::clearMatrix(const QString& message) {
     selected_->setVisible(false);
     message_->setText(message);
     message_->setVisible(true);
+    if (plotLayout()->rowCount() > 1)   // no stale title over the message (another study, no neuron)
+        if (auto* t = qobject_cast<QCPTextElement*>(plotLayout()->element(0, 0))) t->setText(QString());
+    xAxis->setLabel(QString());
+    yAxis->setLabel(QString());
     xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     yAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     replot();

@@ -2,6 +2,8 @@
 // (QCPColorMap), active cells marked with a dot, the selected cell outlined. Two uses: contexts (rows)
 // x candidate heads (columns) for one neuron, and layers x heads for one context. Clicking a cell
 // emits cellClicked(row, column); the owner maps it to a context / head in the shared selection.
+// Hovering a cell shows its row, column, score and whether the head is active. Tick labels are thinned
+// (every k-th) so that they never collide at the current size and font (fitLabels).
 #pragma once
 
 #include <vector>
@@ -33,6 +35,11 @@ public:
     QCPColorMap* colorMap() const { return map_; }
     QCPColorScale* colorScale() const { return scale_; }
     void applyPalette();  // axes, labels and background from the widget's palette
+    // Thins the tick labels for the axis rect's current size and the axes' tick label fonts.
+    void fitLabels();
+    // "context #3 · head L2H5: score 0.412 (active)" for a cell (the hover tooltip, as plain text).
+    QString cellDescription(int row, int column) const;
+    QString title() const;
 
 Q_SIGNALS:
     void cellClicked(int row, int column);
@@ -41,9 +48,11 @@ protected:
     void mousePressEvent(QMouseEvent* event) override;
     void keyPressEvent(QKeyEvent* event) override;
     void changeEvent(QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
+    bool event(QEvent* event) override;
 
 private:
-    void setLabels(QCPAxis* axis, const QStringList& labels, int pixelsPerLabel);
+    void setLabels(QCPAxis* axis, const QStringList& labels, int length);
     QCPColorMap* map_;
     QCPColorScale* scale_;
     QCPGraph* activeDots_;
@@ -55,6 +64,7 @@ private:
     std::vector<float> values_;
     std::vector<uint8_t> active_;
     QStringList rowLabels_, columnLabels_;
+    QString rowTitle_, columnTitle_;
 };
 
 }  // namespace headlight::ui

@@ -4,6 +4,9 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QCryptographicHash>
+#include <QPushButton>
+#include <QSettings>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -40,6 +43,7 @@
 #include "ui/download_dialog.h"
 #include "ui/export/context_export.h"
 #include "ui/export/csv_export.h"
+#include "ui/export/figure.h"
 #include "ui/export/plot_export.h"
 #include "ui/head_heatmap.h"
 #include "ui/neuron_table_model.h"
@@ -51,6 +55,16 @@
 #include "ui/study_document.h"
 
 namespace headlight::ui {
+
+namespace {
+// The platform's keys for a standard action plus the documented one: plain X11 (no desktop
+// environment's theme) binds none for Save As and Full Screen.
+QList<QKeySequence> withFallback(QKeySequence::StandardKey key, const QKeySequence& documented) {
+    QList<QKeySequence> keys = QKeySequence::keyBindings(key);
+    if (!keys.contains(documented)) keys.prepend(documented);
+    return keys;
+}
+}  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new StudySelection(this)) {
     setWindowTitle(QStringLiteral("Headlight"));
@@ -73,8 +87,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     });
     download->setObjectName(QStringLiteral("actionDownload"));
     saveAs_ = fileMenu_->addAction(tr("Save &As…"), this, &MainWindow::saveAsDialog);
-    saveAs_->setShortcut(QKeySequence::SaveAs);
+    saveAs_->setShortcuts(withFallback(QKeySequence::SaveAs, QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S)));
     saveAs_->setObjectName(QStringLiteral("actionSaveAs"));
+    locateModel_ = fileMenu_->addAction(tr("&Locate Model…"), this, &MainWindow::locateModel);
+    locateModel_->setObjectName(QStringLiteral("actionLocateModel"));
+    locateModel_->setEnabled(false);
     fileMenu_->addSeparator();
     QMenu* exportMenu = fileMenu_->addMenu(tr("&Export"));
     QAction* exportFigure = exportMenu->addAction(tr("&Figure…"), this, &MainWindow::exportFigureDialog);
@@ -130,7 +147,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
         on ? showFullScreen() : showNormal();
     });
     fullScreen->setCheckable(true);
-    fullScreen->setShortcut(QKeySequence::FullScreen);
+    fullScreen->setShortcuts(withFallback(QKeySequence::FullScreen, QKeySequence(Qt::Key_F11)));
 
     helpMenu_ = menuBar()->addMenu(tr("&Help"));
     QAction* about = helpMenu_->addAction(tr("&About Headlight"), this, &MainWindow::showAbout);
@@ -194,6 +211,53 @@ bool MainWindow::openBundle(const QString& path) {
     message += tr(" in %1 ms").arg(timer.elapsed());
     if (!document->hasTokenizer()) message += QStringLiteral(" — ") + document->tokenizerNote();
     statusBar()->showMessage(message);
+    offerLocateModel();
+    return true;
+}
+
+void MainWindow::offerLocateModel() {
+    const bool missing = document_ && document_->modelPath().isEmpty() && !document_->bundle().provenance().modelId.empty();
+    locateModel_->setEnabled(missing);
+    if (!missing) return;
+    const QString modelId = QString::fromStdString(document_->bundle().provenance().modelId);
+    QSettings settings;
+    const QString asked = QStringLiteral("models/asked/") + QString::fromLatin1(QCryptographicHash::hash(modelId.toUtf8(), QCryptographicHash::Sha1).toHex());
+    if (settings.value(asked).toBool()) return;   // asked once; File > Locate Model… stays
+    settings.setValue(asked, true);
+    auto* box = new QMessageBox(QMessageBox::Question, tr("Model not found"),
+                                tr("The study's model %1 was not found, here or next to the bundle: tokens are shown by id "
+                                   "and the playground cannot run.\n\nPoint Headlight at the model's folder?").arg(modelId),
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("locateModelBox"));
+    box->setTextFormat(Qt::PlainText);
+    QPushButton* locate = box->addButton(tr("&Locate Model…"), QMessageBox::AcceptRole);
+    box->addButton(tr("Not Now"), QMessageBox::RejectRole);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::buttonClicked, this, [this, locate](QAbstractButton* b) {
+        if (b == locate) QTimer::singleShot(0, this, &MainWindow::locateModel);
+    });
+    box->open();
+}
+
+bool MainWindow::locateModel() {
+    if (!document_) return false;
+    const QString folder = QFileDialog::getExistingDirectory(
+        this, tr("Locate Model %1").arg(QString::fromStdString(document_->bundle().provenance().modelId)));
+    return !folder.isEmpty() && setModelLocation(folder);
+}
+
+bool MainWindow::setModelLocation(const QString& folder) {
+    if (!document_) return false;
+    const QString modelId = QString::fromStdString(document_->bundle().provenance().modelId);
+    StudyDocument::setLocatedModel(modelId, folder);
+    const int neuron = selection_->neuron();
+    const QString path = document_->path();   // a copy: reopening replaces the document
+    if (!openBundle(path)) return false;
+    if (neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
+    if (document_->modelPath().isEmpty()) {
+        showError(tr("Model not found"), tr("%1 holds no tokenizer of the model %2.").arg(folder, modelId));
+        return false;
+    }
     return true;
 }
 
@@ -284,13 +348,26 @@ bool MainWindow::exportPlot(QCustomPlot* plot, const QString& path, const Figure
     return true;
 }
 
-QList<QPair<QString, QCustomPlot*>> MainWindow::exportablePlots() const {
-    return {{tr("Head scores per context (neuron)"), neuronView_->contextHeadMap()},
-            {tr("Layers × heads (selected context)"), neuronView_->layerHeadMap()},
-            {tr("Explanation score histogram"), overviewView_->scorePlot()},
-            {tr("Head ablation box plots"), overviewView_->ablationPlot()},
-            {tr("Congruence histogram"), overviewView_->congruencePlot()},
-            {tr("Playground head scores"), playgroundView_->headMap()}};
+FigureRequest MainWindow::figureRequest(FigureKind kind, bool dark) const {
+    FigureRequest r;
+    r.kind = kind;
+    r.dark = dark;
+    r.neuron = selection_->neuron();
+    r.context = selection_->context();
+    r.includeDropped = neuronView_->showDroppedBox()->isChecked();
+    if (auto* choice = overviewView_->findChild<QComboBox*>()) r.ablation = std::max(0, choice->currentIndex());
+    if (kind == FigureKind::Playground) r.playground = &playgroundView_->lastResult();
+    return r;
+}
+
+bool MainWindow::exportFigure(FigureKind kind, const QString& path, const FigureOptions& options, bool dark) {
+    try {
+        ui::exportFigure(document_, figureRequest(kind, dark), path, options);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export figure"), QString::fromUtf8(e.what()));
+        return false;
+    }
+    return true;
 }
 
 void MainWindow::openDialog() {
@@ -311,9 +388,16 @@ void MainWindow::exportFigureDialog() {
     QDialog dialog(this);
     dialog.setWindowTitle(tr("Export Figure"));
     auto* plot = new QComboBox(&dialog);
-    const auto plots = exportablePlots();
-    for (const auto& p : plots) plot->addItem(p.first);
+    plot->setObjectName(QStringLiteral("figureKind"));
+    for (const FigureKindInfo& k : figureKinds())
+        plot->addItem(QString::fromLatin1(k.name), QVariant::fromValue(static_cast<int>(k.kind)));
+    for (int i = 0; i < plot->count(); ++i) plot->setItemData(i, QString::fromLatin1(figureKinds()[i].description), Qt::ToolTipRole);
     plot->setCurrentIndex(tabs_->currentWidget() == overviewView_ ? 2 : (tabs_->currentWidget() == playgroundView_ ? 5 : 0));
+    auto* about = new QLabel(&dialog);
+    about->setWordWrap(true);
+    about->setText(QString::fromLatin1(figureKinds()[plot->currentIndex()].description));
+    connect(plot, qOverload<int>(&QComboBox::currentIndexChanged), about,
+            [about](int i) { about->setText(QString::fromLatin1(figureKinds()[i].description)); });
     auto* preset = new QComboBox(&dialog);
     preset->addItems({tr("Single column (3.25 in)"), tr("Double column (6.75 in)"), tr("Custom")});
     auto* width = new QDoubleSpinBox(&dialog);
@@ -331,17 +415,28 @@ void MainWindow::exportFigureDialog() {
     font->setRange(4, 24);
     font->setValue(8);
     font->setSuffix(tr(" pt"));
+    auto* family = new QLineEdit(FigureOptions().fontFamily, &dialog);
+    auto* dark = new QCheckBox(tr("Dark background (default: paper white)"), &dialog);
     connect(preset, qOverload<int>(&QComboBox::currentIndexChanged), &dialog, [=](int i) {
-        if (i == 0) width->setValue(3.25);
-        if (i == 1) width->setValue(6.75);
+        if (i == 0) {
+            width->setValue(3.25);
+            height->setValue(2.4);
+        }
+        if (i == 1) {
+            width->setValue(6.75);
+            height->setValue(3.0);
+        }
     });
     auto* form = new QFormLayout(&dialog);
     form->addRow(tr("&Plot:"), plot);
+    form->addRow(QString(), about);
     form->addRow(tr("&Size:"), preset);
     form->addRow(tr("&Width:"), width);
     form->addRow(tr("&Height:"), height);
     form->addRow(tr("&DPI (PNG):"), dpi);
     form->addRow(tr("&Font size:"), font);
+    form->addRow(tr("F&ont:"), family);
+    form->addRow(QString(), dark);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, &dialog);
     form->addRow(buttons);
     connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
@@ -355,7 +450,8 @@ void MainWindow::exportFigureDialog() {
     o.heightInches = height->value();
     o.dpi = dpi->value();
     o.fontPoints = font->value();
-    exportPlot(plots[plot->currentIndex()].second, path, o);
+    o.fontFamily = family->text();
+    exportFigure(static_cast<FigureKind>(plot->currentData().toInt()), path, o, dark->isChecked());
 }
 
 void MainWindow::exportContextsDialog() {

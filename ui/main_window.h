@@ -21,6 +21,8 @@ class OverviewView;
 class PlaygroundView;
 class RunDialog;
 struct FigureOptions;
+struct FigureRequest;
+enum class FigureKind;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -44,6 +46,10 @@ public:
     bool exportNeuronTable(const QString& path);
     bool exportContexts(const QString& path);
     bool exportPlot(QCustomPlot* plot, const QString& path, const FigureOptions& options);
+    // A figure of the open study as File > Export Figure writes it (and `headlight-cli study figure`):
+    // drawn fresh in the paper theme (or dark), of the selected neuron / context / ablation / text.
+    bool exportFigure(FigureKind kind, const QString& path, const FigureOptions& options, bool dark = false);
+    FigureRequest figureRequest(FigureKind kind, bool dark = false) const;
     // Screenshot mode: shows each view with real data and saves QWidget::grab() PNGs into `dir`.
     QStringList saveScreenshots(const QString& dir);
 
@@ -55,8 +61,6 @@ public:
     PlaygroundView* playgroundView() const { return playgroundView_; }
     QTabWidget* tabs() const { return tabs_; }
     RunDialog* runDialog();
-    // Every plot that File > Export Figure offers, by title.
-    QList<QPair<QString, QCustomPlot*>> exportablePlots() const;
 
 public Q_SLOTS:
     void showAbout();
@@ -67,6 +71,11 @@ public Q_SLOTS:
     void exportTableDialog();
     void showRunDialog();
     void showPreferences();
+    // Asks for the folder of the open study's model when it was not found (tokens shown by id, no
+    // playground); remembers it for the model id and reopens the study. Returns false if cancelled.
+    bool locateModel();
+    // Points the open study's model id at `folder` and reopens the study (what locateModel does after its dialog).
+    bool setModelLocation(const QString& folder);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -76,12 +85,14 @@ private:
     void setDocument(std::shared_ptr<const StudyDocument> document);
     void showError(const QString& title, const QString& message);
     void rebuildRecentMenu();
+    void offerLocateModel();
 
     QMenu* fileMenu_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QMenu* viewMenu_ = nullptr;
     QMenu* helpMenu_ = nullptr;
     QAction* saveAs_ = nullptr;
+    QAction* locateModel_ = nullptr;
     QList<QAction*> studyActions_;
     std::shared_ptr<const StudyDocument> document_;
     StudySelection* selection_;

@@ -29,6 +29,8 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     showDropped_ = new QCheckBox(tr("Show &dropped contexts"), this);
     showDropped_->setToolTip(tr("Also show the scan's contexts that the method did not keep (too long, duplicate "
                                 "text, or past the first P), greyed"));
+    boundaries_ = new QCheckBox(tr("Token &boundaries"), this);
+    boundaries_->setToolTip(tr("Mark where each token begins (otherwise only the token under the mouse is outlined)"));
     contexts_ = new ContextListView(this);
     contexts_->bind(selection_);
     contextMap_ = new HeadHeatMap(this);
@@ -55,6 +57,7 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     topLayout->setContentsMargins(0, 0, 0, 0);
     auto* header = new QHBoxLayout;
     header->addWidget(title_, 1);
+    header->addWidget(boundaries_);
     header->addWidget(showDropped_);
     topLayout->addLayout(header);
     topLayout->addWidget(contexts_, 1);
@@ -88,6 +91,7 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     connect(selection_, &StudySelection::neuronChanged, this, &NeuronView::onNeuronChanged);
     connect(selection_, &StudySelection::contextChanged, this, &NeuronView::onContextChanged);
     connect(selection_, &StudySelection::headChanged, this, &NeuronView::onHeadChanged);
+    connect(boundaries_, &QCheckBox::toggled, contexts_, &ContextListView::setShowBoundaries);
     connect(showDropped_, &QCheckBox::toggled, this, [this](bool on) {
         const int context = selection_->context();
         contexts_->contextModel()->setShowDropped(on);
@@ -124,7 +128,8 @@ void NeuronView::onNeuronChanged(int neuron) {
         title_->setText(tr("%1  →  \"%2\"   congruence %3%4")
                             .arg(QString::fromStdString(neuronName(n.ref)), QString::fromStdString(n.token))
                             .arg(n.congruence, 0, 'f', 3)
-                            .arg(n.baseline ? tr("   (random baseline)") : QString()));
+                            .arg(n.baseline ? tr("   (random baseline)") : QString()) +
+                        (isDeadNeuron(*neuron_) ? tr("   —  dead neuron: top activation ≈ 0, contexts carry no signal") : QString()));
     } else {
         title_->setText(tr("Select a neuron in the table."));
     }
@@ -223,6 +228,7 @@ void NeuronView::onContextChanged(int context) {
         if (columnHeads_[k] == head) column = k;
     contextMap_->setSelectedCell(row, column);
     rebuildLayerMap();
+    updateDetails();
 }
 
 void NeuronView::onHeadChanged(int head) {
@@ -251,6 +257,14 @@ void NeuronView::updateDetails() {
         details_->setPlainText(tr("Click a heat-map cell or a relevant head to see its details."));
         return;
     }
+    QString cell;   // the selected cell's value, as its tooltip says it
+    const int context = selection_->context();
+    const int row = context >= 0 ? contexts_->contextModel()->rowOfContext(context) : -1;
+    if (row >= 0 && row < contextMap_->rows())
+        for (int k = 0; k < static_cast<int>(columnHeads_.size()); ++k)
+            if (columnHeads_[k] == head) cell = contextMap_->cellDescription(row, k);
+    if (cell.isEmpty() && document_ && row >= 0 && layerMap_->rows() > 0)
+        cell = layerMap_->cellDescription(head / document_->nHeads(), head % document_->nHeads());
     const float fraction = head < static_cast<int>(neuron_->activeFraction.size()) ? neuron_->activeFraction[head] : std::nanf("");
     int activeKept = 0, kept = 0;
     for (const NeuronContext& c : neuron_->contexts) {
@@ -260,7 +274,8 @@ void NeuronView::updateDetails() {
     }
     bool relevant = false;
     for (int h : neuron_->relevantHeads) relevant |= h == head;
-    QString text = tr("%1 — active in %2 of %3 kept contexts (%4 %)%5\n\n")
+    QString text = cell.isEmpty() ? QString() : tr("Selected cell: %1\n").arg(cell);
+    text += tr("%1 — active in %2 of %3 kept contexts (%4 %)%5\n\n")
                        .arg(document_->headLabel(head))
                        .arg(activeKept)
                        .arg(kept)

@@ -35,6 +35,9 @@ public:
     HeadHeatMap* layerHeadMap() const { return layerMap_; }
     QTableView* relevantHeadsTable() const { return relevant_; }
     QCheckBox* showDroppedBox() const { return showDropped_; }
+    QCheckBox* boundariesBox() const { return boundaries_; }
+    QPlainTextEdit* detailsPane() const { return details_; }
+    QLabel* titleLabel() const { return title_; }
     const NeuronResult* neuron() const { return neuron_.get(); }
     // Candidate heads, in the context map's column order.
     const std::vector<int>& columnHeads() const { return columnHeads_; }
@@ -54,6 +57,7 @@ private:
     std::vector<int> columnHeads_;
     QLabel* title_;
     QCheckBox* showDropped_;
+    QCheckBox* boundaries_;
     ContextListView* contexts_;
     HeadHeatMap* contextMap_;
     HeadHeatMap* layerMap_;

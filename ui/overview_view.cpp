@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QComboBox>
+#include <QEvent>
 #include <QGridLayout>
 #include <QLabel>
 #include <QVBoxLayout>
@@ -125,6 +126,14 @@ void OverviewView::setDocument(std::shared_ptr<const StudyDocument> document) {
     ablationChoice_->setEnabled(ablationChoice_->count() > 0);
     ablationChoice_->blockSignals(false);
     rebuildAblation(ablationChoice_->count() > 0 ? 0 : -1);
+    rebuildCongruence();
+}
+
+void OverviewView::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() != QEvent::PaletteChange) return;
+    rebuildScores();
+    rebuildAblation(ablationChoice_->count() > 0 ? ablationChoice_->currentIndex() : -1);
     rebuildCongruence();
 }
 

@@ -31,6 +31,9 @@ public:
     QLabel* scoreStats() const { return scoreStats_; }
     QLabel* ablationStats() const { return ablationStats_; }
 
+protected:
+    void changeEvent(QEvent* event) override;   // a live light/dark switch restyles the plots
+
 private:
     void rebuildScores();
     void rebuildAblation(int record);

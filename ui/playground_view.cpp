@@ -13,6 +13,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/base/error.h"
@@ -49,28 +50,51 @@ void TokenStrip::paintEvent(QPaintEvent*) {
 
 void TokenStrip::mousePressEvent(QMouseEvent* event) {
     const ContextLayout layout = layoutContext(context_, font(), std::max(80, width() - 8));
-    const QPointF local = event->position() - QPointF(4, 4);
-    for (const TokenBox& b : layout.boxes)
-        if (b.rect.contains(local)) Q_EMIT pieceClicked(b.piece);
+    const int piece = pieceAt(layout, event->position() - QPointF(4, 4));
+    if (piece >= 0) Q_EMIT pieceClicked(piece);
 }
 
 bool TokenStrip::event(QEvent* e) {
     if (e->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(e);
         const ContextLayout layout = layoutContext(context_, font(), std::max(80, width() - 8));
-        const QPointF local = QPointF(help->pos()) - QPointF(4, 4);
-        for (const TokenBox& b : layout.boxes)
-            if (b.rect.contains(local)) {
-                QToolTip::showText(help->globalPos(), pieceToolTip(context_.pieces[b.piece]), this);
-                return true;
-            }
-        QToolTip::hideText();
+        const int piece = pieceAt(layout, QPointF(help->pos()) - QPointF(4, 4));
+        if (piece >= 0) QToolTip::showText(help->globalPos(), pieceToolTip(context_.pieces[piece]), this);
+        else QToolTip::hideText();
         return true;
     }
     return QWidget::event(e);
 }
 
 // ---------------------------------------------------------------------------------------------------
+
+void showPlaygroundHeadScores(HeadHeatMap& map, const StudyDocument& document, int neuron,
+                              const analysis::PlaygroundResult& result) {
+    const int L = document.nLayers(), H = document.nHeads();
+    std::vector<float> values(std::size_t(L) * H, std::nanf(""));
+    for (std::size_t k = 0; k < values.size() && k < result.headScores.size(); ++k) values[k] = result.headScores[k];
+    QStringList rows, cols;
+    for (int l = 0; l < L; ++l) rows << QStringLiteral("L%1").arg(l);
+    for (int c = 0; c < H; ++c) cols << QStringLiteral("H%1").arg(c);
+    const int position = std::clamp(result.position, 0, static_cast<int>(result.tokenTexts.size()) - 1);
+    map.setMatrix(L, H, std::move(values), {}, rows, cols, QObject::tr("layer"), QObject::tr("head"),
+                  QObject::tr("%1: head scores at token %2 (\"%3\")")
+                      .arg(neuron >= 0 ? document.neuronLabel(neuron) : QString())
+                      .arg(position)
+                      .arg(visibleText(QString::fromStdString(result.tokenTexts[position]))));
+}
+
+QString playgroundReadout(const StudyDocument& document, int neuron, const analysis::PlaygroundResult& result) {
+    if (result.tokens.empty() || neuron < 0) return {};
+    const int position = std::clamp(result.position, 0, static_cast<int>(result.tokens.size()) - 1);
+    const float v = position < static_cast<int>(result.activations.size()) ? result.activations[position] : std::nanf("");
+    return QObject::tr("%1 at token %2 (\"%3\"): activation %4 (top in the study %5)")
+        .arg(document.neuronLabel(neuron))
+        .arg(position)
+        .arg(visibleText(QString::fromStdString(result.tokenTexts[position])))
+        .arg(v, 0, 'f', 4)
+        .arg(document.maxActivation(neuron), 0, 'f', 4);
+}
 
 PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
     : QWidget(parent),
@@ -124,7 +148,9 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
     connect(position_, qOverload<int>(&QSpinBox::valueChanged), debounce_, qOverload<>(&QTimer::start));
     connect(debounce_, &QTimer::timeout, this, &PlaygroundView::recompute);
     connect(selection_, &StudySelection::neuronChanged, this, [this] { debounce_->start(); });
-    connect(strip_, &TokenStrip::pieceClicked, this, [this](int piece) { position_->setValue(piece); });
+    connect(strip_, &TokenStrip::pieceClicked, this, [this](int piece) {
+        position_->setValue(piece < static_cast<int>(piecePositions_.size()) ? piecePositions_[piece] : piece);
+    });
     connect(loader_, &QFutureWatcher<std::optional<analysis::Playground>>::finished, this, [this] {
         playground_ = loader_->result();
         load_->setEnabled(!playground_);
@@ -151,13 +177,18 @@ void PlaygroundView::setDocument(std::shared_ptr<const StudyDocument> document) 
     loader_->waitForFinished();
     worker_->waitForFinished();
     playground_.reset();
+    result_ = {};   // nothing of the previous study stays on screen
+    strip_->setContext({});
+    headMap_->clearMatrix(document_ ? tr("Type some text") : tr("No study open"));
     load_->setEnabled(document_ != nullptr);
     status_->setText(document_ ? tr("The model loads when you press Load model (or start typing).") : tr("No study open."));
 }
 
 void PlaygroundView::loadModel() {
     if (!document_ || loader_->isRunning() || playground_) return;
-    const QString modelId = QString::fromStdString(document_->bundle().provenance().modelId);
+    // The model where the study found it (its stored paths, or the folder the user located).
+    const QString modelId = document_->modelPath().isEmpty() ? QString::fromStdString(document_->bundle().provenance().modelId)
+                                                             : document_->modelPath();
     const std::string processing = document_->bundle().provenance().processing;
     load_->setEnabled(false);
     status_->setText(tr("Loading %1 …").arg(modelId));
@@ -216,6 +247,14 @@ void PlaygroundView::showResult() {
         p.kind = static_cast<int>(i) <= result_.position ? TokenPiece::Prompt : TokenPiece::Before;
         h.pieces.push_back(p);
     }
+    // Byte tokens of one character read as that character; a click on it picks its last token.
+    if (document_) mergeSplitCharacters(h.pieces, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+    piecePositions_.clear();
+    int token = 0;
+    for (const TokenPiece& p : h.pieces) {
+        token += 1 + static_cast<int>(p.mergedIds.size());
+        piecePositions_.push_back(token - 1);
+    }
     if (document_ && neuron >= 0) {
         h.header = tr("%1 → \"%2\"; colour range ±%3").arg(document_->neuronLabel(neuron), document_->tokenText(neuron)).arg(range, 0, 'f', 3);
     }
@@ -224,17 +263,9 @@ void PlaygroundView::showResult() {
         headMap_->clearMatrix(tr("Type some text"));
         status_->setText(tr("No tokens."));
     } else {
-        const int L = document_->nLayers(), H = document_->nHeads();
-        std::vector<float> values(std::size_t(L) * H, std::nanf(""));
-        for (std::size_t k = 0; k < values.size() && k < result_.headScores.size(); ++k) values[k] = result_.headScores[k];
-        QStringList rows, cols;
-        for (int l = 0; l < L; ++l) rows << QStringLiteral("L%1").arg(l);
-        for (int c = 0; c < H; ++c) cols << QStringLiteral("H%1").arg(c);
-        headMap_->setMatrix(L, H, std::move(values), {}, rows, cols, tr("layer"), tr("head"),
-                            tr("Head scores at token %1 (\"%2\")")
-                                .arg(result_.position)
-                                .arg(visibleText(QString::fromStdString(result_.tokenTexts[result_.position]))));
-        status_->setText(tr("%n token(s).", nullptr, static_cast<int>(result_.tokens.size())));
+        showPlaygroundHeadScores(*headMap_, *document_, neuron, result_);
+        status_->setText(tr("%n token(s). ", nullptr, static_cast<int>(result_.tokens.size())) +
+                         playgroundReadout(*document_, neuron, result_));
     }
     Q_EMIT resultReady();
 }

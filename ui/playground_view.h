@@ -48,6 +48,12 @@ private:
     HighlightedContext context_;
 };
 
+// The playground's layers x heads map of `result` for bundle neuron `neuron` (also the playground figure).
+void showPlaygroundHeadScores(HeadHeatMap& map, const StudyDocument& document, int neuron,
+                              const analysis::PlaygroundResult& result);
+// "L3N367 at token 4 (" cat"): activation 1.234 (of max 2.5 in the study)" for the readout.
+QString playgroundReadout(const StudyDocument& document, int neuron, const analysis::PlaygroundResult& result);
+
 class PlaygroundView : public QWidget {
     Q_OBJECT
 public:
@@ -86,6 +92,7 @@ private:
     QString loaderError_;
     bool pending_ = false;
     analysis::PlaygroundResult result_;
+    std::vector<int> piecePositions_;   // per strip piece: the token position it stands for (its last token)
 };
 
 }  // namespace headlight::ui

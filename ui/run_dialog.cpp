@@ -17,6 +17,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
@@ -228,7 +229,11 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     layout->addWidget(status_);
     layout->addLayout(buttons);
     // Wide enough for both columns (no horizontal scrolling); the rows scroll vertically on small screens.
-    resize(std::max(980, columns->sizeHint().width() + 2 * layout->contentsMargins().left() + 24), 740);
+    // As big as the form wants, but within the screen (1280x720 less the panel and title bar): the
+    // form scrolls, nothing is clipped.
+    QSize size(std::max(980, columns->sizeHint().width() + 2 * layout->contentsMargins().left() + 24), 740);
+    if (const QScreen* s = screen()) size = size.boundedTo(s->availableGeometry().size() - QSize(16, 48));
+    resize(size);
 
     setOptions(loadDefaultPipelineOptions());
     setLlmSettings(loadLlmSettings());
@@ -267,6 +272,8 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     connect(runner_, &StudyRunner::warning, this, [this](const QString& message) { warning_ = message; });
     connect(runner_, &StudyRunner::failed, this, [this](const QString& message) {
         setRunning(false);
+        progress_->setRange(0, 1);   // a failed run is not 100 % done
+        progress_->setValue(0);
         status_->setText(tr("Failed: %1").arg(message));
     });
     connect(runner_, &StudyRunner::cancelled, this, [this] {

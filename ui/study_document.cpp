@@ -7,7 +7,9 @@
 #include <set>
 #include <tuple>
 
+#include <QCryptographicHash>
 #include <QDir>
+#include <QSettings>
 #include <QFileInfo>
 
 #include "core/base/error.h"
@@ -18,16 +20,29 @@ namespace headlight::ui {
 
 namespace {
 
-// The tokenizer folder of a study's model: the model id as a folder, absolute or relative to the
-// bundle's folder or the working directory.
-std::unique_ptr<Tokenizer> findTokenizer(const QString& modelId, const QString& bundlePath, QString* note) {
+QString locationKey(const QString& modelId) {
+    return QStringLiteral("models/location/") +
+           QString::fromLatin1(QCryptographicHash::hash(modelId.toUtf8(), QCryptographicHash::Sha1).toHex());
+}
+
+// The tokenizer folder of a study's model: the model id as a folder (as given, or relative to the
+// bundle's folder), the stored absolute and bundle-relative model paths, the folder the user located
+// for this model id (QSettings), else the hub cache.
+std::unique_ptr<Tokenizer> findTokenizer(const Provenance& provenance, const QString& bundlePath, QString* note, QString* modelDir) {
+    const QString modelId = QString::fromStdString(provenance.modelId);
     if (modelId.isEmpty()) {
         *note = QObject::tr("The study names no model: tokens are shown by id.");
         return nullptr;
     }
-    const QStringList candidates = {modelId, QFileInfo(bundlePath).dir().filePath(modelId)};
+    const QDir bundleDir = QFileInfo(bundlePath).absoluteDir();
+    QStringList candidates = {modelId, bundleDir.filePath(modelId)};
+    if (!provenance.modelPath.empty()) candidates << QString::fromStdString(provenance.modelPath);
+    if (!provenance.modelPathRelative.empty()) candidates << bundleDir.filePath(QString::fromStdString(provenance.modelPathRelative));
+    const QString located = StudyDocument::locatedModel(modelId);
+    if (!located.isEmpty()) candidates << located;
     for (const QString& dir : candidates) {
         if (!QFileInfo(dir).isDir()) continue;
+        *modelDir = QFileInfo(dir).absoluteFilePath();
         try {
             return std::make_unique<Tokenizer>(Tokenizer::fromFolder(dir));
         } catch (const Error& e) {
@@ -37,7 +52,9 @@ std::unique_ptr<Tokenizer> findTokenizer(const QString& modelId, const QString& 
         }
     }
     try {  // a hub id in the local cache
-        return std::make_unique<Tokenizer>(Tokenizer::fromFolder(resolveModelDir(modelId)));
+        const QString dir = resolveModelDir(modelId);
+        *modelDir = modelId;
+        return std::make_unique<Tokenizer>(Tokenizer::fromFolder(dir));
     } catch (const Error&) {
     }
     *note = QObject::tr("Model %1 not found: tokens are shown by id.").arg(modelId);
@@ -47,6 +64,14 @@ std::unique_ptr<Tokenizer> findTokenizer(const QString& modelId, const QString& 
 }  // namespace
 
 StudyDocument::~StudyDocument() = default;
+
+QString StudyDocument::locatedModel(const QString& modelId) {
+    return QSettings().value(locationKey(modelId)).toString();
+}
+
+void StudyDocument::setLocatedModel(const QString& modelId, const QString& folder) {
+    QSettings().setValue(locationKey(modelId), QFileInfo(folder).absoluteFilePath());
+}
 
 std::shared_ptr<StudyDocument> StudyDocument::open(const QString& path) {
     std::shared_ptr<StudyDocument> d(new StudyDocument());
@@ -95,7 +120,7 @@ std::shared_ptr<StudyDocument> StudyDocument::open(const QString& path) {
                 if (std::isnan(d->bestScore_[i]) || *e.score > d->bestScore_[i]) d->bestScore_[i] = static_cast<float>(*e.score);
             }
     }
-    d->tokenizer_ = findTokenizer(QString::fromStdString(b.provenance().modelId), path, &d->tokenizerNote_);
+    d->tokenizer_ = findTokenizer(b.provenance(), path, &d->tokenizerNote_, &d->modelPath_);
     return d;
 }
 
@@ -150,6 +175,15 @@ QString StudyDocument::vocabText(int tokenId) const {
     else text = QStringLiteral("#%1").arg(tokenId);
     vocabCache_.insert(tokenId, text);
     return text;
+}
+
+QString StudyDocument::decodeTokens(const std::vector<int>& ids) const {
+    if (!tokenizer_) return {};
+    try {
+        return tokenizer_->decode(ids);
+    } catch (const Error&) {
+        return {};
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -63,7 +63,15 @@ public:
     // Text of one vocabulary token for display ("#id" when no tokenizer could be loaded).
     QString vocabText(int tokenId) const;
     bool hasTokenizer() const { return tokenizer_ != nullptr; }
+    // The text of a run of tokens, decoded together (empty without a tokenizer).
+    QString decodeTokens(const std::vector<int>& ids) const;
     QString tokenizerNote() const { return tokenizerNote_; }
+    // The study's model as found at open: an absolute folder, or the hub id; empty if not found.
+    const QString& modelPath() const { return modelPath_; }
+    // The folder the user pointed at for a model id that did not resolve ("Locate Model…"), remembered
+    // in QSettings; open() tries it after the paths the bundle stores.
+    static QString locatedModel(const QString& modelId);
+    static void setLocatedModel(const QString& modelId, const QString& folder);
 
 private:
     StudyDocument() = default;
@@ -77,6 +85,7 @@ private:
     std::vector<std::vector<int>> explanationIndex_;   // per neuron: indices into bundle().explanations()
     std::unique_ptr<Tokenizer> tokenizer_;
     QString tokenizerNote_;
+    QString modelPath_;
     mutable QHash<int, QString> vocabCache_;
     mutable std::vector<std::pair<int, std::shared_ptr<const NeuronResult>>> resultCache_;
 };

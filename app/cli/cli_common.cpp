@@ -17,7 +17,7 @@ const std::vector<Command>& commands() {
         {"activations", "run token ids or text through a model; save hooked activations (TransformerLens names) as safetensors", runActivations},
         {"neurons", "rank next-token neurons by congruence (step 1)", runNeuronsCommand},
         {"download", "download a model from the Hugging Face hub into the hub cache; print its snapshot folder", runDownload},
-        {"study", "run the method and work on .headlight bundles: run, info, export, merge, ablate", runStudy},
+        {"study", "run the method and work on .headlight bundles: run, info, export, merge, ablate, figure", runStudy},
     };
     return table;
 }

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <QCommandLineParser>
+#include <QCoreApplication>
 #include <QStringList>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +48,10 @@ int runStudyAblate(const QStringList& args);
 int runStudyExplain(const QStringList& args);  // cmd_explain.cpp
 int runStudyScore(const QStringList& args);    // cmd_explain.cpp
 int runDownload(const QStringList& args);      // cmd_download.cpp
+int runStudyFigure(const QStringList& args);   // cmd_figure.cpp
+// The application object: a QApplication on the offscreen platform for `study figure` (it draws with
+// QtWidgets), a QCoreApplication otherwise (cmd_figure.cpp).
+std::unique_ptr<QCoreApplication> makeApplication(int& argc, char** argv);
 
 // Lets every --model hub id that the cache lacks be downloaded, with a progress bar on stderr
 // (cmd_download.cpp). main() calls it once, before a command runs.

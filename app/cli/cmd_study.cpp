@@ -72,6 +72,7 @@ const SubCommand kSubCommands[] = {
     {"ablate", "add the head-ablation experiment", runStudyAblate},
     {"explain", "explain relevant heads with an LLM and the offline baseline", runStudyExplain},
     {"score", "score explanations on a held-out corpus", runStudyScore},
+    {"figure", "draw a figure (heat maps, histograms, ablation, contexts) as PNG/SVG/PDF/TeX", runStudyFigure},
 };
 
 }  // namespace

@@ -25,7 +25,7 @@ std::string usage() {
 
 int main(int argc, char** argv) {
     headlight::ensurePassiveOpenMpWait(argv);
-    QCoreApplication app(argc, argv);
+    const std::unique_ptr<QCoreApplication> app = cli::makeApplication(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("headlight-cli"));
     QCoreApplication::setApplicationVersion(QString::fromStdString(headlightVersion()));
     const QStringList args = QCoreApplication::arguments();

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include <QDir>
 #include <QFileInfo>
 
 #include "core/base/error.h"
@@ -57,6 +58,18 @@ void requireSize(std::size_t got, std::size_t want, const std::string& what) {
 }
 
 }  // namespace
+
+// The provenance with the model folder stored absolute and relative to the bundle's folder, so that
+// the bundle finds its model when opened from elsewhere (a hub id has neither).
+static Provenance withModelPaths(Provenance p, const QString& bundlePath) {
+    QString folder = QString::fromStdString(p.modelPath);
+    if (folder.isEmpty() && QFileInfo(QString::fromStdString(p.modelId)).isDir())
+        folder = QFileInfo(QString::fromStdString(p.modelId)).absoluteFilePath();
+    if (folder.isEmpty()) return p;
+    p.modelPath = folder.toStdString();
+    p.modelPathRelative = QDir(QFileInfo(bundlePath).absolutePath()).relativeFilePath(folder).toStdString();
+    return p;
+}
 
 void saveBundle(const Study& study, const QString& path) {
     const int64_t heads = static_cast<int64_t>(study.nLayers) * study.nHeads;
@@ -158,7 +171,7 @@ void saveBundle(const Study& study, const QString& path) {
     doc["schema_version"] = Study::kSchemaVersion;
     doc["model"] = {{"n_layers", study.nLayers}, {"n_heads", study.nHeads}, {"d_mlp", study.dMlp}};
     doc["counts"] = {{"neurons", n}, {"contexts", nc}, {"tokens", int64_t(c.contextTokens.size())}};
-    doc["provenance"] = toJson(study.provenance);
+    doc["provenance"] = toJson(withModelPaths(study.provenance, path));
     doc["parameters"] = toJson(study.parameters);
     doc["sources"] = sources;
     json congruenceLayers = json::array();

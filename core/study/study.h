@@ -46,6 +46,8 @@ struct StudyParameters {
 // Where the numbers came from.
 struct Provenance {
     std::string modelId;           // what the user gave (folder or hub id)
+    std::string modelPath;         // the model folder, absolute ("" for a hub id); saveBundle fills it
+    std::string modelPathRelative; // the same relative to the bundle's folder (saveBundle; "" if none)
     std::string modelFamily;       // gpt2 / gpt_neox / llama
     std::string weightHash;        // hash of the checkpoint tensors
     std::string processing;        // weight processing flags, e.g. "fold_ln,center_writing_weights,..."

@@ -34,10 +34,13 @@ void read(const json& j, const char* key, T& out, const std::string& where, bool
 }  // namespace
 
 ordered_json toJson(const Provenance& p) {
-    return {{"model_id", p.modelId},       {"model_family", p.modelFamily},   {"weight_hash", p.weightHash},
-            {"processing", p.processing},  {"tokenizer", p.tokenizer},        {"corpus", p.corpus},
-            {"corpus_hash", p.corpusHash}, {"corpus_documents", p.corpusDocuments},
-            {"corpus_tokens", p.corpusTokens}, {"software", p.software},    {"created_at", p.createdAt}};
+    ordered_json j = {{"model_id", p.modelId},       {"model_family", p.modelFamily},   {"weight_hash", p.weightHash},
+                      {"processing", p.processing},  {"tokenizer", p.tokenizer},        {"corpus", p.corpus},
+                      {"corpus_hash", p.corpusHash}, {"corpus_documents", p.corpusDocuments},
+                      {"corpus_tokens", p.corpusTokens}, {"software", p.software},    {"created_at", p.createdAt}};
+    if (!p.modelPath.empty()) j["model_path"] = p.modelPath;   // optional: older bundles lack them
+    if (!p.modelPathRelative.empty()) j["model_path_relative"] = p.modelPathRelative;
+    return j;
 }
 
 Provenance provenanceFromJson(const json& j, const std::string& where) {
@@ -54,6 +57,8 @@ Provenance provenanceFromJson(const json& j, const std::string& where) {
     read(j, "corpus_tokens", p.corpusTokens, w);
     read(j, "software", p.software, w);
     read(j, "created_at", p.createdAt, w);
+    read(j, "model_path", p.modelPath, w, false);
+    read(j, "model_path_relative", p.modelPathRelative, w, false);
     return p;
 }
 
