@@ -2,7 +2,9 @@
 // the scan (resume after an interruption and sharding give the identical result), and the batched
 // truncation against a one-context-at-a-time run of the paper's search.
 #include <cmath>
+#include <functional>
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <torch/torch.h>
@@ -193,6 +195,59 @@ private Q_SLOTS:
         ScanOptions bad = o;
         bad.neurons = {{9, 0}};
         HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, bad), "L9N0");
+    }
+
+    void damagedCheckpointIsRefused() {
+        // A checkpoint is validated like a bundle: a tensor of a wider dtype used to overflow a heap
+        // buffer, and positions outside the context were read 8 GB out of bounds later.
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        ScanOptions o;
+        o.neurons = {{4, 1}, {4, 2}};
+        o.topDocuments = 3;
+        o.corpus.maxDocuments = 6;
+        o.checkpointPath = tmp_.filePath(QStringLiteral("damaged.ckpt"));
+        runActivationScan(m, tok, corpus, o);  // leaves the final checkpoint
+        const QByteArray good = [&] {
+            QFile f(o.checkpointPath);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        }();
+        QVERIFY(!good.isEmpty());
+        auto damage = [&](const std::function<void(const io::SafetensorsFile&, io::SafetensorsWriter&)>& change) {
+            QFile f(o.checkpointPath);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(good);
+            f.close();
+            const io::SafetensorsFile st = io::SafetensorsFile::open(o.checkpointPath);
+            io::SafetensorsWriter w;
+            for (const auto& t : st.tensors()) w.addCopy(t.name, t.dtype, t.shape, t.data, t.nbytes);
+            for (const auto& [k, v] : st.metadata()) w.setMetadata(k, v);
+            change(st, w);
+            w.write(o.checkpointPath);
+        };
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.add("positions", io::DType::I64, {2, 3}, std::vector<int64_t>(6, 1));
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "tensor 'positions' is I64 [2, 3], expected I32 [2, 3]");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.add("values", io::DType::F32, {2, 4}, std::vector<float>(8, 1.f));
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "tensor 'values'", "expected F32 [2, 3]");
+        damage([](const io::SafetensorsFile& st, io::SafetensorsWriter& w) {
+            std::vector<int32_t> positions = readAs<int32_t>(st.at("positions"));
+            positions[0] = 1 << 30;
+            w.add("positions", io::DType::I32, {2, 3}, positions);
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "position 1073741824", "outside the model's context");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.setMetadata("headlight.scan_checkpoint", "{\"identity\": 1");
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "not valid JSON");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter&) {});  // intact again: resumes
+        QVERIFY(runActivationScan(m, tok, corpus, o).resumed);
     }
 
     void batchedTruncationEqualsOneByOne() {
