@@ -13,7 +13,7 @@ shift $(( $# > 2 ? 2 : $# ))
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FIX=${HEADLIGHT_FIXTURES:-$ROOT/../shared/fixtures}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_safetensors fuzz_bundle fuzz_config fuzz_tokenizer_json fuzz_bpe_files fuzz_corpus fuzz_hub_json fuzz_llm_text)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_safetensors fuzz_bundle fuzz_bundle_metadata fuzz_config fuzz_tokenizer_json fuzz_bpe_files fuzz_corpus fuzz_hub_json fuzz_llm_text)
 
 seed() {  # seed TARGET: fills BUILD/fuzz-corpus/TARGET with the fixtures' files of its kind
   local t=$1 d="$BUILD/fuzz-corpus/$1" i=0 f
@@ -21,6 +21,7 @@ seed() {  # seed TARGET: fills BUILD/fuzz-corpus/TARGET with the fixtures' files
   case $t in
     fuzz_safetensors) cp "$FIX/stories260k/golden.safetensors" "$d/" 2>/dev/null; cp "$ROOT"/fuzz/seeds/*.headlight "$d/" ;;
     fuzz_bundle) cp "$ROOT"/fuzz/seeds/*.headlight "$d/" ;;
+    fuzz_bundle_metadata) cp "$ROOT"/fuzz/seeds/*.metadata.json "$d/" ;;
     fuzz_config) for f in "$FIX"/*/config.json; do cp "$f" "$d/$(basename "$(dirname "$f")").json"; done ;;
     fuzz_tokenizer_json) for f in $(find "$FIX" -name tokenizer.json -size -600k); do i=$((i+1)); cp "$f" "$d/t$i.json"; done ;;
     fuzz_bpe_files)
