@@ -13,6 +13,8 @@ shift $(( $# > 2 ? 2 : $# ))
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FIX=${HEADLIGHT_FIXTURES:-$ROOT/../shared/fixtures}
 TARGETS=("$@")
+# The targets write each input to a temporary file: keep those in memory when possible.
+[ -z "${TMPDIR:-}" ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_safetensors fuzz_bundle fuzz_bundle_metadata fuzz_config fuzz_tokenizer_json fuzz_bpe_files fuzz_corpus fuzz_hub_json fuzz_llm_text)
 
 seed() {  # seed TARGET: fills BUILD/fuzz-corpus/TARGET with the fixtures' files of its kind
