@@ -16,6 +16,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/tokenizer.h"
 #include "core/model/transformer.h"
+#include "core/study/pipeline.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -248,6 +249,55 @@ private Q_SLOTS:
         HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "not valid JSON");
         damage([](const io::SafetensorsFile&, io::SafetensorsWriter&) {});  // intact again: resumes
         QVERIFY(runActivationScan(m, tok, corpus, o).resumed);
+    }
+
+    void checkpointPositionPastTheDocumentIsRefused() {
+        // A position inside n_ctx but past its document's end (a damaged checkpoint of the same scan)
+        // used to read out of bounds in the pipeline (analyzeNeurons); now it is a clear error.
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        HL_REQUIRE_FIXTURE(model);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        const QString corpus = tmp_.filePath(QStringLiteral("short.jsonl"));  // documents far shorter than n_ctx
+        {
+            QFile f(corpus);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            for (const char* text : {"Once upon a time there was a cat.", "The dog ran to the park to play.",
+                                     "Lily saw a big tree and she liked it.", "Tom had a red ball and a blue hat.",
+                                     "The sun was hot and the kids swam.", "Mom made a sweet cake for them.",
+                                     "A bird sang in the tall green tree.", "They were happy and went home."})
+                f.write("{\"text\": \"" + QByteArray(text) + "\"}\n");
+        }
+        PipelineOptions o;
+        o.corpus = corpus;
+        o.parameters.layers = {4};
+        o.parameters.topK = 2;
+        o.parameters.topDocuments = 3;
+        o.parameters.maxDocuments = 8;
+        o.checkpointPath = tmp_.filePath(QStringLiteral("pipeline.ckpt"));
+        runStudyPipeline(m, tok, o);
+        QVERIFY(QFileInfo::exists(o.checkpointPath));
+        // Token counts of the documents as the scan ran them.
+        std::vector<int64_t> lengths;
+        CorpusOptions co;
+        co.maxDocuments = 8;
+        CorpusReader reader = CorpusReader::open(corpus, co);
+        Document doc;
+        while (reader.next(doc)) lengths.push_back(static_cast<int64_t>(documentTokens(m, tok, doc.text).size()));
+        const io::SafetensorsFile st = io::SafetensorsFile::open(o.checkpointPath);
+        std::vector<int32_t> positions = readAs<int32_t>(st.at("positions"));
+        const std::vector<int64_t> documents = readAs<int64_t>(st.at("documents"));
+        std::size_t slot = positions.size();
+        for (std::size_t i = 0; i < positions.size(); ++i)
+            if (documents[i] >= 0 && lengths.at(static_cast<std::size_t>(documents[i])) < m.config().nCtx) slot = i;
+        QVERIFY(slot < positions.size());
+        positions[slot] = static_cast<int32_t>(lengths[static_cast<std::size_t>(documents[slot])]);  // one past the end
+        io::SafetensorsWriter w;
+        for (const auto& t : st.tensors()) w.addCopy(t.name, t.dtype, t.shape, t.data, t.nbytes);
+        for (const auto& [k, v] : st.metadata()) w.setMetadata(k, v);
+        w.add("positions", io::DType::I32, st.at("positions").shape, positions);
+        w.write(o.checkpointPath);
+        HL_EXPECT_ERROR(runStudyPipeline(m, tok, o), "has no token at position " + QString::number(positions[slot]));
     }
 
     void batchedTruncationEqualsOneByOne() {
