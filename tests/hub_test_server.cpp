@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <QCryptographicHash>
@@ -37,6 +38,8 @@ struct HubTestServer::Impl {
     bool ignoreRange = false;
     std::map<QString, std::pair<int64_t, int>> drops;  // file -> (bytes, times)
     std::map<QString, bool> corrupt;
+    bool endlessApi = false;
+    std::set<QString> unverifiable;
     std::vector<HubRequest> log;
     std::atomic<bool> stop{false};
     std::atomic<int> hubPort{0}, cdnPort{0};
@@ -89,6 +92,8 @@ struct HubTestServer::Impl {
         QByteArray body;            // small bodies
         const QByteArray* content = nullptr;  // file content (with range/drop/corrupt applied at send time)
         QString fileName;
+        bool noLength = false;  // no Content-Length header
+        bool endless = false;   // after the body, spaces until the client goes away
     };
 
     static Answer json(int status, const QByteArray& reason, const nlohmann::json& j, const QByteArray& code = {}) {
@@ -167,10 +172,15 @@ struct HubTestServer::Impl {
             out += k + ": " + v + "\r\n";
             if (k.toLower() == "content-length") haveLength = true;
         }
-        if (!haveLength) out += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+        if (!haveLength && !a.noLength) out += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
         out += "Connection: close\r\n\r\n";
         writeAllBlocking(socket, out.constData(), out.size());
         if (sendBody) writeAllBlocking(socket, body.constData(), req.bodyBytes);
+        if (sendBody && a.endless) {
+            const QByteArray spaces(1 << 20, ' ');
+            for (int i = 0; i < 1024 && socket.state() == QAbstractSocket::ConnectedState && !stop.load(); ++i)
+                writeAllBlocking(socket, spaces.constData(), spaces.size());
+        }
         // Every byte logged as sent reaches the client, however busy the machine: flush, then close.
         while (socket.bytesToWrite() > 0)
             if (!socket.waitForBytesWritten(30000)) break;
@@ -206,7 +216,9 @@ struct HubTestServer::Impl {
             j["sha"] = commit.toStdString();
             j["siblings"] = nlohmann::json::array();
             for (const auto& [name, content] : repo->commits.at(commit).files) j["siblings"].push_back({{"rfilename", name.toStdString()}});
-            return json(200, "OK", j);
+            Answer a = json(200, "OK", j);
+            a.noLength = a.endless = endlessApi;
+            return a;
         }
         const Repo* repo = findRepo(path.mid(1), QStringLiteral("/resolve/"), &repoName, &tail);
         if (!repo) return json(404, "Not Found", {{"error", "Repository not found"}}, "RepoNotFound");
@@ -230,7 +242,8 @@ struct HubTestServer::Impl {
             a.headers.push_back({"Location", "http://127.0.0.1:" + QByteArray::number(cdnPort.load()) + "/blobs/" + sha + "?sig=abc"});
             return a;
         }
-        a.headers.push_back({"ETag", "\"" + gitSha1Hex(f->second).toLatin1() + "\""});
+        a.headers.push_back({"ETag", unverifiable.count(file) ? QByteArray("\"opaque-etag\"") : "\"" + gitSha1Hex(f->second).toLatin1() + "\""});
+        a.noLength = unverifiable.count(file) > 0;
         a.content = &f->second;
         a.fileName = file;
         return a;
@@ -248,6 +261,19 @@ struct HubTestServer::Impl {
         return a;
     }
 };
+
+void HubTestServer::setEndlessApi(bool endless) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->endlessApi = endless;
+}
+
+void HubTestServer::setUnverifiable(const QString& file, bool unverifiable) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (unverifiable)
+        impl_->unverifiable.insert(file);
+    else
+        impl_->unverifiable.erase(file);
+}
 
 HubTestServer::HubTestServer() : impl_(std::make_unique<Impl>()) {
     impl_->hubThread = std::thread([this] { impl_->serve(false); });

@@ -52,6 +52,8 @@ public:
     // The next `times` GETs of `file` (by name) close the connection after `bytes` body bytes.
     void setDropAfter(const QString& file, int64_t bytes, int times = 1);
     void setCorrupt(const QString& file, bool corrupt);  // flip a byte of the content served (ETag unchanged)
+    void setEndlessApi(bool endless);  // the API answer never ends (200, no length, spaces forever)
+    void setUnverifiable(const QString& file, bool unverifiable);  // non-hash ETag and no size on HEAD
 
     std::vector<HubRequest> requests() const;
     int countRequests(const QByteArray& method = {}, const QByteArray& pathPart = {}) const;

@@ -2,7 +2,9 @@
 // the scan (resume after an interruption and sharding give the identical result), and the batched
 // truncation against a one-context-at-a-time run of the paper's search.
 #include <cmath>
+#include <functional>
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <torch/torch.h>
@@ -16,6 +18,7 @@
 #include "core/model/tokenizer.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
+#include "core/study/pipeline.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -332,6 +335,108 @@ private Q_SLOTS:
         ScanOptions bad = o;
         bad.neurons = {{9, 0}};
         HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, bad), "L9N0");
+    }
+
+    void damagedCheckpointIsRefused() {
+        // A checkpoint is validated like a bundle: a tensor of a wider dtype used to overflow a heap
+        // buffer, and positions outside the context were read 8 GB out of bounds later.
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        ScanOptions o;
+        o.neurons = {{4, 1}, {4, 2}};
+        o.topDocuments = 3;
+        o.corpus.maxDocuments = 6;
+        o.checkpointPath = tmp_.filePath(QStringLiteral("damaged.ckpt"));
+        runActivationScan(m, tok, corpus, o);  // leaves the final checkpoint
+        const QByteArray good = [&] {
+            QFile f(o.checkpointPath);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        }();
+        QVERIFY(!good.isEmpty());
+        auto damage = [&](const std::function<void(const io::SafetensorsFile&, io::SafetensorsWriter&)>& change) {
+            QFile f(o.checkpointPath);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(good);
+            f.close();
+            const io::SafetensorsFile st = io::SafetensorsFile::open(o.checkpointPath);
+            io::SafetensorsWriter w;
+            for (const auto& t : st.tensors()) w.addCopy(t.name, t.dtype, t.shape, t.data, t.nbytes);
+            for (const auto& [k, v] : st.metadata()) w.setMetadata(k, v);
+            change(st, w);
+            w.write(o.checkpointPath);
+        };
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.add("positions", io::DType::I64, {2, 3}, std::vector<int64_t>(6, 1));
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "tensor 'positions' is I64 [2, 3], expected I32 [2, 3]");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.add("values", io::DType::F32, {2, 4}, std::vector<float>(8, 1.f));
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "tensor 'values'", "expected F32 [2, 3]");
+        damage([](const io::SafetensorsFile& st, io::SafetensorsWriter& w) {
+            std::vector<int32_t> positions = readAs<int32_t>(st.at("positions"));
+            positions[0] = 1 << 30;
+            w.add("positions", io::DType::I32, {2, 3}, positions);
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "position 1073741824", "outside the model's context");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter& w) {
+            w.setMetadata("headlight.scan_checkpoint", "{\"identity\": 1");
+        });
+        HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, o), "damaged.ckpt", "not valid JSON");
+        damage([](const io::SafetensorsFile&, io::SafetensorsWriter&) {});  // intact again: resumes
+        QVERIFY(runActivationScan(m, tok, corpus, o).resumed);
+    }
+
+    void checkpointPositionPastTheDocumentIsRefused() {
+        // A position inside n_ctx but past its document's end (a damaged checkpoint of the same scan)
+        // used to read out of bounds in the pipeline (analyzeNeurons); now it is a clear error.
+        const QString model = test::fixture(QStringLiteral("stories260k"));
+        HL_REQUIRE_FIXTURE(model);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        const QString corpus = tmp_.filePath(QStringLiteral("short.jsonl"));  // documents far shorter than n_ctx
+        {
+            QFile f(corpus);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            for (const char* text : {"Once upon a time there was a cat.", "The dog ran to the park to play.",
+                                     "Lily saw a big tree and she liked it.", "Tom had a red ball and a blue hat.",
+                                     "The sun was hot and the kids swam.", "Mom made a sweet cake for them.",
+                                     "A bird sang in the tall green tree.", "They were happy and went home."})
+                f.write("{\"text\": \"" + QByteArray(text) + "\"}\n");
+        }
+        PipelineOptions o;
+        o.corpus = corpus;
+        o.parameters.layers = {4};
+        o.parameters.topK = 2;
+        o.parameters.topDocuments = 3;
+        o.parameters.maxDocuments = 8;
+        o.checkpointPath = tmp_.filePath(QStringLiteral("pipeline.ckpt"));
+        runStudyPipeline(m, tok, o);
+        QVERIFY(QFileInfo::exists(o.checkpointPath));
+        // Token counts of the documents as the scan ran them.
+        std::vector<int64_t> lengths;
+        CorpusOptions co;
+        co.maxDocuments = 8;
+        CorpusReader reader = CorpusReader::open(corpus, co);
+        Document doc;
+        while (reader.next(doc)) lengths.push_back(static_cast<int64_t>(documentTokens(m, tok, doc.text).size()));
+        const io::SafetensorsFile st = io::SafetensorsFile::open(o.checkpointPath);
+        std::vector<int32_t> positions = readAs<int32_t>(st.at("positions"));
+        const std::vector<int64_t> documents = readAs<int64_t>(st.at("documents"));
+        std::size_t slot = positions.size();
+        for (std::size_t i = 0; i < positions.size(); ++i)
+            if (documents[i] >= 0 && lengths.at(static_cast<std::size_t>(documents[i])) < m.config().nCtx) slot = i;
+        QVERIFY(slot < positions.size());
+        positions[slot] = static_cast<int32_t>(lengths[static_cast<std::size_t>(documents[slot])]);  // one past the end
+        io::SafetensorsWriter w;
+        for (const auto& t : st.tensors()) w.addCopy(t.name, t.dtype, t.shape, t.data, t.nbytes);
+        for (const auto& [k, v] : st.metadata()) w.setMetadata(k, v);
+        w.add("positions", io::DType::I32, st.at("positions").shape, positions);
+        w.write(o.checkpointPath);
+        HL_EXPECT_ERROR(runStudyPipeline(m, tok, o), "has no token at position " + QString::number(positions[slot]));
     }
 
     void batchedTruncationEqualsOneByOne() {

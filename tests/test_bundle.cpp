@@ -2,6 +2,8 @@
 // truncated, foreign and future files.
 #include <cmath>
 
+#include <QElapsedTimer>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
@@ -64,6 +66,15 @@ Study makeStudy() {
     s.ablations.push_back({{2, 0}, 3, {0.1f, 0.2f}, {0.01f}, 0.5, 0.25});
     s.extra["note"] = "{\"x\": 1}";
     return s;
+}
+
+// Runs headlight-cli; stdout goes to `stdoutFile` when given (e.g. /dev/full). Returns {exit code, stderr}.
+std::pair<int, QString> runCli(const QStringList& args, const QString& stdoutFile = {}) {
+    QProcess p;
+    if (!stdoutFile.isEmpty()) p.setStandardOutputFile(stdoutFile);
+    p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+    p.waitForFinished(120000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardError())};
 }
 
 bool sameFloat(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
@@ -215,6 +226,172 @@ private Q_SLOTS:
                         })),
                         "context 2", "inconsistent");
         (void)badOffsets;
+    }
+
+    // A good bundle rewritten with one tensor or the metadata document changed.
+    QString rewritten(const char* name, const std::function<void(io::SafetensorsWriter&, nlohmann::json&)>& change) {
+        if (!QFileInfo::exists(path("base.headlight"))) saveBundle(makeStudy(), path("base.headlight"));
+        const auto st = io::SafetensorsFile::open(path("base.headlight"));
+        io::SafetensorsWriter w;
+        for (const auto& t : st.tensors()) w.addBorrowed(t.name, t.dtype, t.shape, t.data, t.nbytes);
+        nlohmann::json meta = nlohmann::json::parse(st.metadata().at("headlight"));
+        change(w, meta);
+        w.setMetadata("headlight", meta.dump());
+        w.write(path(name));
+        return path(name);
+    }
+
+    void rejectsGarbageValues() {
+        // Values are checked, not shown: each error names the tensor and the entry.
+        using W = io::SafetensorsWriter;
+        HL_EXPECT_ERROR(Bundle::open(rewritten("act.headlight", [](W& w, nlohmann::json&) {
+                            w.add("contexts.activation", io::DType::F32, {6}, std::vector<float>{2.5f, 2.5f, 3e38f, 2.5f, 1.5f, 0.5f});
+                        })),
+                        "act.headlight", "tensor 'contexts.activation' entry 2");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("cong.headlight", [](W& w, nlohmann::json&) {
+                            w.add("neurons.congruence", io::DType::F32, {3}, std::vector<float>{1.f, NAN, 0.f});
+                        })),
+                        "tensor 'neurons.congruence' entry 1");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("frac.headlight", [](W& w, nlohmann::json&) {
+                            std::vector<float> f(18, 0.5f);
+                            f[7] = 2.f;
+                            w.add("neurons.active_fraction", io::DType::F32, {3, 6}, f);
+                        })),
+                        "tensor 'neurons.active_fraction' entry 7", "outside [0, 1]");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("kept.headlight", [](W& w, nlohmann::json&) {
+                            w.add("contexts.kept", io::DType::U8, {6}, std::vector<uint8_t>{1, 0, 1, 7, 1, 1});
+                        })),
+                        "tensor 'contexts.kept' entry 3");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("cmax.headlight", [](W& w, nlohmann::json&) {
+                            w.add("congruence.L2.max", io::DType::F32, {4}, std::vector<float>{0.f, INFINITY, 0.f, 0.f});
+                        })),
+                        "tensor 'congruence.L2.max' entry 1");
+        // contexts x heads can be gigabytes: checked when a neuron is materialised.
+        const Bundle scores = Bundle::open(rewritten("scores.headlight", [](W& w, nlohmann::json&) {
+            std::vector<float> s(36, 0.1f);
+            s[6 * 3 + 1] = -3e38f;  // context 3 (neuron 2's first), head 1
+            w.add("contexts.head_scores", io::DType::F32, {6, 6}, s);
+        }));
+        QCOMPARE(scores.neuronResult(1).contexts.size(), std::size_t(2));
+        HL_EXPECT_ERROR(scores.neuronResult(2), "tensor 'contexts.head_scores' entry 19");
+        HL_EXPECT_ERROR(scores.toStudy(), "contexts.head_scores");
+    }
+
+    void invalidUtf8IsRefusedEverywhere() {
+        // Texts are stored as bytes: invalid UTF-8 is refused at open, so `study info` and `study export`
+        // both fail with the same clear error (export used to exit 0).
+        const QString bad = rewritten("utf8.headlight", [](io::SafetensorsWriter& w, nlohmann::json&) {
+            std::string text;
+            std::vector<int64_t> off = {0};
+            for (const char* c : {"0", "0", "1", "0", "1", "2"}) {
+                text += std::string(off.size() == 1 ? "context \xff " : "context \xe2\x96\x81 ") + c;
+                off.push_back(int64_t(text.size()));
+            }
+            w.add("contexts.text", io::DType::U8, {int64_t(text.size())}, std::vector<uint8_t>(text.begin(), text.end()));
+            w.add("contexts.text_offset", io::DType::I64, {7}, off);
+        });
+        HL_EXPECT_ERROR(Bundle::open(bad), "utf8.headlight", "tensor 'contexts.text' entry 0", "not valid UTF-8");
+        for (const char* sub : {"info", "export"}) {
+            const auto [code, err] = runCli({QStringLiteral("study"), QLatin1String(sub), bad, QStringLiteral("--json")});
+            QCOMPARE(code, 1);
+            QVERIFY2(err.contains(QStringLiteral("contexts.text")) && err.contains(QStringLiteral("not valid UTF-8")), qPrintable(err));
+        }
+    }
+
+    void metadataErrorsNameTheField() {
+        // Every error names the file and the field; none is the JSON library's own text, and no float
+        // is ever cast to an int (1e30 layers used to be undefined behaviour).
+        using J = nlohmann::json;
+        const std::vector<std::tuple<const char*, std::function<void(J&)>, QString>> cases = {
+            {"l1", [](J& j) { j["model"]["n_layers"] = 1e30; }, QStringLiteral("field 'n_layers' has the wrong type or is out of range")},
+            {"l2", [](J& j) { j["model"]["n_layers"] = 2.5; }, QStringLiteral("field 'n_layers'")},
+            {"l3", [](J& j) { j["model"]["n_heads"] = "six"; }, QStringLiteral("field 'n_heads'")},
+            {"l4", [](J& j) { j["model"] = 7; }, QStringLiteral("missing field 'n_layers'")},
+            {"v1", [](J& j) { j["schema_version"] = "1"; }, QStringLiteral("field 'schema_version'")},
+            {"s1", [](J& j) { j["schema"] = 5; }, QStringLiteral("not a Headlight study")},
+            {"e1", [](J& j) { j["extra"] = 3; }, QStringLiteral("field 'extra'")},
+            {"e2", [](J& j) { j["extra"]["note"] = 3; }, QStringLiteral("field 'extra'")},
+            {"p1", [](J& j) { j["parameters"]["top_k"] = 1e300; }, QStringLiteral("parameters: field 'top_k'")},
+            {"p2", [](J& j) { j["parameters"]["shard_count"] = 0; }, QStringLiteral("shard_index")},
+            {"p3", [](J& j) { j["parameters"]["layers"] = J::array({1, 2.5}); }, QStringLiteral("field 'layers'")},
+            {"p4", [](J& j) { j["provenance"]["corpus_tokens"] = -1.5; }, QStringLiteral("field 'corpus_tokens'")},
+            {"c1", [](J& j) { j["congruence_layers"] = J::array({2, 2}); }, QStringLiteral("congruence_layers")},
+            {"c2", [](J& j) { j["congruence_layers"] = J::array({-1}); }, QStringLiteral("congruence_layers")},
+            {"a1", [](J& j) { j["ablations"][0]["head_index"] = 600; }, QStringLiteral("'ablations' entry 0")},
+            {"a2", [](J& j) { j["ablations"] = J::object(); }, QStringLiteral("'ablations' is not an array")},
+            {"a3", [](J& j) { j["ablations"][0]["ks_p_value"] = "x"; }, QStringLiteral("field 'ks_p_value'")},
+            {"x1", [](J& j) { j["explanations"] = J::array({{{"layer", 2}, {"neuron", 0}, {"baseline", false}, {"head_index", 99},
+                                                              {"source", "llm"}, {"explanation", "x"}}}); },
+             QStringLiteral("'explanations' entry 0")},
+            {"x2", [](J& j) { j["explanations"] = J::array({{{"layer", 2}, {"neuron", 0}, {"baseline", false}, {"head_index", 1},
+                                                              {"source", "llm"}, {"explanation", "x"}, {"tp", -4}}}); },
+             QStringLiteral("negative count")},
+            {"x3", [](J& j) { j["explanations"] = J::array({{{"layer", 2}, {"neuron", 0}, {"baseline", false}, {"head_index", 1},
+                                                              {"source", "llm"}, {"explanation", "x"}, {"score", 3.0}}}); },
+             QStringLiteral("score outside [0, 1]")},
+        };
+        for (const auto& [name, edit, needle] : cases) {
+            const QString file = rewritten(name, [&, edit = edit](io::SafetensorsWriter&, J& j) { edit(j); });
+            try {
+                Bundle::open(file);
+                QFAIL(name);
+            } catch (const Error& e) {
+                const QString msg = QString::fromStdString(e.what());
+                QVERIFY2(msg.contains(file) && msg.contains(needle), qPrintable(msg));
+                QVERIFY2(!msg.contains(QStringLiteral("json.exception")), qPrintable(msg));
+            }
+        }
+        HL_EXPECT_ERROR(Bundle::open(rewritten("syntax", [](io::SafetensorsWriter& w, J& j) {
+                            j = J::object();
+                            (void)w;
+                        })),
+                        "not a Headlight study");
+    }
+
+    void hugeDeclaredShapeIsRefusedAtOnce() {
+        // A bundle declaring 100,000 layers took 126 s to open; now it is refused before any work.
+        QElapsedTimer t;
+        t.start();
+        HL_EXPECT_ERROR(Bundle::open(rewritten("wide.headlight", [](io::SafetensorsWriter&, nlohmann::json& j) {
+                            j["model"]["n_layers"] = 100000;
+                        })),
+                        "100000 layers", "outside the supported range");
+        QVERIFY(t.elapsed() < 2000);
+    }
+
+    void metadataOverTheReaderLimitIsNeverWritten() {
+        // One huge explainer reply used to produce a bundle that no command could open again. Now the
+        // save is refused with a clear error and the previous bundle stays as it was.
+        saveBundle(makeStudy(), path("big.headlight"));
+        const QByteArray before = io::readFile(path("big.headlight"));
+        Study s = makeStudy();
+        HeadExplanation e;
+        e.neuron = {2, 0};
+        e.head = 1;
+        e.source = "llm";
+        e.explanation = "x";
+        e.reply.assign(io::SafetensorsFile::kMaxHeaderBytes + 1, 'r');
+        s.explanations.push_back(std::move(e));
+        HL_EXPECT_ERROR(saveBundle(s, path("big.headlight")), "big.headlight", "over the bundle reader's limit", "1 explanation records");
+        QCOMPARE(io::readFile(path("big.headlight")), before);
+        // Just under the limit in the metadata, over it once escaped into the header: the writer refuses.
+        s.explanations[0].reply.assign((io::SafetensorsFile::kMaxHeaderBytes - 8192) / 2, '"');
+        HL_EXPECT_ERROR(saveBundle(s, path("big.headlight")), "big.headlight", "over the reader's limit");
+        QCOMPARE(io::readFile(path("big.headlight")), before);
+    }
+
+    void exportToAFullDiskFails() {
+        // `study export --json > file` on a full disk used to exit 0 with truncated JSON.
+        saveBundle(makeStudy(), path("export.headlight"));
+        const auto [ok, okErr] = runCli({QStringLiteral("study"), QStringLiteral("export"), path("export.headlight"), QStringLiteral("--json")},
+                                        path("export.json"));
+        QCOMPARE(ok, 0);
+        QVERIFY(nlohmann::json::parse(io::readFile(path("export.json")).toStdString(), nullptr, false).is_object());
+        QVERIFY(QFileInfo::exists(QStringLiteral("/dev/full")));
+        const auto [code, err] = runCli({QStringLiteral("study"), QStringLiteral("export"), path("export.headlight"), QStringLiteral("--json")},
+                                        QStringLiteral("/dev/full"));
+        QCOMPARE(code, 1);
+        QVERIFY2(err.contains(QStringLiteral("cannot write to standard output")), qPrintable(err));
     }
 
     void saveIsAtomic() {

@@ -169,6 +169,37 @@ private Q_SLOTS:
                         needle);
     }
 
+    void configSizesAreBounded_data() {
+        // Sizes are checked before anything is allocated from them (issue 18): max_position_embeddings
+        // = 2^30 used to allocate 8 GiB of rotary angles, 4 * n_embd overflowed, rope_theta = 0 gave an
+        // empty study with exit 0.
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("needle");
+        const QByteArray llama = R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10)";
+        QTest::newRow("huge context") << llama + R"(, "max_position_embeddings": 1073741824})" << "context length";
+        QTest::newRow("rope_theta 0") << llama + R"(, "max_position_embeddings": 4, "rope_theta": 0})" << "rope_theta";
+        QTest::newRow("rope_theta -1") << llama + R"(, "max_position_embeddings": 4, "rope_theta": -1.0})" << "rope_theta";
+        QTest::newRow("rope_theta inf") << llama + R"(, "max_position_embeddings": 4, "rope_theta": 1e400})" << "not valid JSON";
+        QTest::newRow("eps 0") << llama + R"(, "max_position_embeddings": 4, "rms_norm_eps": 0})" << "epsilon";
+        QTest::newRow("4 n_embd overflows")
+            << QByteArray(R"({"model_type": "gpt2", "n_layer": 1, "n_embd": 1073741824, "n_head": 1, "vocab_size": 10, "n_positions": 4})")
+            << "hidden size 1073741824";
+        QTest::newRow("many layers")
+            << QByteArray(R"({"model_type": "gpt2", "n_layer": 100000, "n_embd": 8, "n_head": 2, "vocab_size": 10, "n_positions": 4})")
+            << "number of layers 100000";
+        QTest::newRow("huge vocab")
+            << QByteArray(R"({"model_type": "gpt2", "n_layer": 1, "n_embd": 8, "n_head": 2, "vocab_size": 1000000000, "n_positions": 4})")
+            << "vocabulary size";
+        QTest::newRow("neox rotary base 0")
+            << QByteArray(R"({"model_type": "gpt_neox", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 4, "rotary_emb_base": 0})")
+            << "rotary base";
+    }
+    void configSizesAreBounded() {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, needle);
+        HL_EXPECT_ERROR(ModelConfig::fromJsonText(json.toStdString(), "x/config.json"), "x/config.json", needle);
+    }
+
     void opensSingleFileCheckpoint() {
         HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("stories260k/model.safetensors")));
         const Checkpoint ck = Checkpoint::open(test::fixture(QStringLiteral("stories260k")));

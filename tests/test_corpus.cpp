@@ -1,5 +1,7 @@
 // Tests of core/analysis/corpus: UTF-8 repair, JSON Lines / text / folder reading, bad input,
 // sharding, maxDocuments, resuming from a position, fingerprints.
+#include <sys/stat.h>
+
 #include <QCryptographicHash>
 #include <QFile>
 #include <QJsonDocument>
@@ -233,6 +235,10 @@ private Q_SLOTS:
         p.byteOffset = 1ll << 40;
         HL_EXPECT_ERROR(CorpusReader::open(tiny(), {}, p), "cannot resume", "past the end");
         HL_EXPECT_ERROR(corpusPositionFromJson(nlohmann::json{{"file_index", 0}}), "corpus position", "file");
+        // A damaged checkpoint's negative file index used to index the file list out of bounds.
+        p.fileIndex = -3;
+        p.byteOffset = 10;
+        HL_EXPECT_ERROR(CorpusReader::open(tiny(), {}, p), "cannot resume", "negative");
     }
 
     void badLinesAreCountedAndSkipped() {
@@ -309,16 +315,56 @@ private Q_SLOTS:
     }
 
     void hugeLineStreams() {
-        // A 20 MB line next to short ones: read whole (limit not hit) and the other lines intact.
+        // A 20 MB line next to short ones: read whole (limit raised) and the other lines intact.
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("huge.jsonl"));
         QByteArray big(20 << 20, 'y');
         writeBytes(path, "{\"text\": \"a\"}\n{\"text\": \"" + big + "\"}\n{\"text\": \"b\"}\n");
-        const std::vector<Document> docs = readAll(path);
+        CorpusOptions raised;
+        raised.maxDocumentBytes = 32 << 20;
+        const std::vector<Document> docs = readAll(path, raised);
         QCOMPARE(docs.size(), std::size_t(3));
         QCOMPARE(docs[1].text.size(), std::size_t(20 << 20));
         QCOMPARE(docs[2].text, std::string("b"));
         QCOMPARE(docs[2].line, int64_t(2));
+    }
+
+    void longLinesAreBounded() {
+        // A 70 MB line used to be read whole and tokenized (memory blow-up). The default limit (16 MiB)
+        // skips and counts it without holding it; under MalformedPolicy::Fail it is a clear error.
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("long.jsonl"));
+        const QByteArray line = "{\"text\": \"" + QByteArray((16 << 20) - 11, 'z') + "\"}";  // 16 MiB + 1 byte
+        writeBytes(path, "{\"text\": \"a\"}\n" + line + "\n{\"text\": \"b\"}\n");
+        CorpusReader reader = CorpusReader::open(path);
+        Document doc;
+        std::vector<std::string> texts;
+        while (reader.next(doc)) texts.push_back(doc.text);
+        QCOMPARE(texts, (std::vector<std::string>{"a", "b"}));
+        QCOMPARE(reader.stats().oversizedSkipped, int64_t(1));
+        CorpusOptions strict;
+        strict.malformed = MalformedPolicy::Fail;
+        HL_EXPECT_ERROR(countDocuments(path, strict), "long.jsonl", "line 2", "longer than the limit of 16777216 bytes");
+        // One byte less is a document.
+        writeBytes(path, line.left(line.size() - 3) + "\"}\n");
+        QCOMPARE(countDocuments(path, strict), int64_t(1));
+        // The same for a .txt file (one document).
+        const QString txt = dir.filePath(QStringLiteral("long.txt"));
+        writeBytes(txt, QByteArray((16 << 20) + 1, 't'));
+        HL_EXPECT_ERROR(countDocuments(txt, strict), "long.txt", "longer than the limit");
+        QCOMPARE(countDocuments(txt), int64_t(0));
+    }
+
+    void fifoIsRefused() {
+        // A FIFO given as the corpus used to block forever (and ignore SIGTERM).
+        QTemporaryDir dir;
+        const QString fifo = dir.filePath(QStringLiteral("pipe.jsonl"));
+        QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+        HL_EXPECT_ERROR(CorpusReader::open(fifo), "pipe.jsonl", "not a regular file");
+        HL_EXPECT_ERROR(corpusFingerprint(fifo), "pipe.jsonl", "not a regular file");
+        // In a folder, a FIFO is not a corpus file: the other files are read.
+        writeBytes(dir.filePath(QStringLiteral("a.jsonl")), "{\"text\": \"a\"}\n");
+        QCOMPARE(countDocuments(dir.path()), int64_t(1));
     }
 
     void folderOfFiles() {

@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 #include <filesystem>
+#include <set>
 
 #include <QDirIterator>
 #include <QElapsedTimer>
@@ -128,6 +129,8 @@ class TestHubDownload : public QObject {
         server_->setIgnoreRange(false);
         server_->setCorrupt(QStringLiteral("model.safetensors"), false);
         server_->setCorrupt(QStringLiteral("config.json"), false);
+        server_->setEndlessApi(false);
+        server_->setUnverifiable(QStringLiteral("config.json"), false);
         server_->clearRequests();
     }
     QString repoDir(const QString& repo) const { return hub::repoCacheDir(cache_, repo); }
@@ -374,6 +377,38 @@ private Q_SLOTS:
         const hub::DownloadResult r = hub::downloadModel(id, settings(0));
         QCOMPARE(server_->bodyBytesSent("/blobs/"), size - kept);  // resumed, not started over
         QCOMPARE(io::readFile(QDir(r.snapshotDir).filePath(QStringLiteral("model.safetensors"))), fixtureBytes(QStringLiteral("model.safetensors")));
+    }
+
+    void commitMustBeFortyHexDigits() {
+        // A sha with a newline used to be accepted (broken snapshot links); only 40 lowercase hex digits pass.
+        freshEnvironment();
+        server_->addCommit(QStringLiteral("org/badsha"), kCommit1.left(39) + QStringLiteral("1\n"), tinyRepoFiles());
+        HL_EXPECT_ERROR(resolveOrDownloadModel(QStringLiteral("org/badsha")), "org/badsha", "commit sha", "not 40 lowercase hex");
+        QVERIFY(!QFileInfo::exists(QDir(repoDir(QStringLiteral("org/badsha"))).filePath(QStringLiteral("snapshots"))));
+        const QByteArray ok = R"({"sha": "1111111111111111111111111111111111111111", "siblings": [{"rfilename": "config.json"}, 7]})";
+        const hub::RevisionInfo info = hub::parseRevisionInfo(ok, QStringLiteral("org/x"));
+        QCOMPARE(info.commit, kCommit1);
+        QCOMPARE(info.files, (std::set<QString>{QStringLiteral("config.json")}));
+        for (const char* bad : {R"({"sha": "../../etc"})", R"({"sha": "ABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCD"})", R"({"sha": 5})",
+                                R"([1])", "not json", R"({"sha": "111111111111111111111111111111111111111"})"})
+            HL_EXPECT_ERROR(hub::parseRevisionInfo(QByteArray(bad), QStringLiteral("org/x")), "hub model 'org/x'");
+    }
+
+    void unverifiableBlobIsRefused() {
+        // A non-hash ETag without a size used to disable verification: such a file is refused.
+        freshEnvironment();
+        server_->setUnverifiable(QStringLiteral("config.json"), true);
+        HL_EXPECT_ERROR(resolveOrDownloadModel(QStringLiteral("org/tiny")), "config.json", "could not be verified");
+        QVERIFY(!QFileInfo::exists(QDir(repoDir(QStringLiteral("org/tiny"))).filePath(QStringLiteral("snapshots/") + kCommit1 +
+                                                                                    QStringLiteral("/config.json"))));
+    }
+
+    void endlessAnswerIsCapped() {
+        // An API answer that never ends used to be buffered until memory ran out (9 GB); it is cut at 64 MB.
+        freshEnvironment();
+        server_->setEndlessApi(true);
+        HL_EXPECT_ERROR(resolveOrDownloadModel(QStringLiteral("org/tiny")), "hub answer", "is over 64 MB");
+        server_->setEndlessApi(false);
     }
 
     void wrongChecksum() {

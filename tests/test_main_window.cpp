@@ -371,6 +371,20 @@ private Q_SLOTS:
         }
     }
 
+    void neuronTooltipShowsTokenTextLiterally() {
+        // The neuron table's tooltip used to render token text as HTML (images, links).
+        Study s = syntheticStudy(false);
+        s.neurons[0].neuron.token = kMarkup;
+        const QString path = dir_.filePath(QStringLiteral("markup-token.headlight"));
+        saveBundle(s, path);
+        ui::NeuronTableModel model;
+        model.setDocument(ui::StudyDocument::open(path));
+        const QString tip = model.data(model.index(0, ui::NeuronTableModel::Token), Qt::ToolTipRole).toString();
+        QVERIFY2(tip.contains(QStringLiteral("&lt;img")) && tip.contains(QStringLiteral("&lt;a")) && !tip.contains(QStringLiteral("<img")) &&
+                     !tip.contains(QStringLiteral("<a")),
+                 qPrintable(tip));
+    }
+
     void markupInContextsIsShownLiterally() {
         ui::MainWindow w;
         w.show();

@@ -151,6 +151,29 @@ private Q_SLOTS:
         QFETCH(QString, needle);
         const QString path = writeBytes(QStringLiteral("bad.safetensors"), bytes);
         HL_EXPECT_ERROR(SafetensorsFile::open(path), "bad.safetensors", needle);
+        try {
+            SafetensorsFile::open(path);
+        } catch (const headlight::Error& e) {  // our words, never the JSON library's
+            QVERIFY2(!QString::fromLatin1(e.what()).contains(QStringLiteral("json.exception")), e.what());
+        }
+    }
+
+    void writerNeverWritesWhatTheReaderRefuses() {
+        // A header of exactly the reader's limit is written and read back; one byte more is refused at
+        // write time (it used to be written, and then nothing could open the file).
+        const std::size_t frame = std::string(R"({"__metadata__":{"k":""}})").size();
+        SafetensorsWriter w;
+        w.setMetadata("k", std::string(SafetensorsFile::kMaxHeaderBytes - frame, 'm'));
+        const QString path = dir_.filePath(QStringLiteral("limit.safetensors"));
+        w.write(path);
+        const SafetensorsFile st = SafetensorsFile::open(path);
+        QCOMPARE(st.metadata().at("k").size(), std::size_t(SafetensorsFile::kMaxHeaderBytes - frame));
+        QCOMPARE(st.fileSize(), uint64_t(8 + SafetensorsFile::kMaxHeaderBytes));
+        const QByteArray before = readFile(path);
+        w.setMetadata("k", std::string(SafetensorsFile::kMaxHeaderBytes - frame + 1, 'm'));
+        HL_EXPECT_ERROR(w.write(path), "limit.safetensors", "over the reader's limit");
+        HL_EXPECT_ERROR(w.toBytes(), "over the reader's limit");
+        QCOMPARE(readFile(path), before);
     }
 
     void truncatedRealFileNamesTensor() {

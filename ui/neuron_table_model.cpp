@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <QFont>
+#include <QTextDocument>
 
 #include "ui/study_document.h"
 
@@ -55,8 +56,9 @@ QVariant NeuronTableModel::data(const QModelIndex& index, int role) const {
         return f;
     }
     if (role == Qt::ToolTipRole) {
-        return tr("%1, token %2 (%3)").arg(d.neuronLabel(i), visibleToken(d.tokenText(i)),
-                                           d.baseline(i) ? tr("random baseline") : tr("next-token neuron"));
+        // Token text comes from the model's vocabulary: never let the tooltip interpret it as HTML.
+        return Qt::convertFromPlainText(tr("%1, token %2 (%3)").arg(d.neuronLabel(i), visibleToken(d.tokenText(i)),
+                                                                    d.baseline(i) ? tr("random baseline") : tr("next-token neuron")));
     }
     if (role == SortRole) {
         switch (index.column()) {

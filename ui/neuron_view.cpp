@@ -11,6 +11,7 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include "core/base/error.h"
 #include "core/study/study.h"
 #include "ui/context_list.h"
 #include "ui/head_heatmap.h"
@@ -122,8 +123,15 @@ void NeuronView::setDocument(std::shared_ptr<const StudyDocument> document) {
 
 void NeuronView::onNeuronChanged(int neuron) {
     neuron_.reset();
-    if (document_ && neuron >= 0 && neuron < document_->neuronCount()) neuron_ = document_->neuronResult(neuron);
-    if (neuron_) {
+    QString failure;
+    try {
+        if (document_ && neuron >= 0 && neuron < document_->neuronCount()) neuron_ = document_->neuronResult(neuron);
+    } catch (const Error& e) {  // a damaged bundle: its per-head values are checked when a neuron is shown
+        failure = QString::fromStdString(e.what());
+    }
+    if (!failure.isEmpty()) {
+        title_->setText(tr("Cannot show this neuron: %1").arg(failure));
+    } else if (neuron_) {
         const NextTokenNeuron& n = neuron_->neuron;
         title_->setText(tr("%1  →  \"%2\"   congruence %3%4")
                             .arg(QString::fromStdString(neuronName(n.ref)), QString::fromStdString(n.token))

@@ -1,6 +1,10 @@
 // headlight-cli study SUBCOMMAND ...: work on .headlight bundles.
 //   study info X.headlight [--json]     summarise a bundle
 //   study export X.headlight --json     the whole study as one JSON document on stdout (or --out FILE)
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <QFileInfo>
 
 #include "app/cli/cli_common.h"
@@ -12,6 +16,16 @@
 namespace headlight::cli {
 
 namespace {
+
+// Writes `text` to standard output and checks every step: a full disk or a closed pipe is an error
+// (exit 1), never a truncated document with exit 0.
+void writeStdoutChecked(const std::string& text) {
+    errno = 0;
+    const std::size_t written = std::fwrite(text.data(), 1, text.size(), stdout);
+    if (written != text.size() || std::fflush(stdout) != 0 || std::ferror(stdout))
+        throw Error(std::string("cannot write to standard output: ") + (errno ? std::strerror(errno) : "write error") +
+                    " (the output is incomplete)");
+}
 
 int runStudyInfo(const QStringList& args) {
     QCommandLineParser parser;
@@ -25,7 +39,7 @@ int runStudyInfo(const QStringList& args) {
         nlohmann::ordered_json j = studySummaryJson(study);
         j["explanations"] = study.explanations.size();
         j["scores"] = explanationSummaryJson(study);
-        printOut(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        writeStdoutChecked(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     } else {
         std::string text = studySummaryText(study);
         if (!study.explanations.empty()) {
@@ -33,7 +47,7 @@ int runStudyInfo(const QStringList& args) {
                     (study.heldOut.corpus.empty() ? std::string(", not scored yet") : ", scored on " + study.heldOut.corpus) + "\n";
             text += explanationSummaryText(study);
         }
-        printOut(text);
+        writeStdoutChecked(text);
     }
     return 0;
 }
@@ -54,7 +68,7 @@ int runStudyExport(const QStringList& args) {
     if (parser.isSet(outOpt))
         io::writeFileAtomically(parser.value(outOpt), QByteArray::fromStdString(text));
     else
-        printOut(text);
+        writeStdoutChecked(text);
     return 0;
 }
 

@@ -114,41 +114,73 @@ void writeCheckpoint(const QString& path, const nlohmann::json& identity, const 
     w.write(path);
 }
 
+// A checkpoint tensor as a vector: dtype and shape must be exactly as written (never trust sizes).
 template <typename T>
-std::vector<T> readVector(const io::TensorView& view) {
-    std::vector<T> out(static_cast<std::size_t>(view.numel()));
-    if (view.nbytes) std::memcpy(out.data(), view.data, view.nbytes);
+std::vector<T> readVector(const io::SafetensorsFile& file, const char* name, io::DType dtype,
+                          const std::vector<int64_t>& shape, const std::string& where) {
+    const io::TensorView* view = file.find(name);
+    io::TensorView expected;
+    expected.shape = shape;
+    if (!view) throw Error(where + ": tensor '" + name + "' is missing; delete it to start over");
+    if (view->dtype != dtype || view->shape != shape || view->nbytes != sizeof(T) * static_cast<std::size_t>(expected.numel()))
+        throw Error(where + ": tensor '" + name + "' is " + io::dtypeName(view->dtype) + " " + view->shapeString() +
+                    ", expected " + io::dtypeName(dtype) + " " + expected.shapeString() + "; delete it to start over");
+    std::vector<T> out(static_cast<std::size_t>(expected.numel()));
+    if (view->nbytes) std::memcpy(out.data(), view->data, view->nbytes);
     return out;
 }
 
-bool readCheckpoint(const QString& path, const nlohmann::json& identity, TopKAccumulator& top,
+// A checkpoint's JSON state field, or an error naming it.
+template <typename T>
+T stateField(const nlohmann::json& state, const char* key, const std::string& where) {
+    if (!state.is_object() || !state.contains(key)) throw Error(where + ": field '" + key + "' is missing; delete it to start over");
+    try {
+        return state.at(key).get<T>();
+    } catch (const nlohmann::json::exception&) {
+        throw Error(where + ": field '" + std::string(key) + "' has the wrong type; delete it to start over");
+    }
+}
+
+// Reads a checkpoint written by writeCheckpoint for the scan `identity` (false: none). Validated like a
+// bundle: dtypes and shapes as written, entries in order, every kept position inside the model's
+// context and every document before the checkpoint's corpus position.
+bool readCheckpoint(const QString& path, const nlohmann::json& identity, int nCtx, TopKAccumulator& top,
                     CorpusPosition& position, int64_t& documents, int64_t& tokens) {
     if (!QFileInfo::exists(path)) return false;
     const std::string where = "scan checkpoint " + path.toStdString();
+    const io::SafetensorsFile file = io::SafetensorsFile::open(path);
+    const auto meta = file.metadata().find("headlight.scan_checkpoint");
+    if (meta == file.metadata().end()) throw Error(where + ": not a scan checkpoint");
+    const nlohmann::json state = nlohmann::json::parse(meta->second, nullptr, false);
+    if (state.is_discarded()) throw Error(where + ": metadata is not valid JSON; delete it to start over");
+    if (stateField<nlohmann::json>(state, "identity", where) != identity)
+        throw Error(where + " belongs to another scan (model, neurons, corpus or options differ); "
+                            "delete it to start over");
+    const int64_t neurons = top.neurons();
+    const int32_t k = top.k();
+    TopKFlat flat;
+    flat.neurons = neurons;
+    flat.k = k;
+    flat.values = readVector<float>(file, "values", io::DType::F32, {neurons, k}, where);
+    flat.documents = readVector<int64_t>(file, "documents", io::DType::I64, {neurons, k}, where);
+    flat.positions = readVector<int32_t>(file, "positions", io::DType::I32, {neurons, k}, where);
+    flat.counts = readVector<int32_t>(file, "counts", io::DType::I32, {neurons}, where);
+    const nlohmann::json positionJson = stateField<nlohmann::json>(state, "position", where);
     try {
-        const io::SafetensorsFile file = io::SafetensorsFile::open(path);
-        const auto meta = file.metadata().find("headlight.scan_checkpoint");
-        if (meta == file.metadata().end()) throw Error(where + ": not a scan checkpoint");
-        const nlohmann::json state = nlohmann::json::parse(meta->second);
-        if (state.at("identity") != identity)
-            throw Error(where + " belongs to another scan (model, neurons, corpus or options differ); "
-                                "delete it to start over");
-        TopKFlat flat;
-        const io::TensorView& values = file.at("values");
-        if (values.dtype != io::DType::F32 || values.shape.size() != 2) throw Error(where + ": bad 'values'");
-        flat.neurons = values.shape[0];
-        flat.k = static_cast<int32_t>(values.shape[1]);
-        flat.values = readVector<float>(values);
-        flat.documents = readVector<int64_t>(file.at("documents"));
-        flat.positions = readVector<int32_t>(file.at("positions"));
-        flat.counts = readVector<int32_t>(file.at("counts"));
+        position = corpusPositionFromJson(positionJson);
         top = TopKAccumulator::fromFlat(flat);
-        position = corpusPositionFromJson(state.at("position"));
-        documents = state.at("documents").get<int64_t>();
-        tokens = state.at("tokens").get<int64_t>();
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(where + " is damaged (" + e.what() + "); delete it to start over");
+    } catch (const Error& e) {
+        throw Error(where + ": " + e.what() + "; delete it to start over");
     }
+    documents = stateField<int64_t>(state, "documents", where);
+    tokens = stateField<int64_t>(state, "tokens", where);
+    for (int64_t n = 0; n < neurons; ++n)
+        for (const TopKEntry& e : top.sorted(n))
+            if (e.position < 1 || e.position >= nCtx || e.document >= position.nextIndex)
+                throw Error(where + ": neuron " + std::to_string(n) + " keeps document " + std::to_string(e.document) +
+                            " position " + std::to_string(e.position) + ", outside the model's context (" +
+                            std::to_string(nCtx) + ") or the documents read; delete it to start over");
+    if (documents < 0 || tokens < 0) throw Error(where + ": negative document or token count; delete it to start over");
     return true;
 }
 
@@ -186,8 +218,8 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     CorpusPosition start;
     const bool hasCheckpoint = !options.checkpointPath.isEmpty();
     if (hasCheckpoint)
-        result.resumed = readCheckpoint(options.checkpointPath, identity, result.top, start, result.documents,
-                                        result.tokens);
+        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top, start,
+                                        result.documents, result.tokens);
     CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
                                          : CorpusReader::open(corpusPath, options.corpus);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -218,6 +219,7 @@ std::vector<CorpusFile> listCorpusFiles(const QString& path, CorpusFormat format
             if (relative.split(QLatin1Char('/')).last().startsWith(QLatin1Char('.'))) continue;
             // In a folder, Auto takes only known extensions; an explicit format still needs one of them.
             if (!kindOf(relative, CorpusFormat::Auto, &kind)) continue;
+            if (!std::filesystem::is_regular_file(QFile::encodeName(absolute).toStdString())) continue;  // FIFOs, sockets
             kindOf(relative, format, &kind);
             files.push_back({relative, absolute, kind, QFileInfo(absolute).size()});
         }
@@ -228,6 +230,9 @@ std::vector<CorpusFile> listCorpusFiles(const QString& path, CorpusFormat format
             throw Error("corpus " + path.toStdString() + ": folder holds no .jsonl, .json or .txt file");
     } else {
         FileKind kind;
+        // A FIFO, socket or device would block the reader (and its fingerprint) forever.
+        if (!std::filesystem::is_regular_file(QFile::encodeName(path).toStdString()))
+            throw Error("corpus " + path.toStdString() + ": not a regular file (a FIFO, socket or device?); give a file or a folder");
         if (!kindOf(info.fileName(), format, &kind))
             throw Error("corpus " + path.toStdString() +
                         ": unknown corpus format (expected .jsonl, .json or .txt, or set the format)");
@@ -392,6 +397,14 @@ struct CorpusReader::Impl {
         ++stats.malformedLines;
     }
 
+    // A line (or .txt file) over maxDocumentBytes: never kept in memory; an error under MalformedPolicy::Fail.
+    void oversized(int64_t lineNumber, std::size_t maxBytes) {
+        if (options.malformed == MalformedPolicy::Fail)
+            throw Error("corpus " + where(lineNumber) + ": longer than the limit of " + std::to_string(maxBytes) +
+                        " bytes per document (CorpusOptions::maxDocumentBytes)");
+        ++stats.oversizedSkipped;
+    }
+
     // Repairs `bytes` into `out` if needed; returns the number of replacements.
     std::size_t repairInto(const std::string& bytes, std::string& out) {
         out.clear();
@@ -452,7 +465,7 @@ struct CorpusReader::Impl {
             stats.bytesRead = bytesBefore + reader.offset();
             if (lineNumber == 0 && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);
             if (oversized) {
-                ++stats.oversizedSkipped;
+                this->oversized(lineNumber, maxBytes);
                 continue;
             }
             if (isBlank(raw)) {
@@ -509,7 +522,7 @@ struct CorpusReader::Impl {
 
     bool readTextFile(const CorpusFile& file, std::size_t maxBytes, Document& out, bool wantText) {
         if (file.size > static_cast<int64_t>(maxBytes)) {
-            ++stats.oversizedSkipped;
+            oversized(0, maxBytes);
             return false;
         }
         QFile f(file.absolute);
@@ -570,6 +583,8 @@ CorpusReader CorpusReader::open(const QString& path, const CorpusOptions& option
     if (resume) {
         const int count = static_cast<int>(impl->files.size());
         const std::string at = "corpus " + path.toStdString() + ": cannot resume: ";
+        if (position.fileIndex < 0 || position.byteOffset < 0 || position.line < 0 || position.nextIndex < 0)
+            throw Error(at + "the position has a negative file index, byte offset, line or document index");
         if (position.fileIndex > count || (position.fileIndex < count && impl->files[position.fileIndex].relative != position.file) ||
             (position.fileIndex == count && !position.file.isEmpty()))
             throw Error(at + "file '" + position.file.toStdString() + "' is not file " +

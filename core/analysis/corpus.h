@@ -11,7 +11,8 @@
 //                  byte-wise order of their relative paths ('/'-separated); other files are ignored.
 //
 // Reading is streamed: lines are read through a fixed buffer, so memory does not grow with the file
-// size (only with the longest accepted line, bounded by CorpusOptions::maxDocumentBytes).
+// size (only with the longest accepted line, bounded by CorpusOptions::maxDocumentBytes). Only regular
+// files are read: a FIFO, socket or device given as the corpus is an error (it could block forever).
 // Invalid UTF-8 is never fatal: each maximal invalid subsequence becomes U+FFFD (the Unicode
 // "substitution of maximal subparts" practice, which is also what Python's bytes.decode('utf-8',
 // 'replace') does) and is counted. JSON lone-surrogate escapes ("\ud800") are replaced the same way.
@@ -70,7 +71,8 @@ struct CorpusOptions {
     int64_t maxDocuments = 0;                  // keep only documents with index < maxDocuments; 0 = all
     int shardIndex = 0;                        // this reader yields documents with index % shardCount == shardIndex
     int shardCount = 1;                        // number of shards (1 = no sharding)
-    int64_t maxDocumentBytes = 64ll << 20;     // longer lines / .txt files are skipped and counted
+    int64_t maxDocumentBytes = 16ll << 20;     // longer lines / .txt files are skipped and counted (an
+                                               // error under MalformedPolicy::Fail); never held in memory
 };
 
 // One document of a corpus.

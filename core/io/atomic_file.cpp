@@ -1,5 +1,7 @@
 #include "core/io/atomic_file.h"
 
+#include <filesystem>
+
 #include <QFile>
 #include <QFileInfo>
 #include <QSaveFile>
@@ -43,6 +45,10 @@ void writeFileAtomically(const QString& path, const QByteArray& content) {
 }
 
 QByteArray readFile(const QString& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(QFile::encodeName(path).toStdString(), ec);
+    if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+        throw Error("cannot read " + path.toStdString() + ": not a regular file (a folder, FIFO, socket or device?)");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error("cannot read " + path.toStdString() + ": " + file.errorString().toStdString());

@@ -103,8 +103,10 @@ SafetensorsFile SafetensorsFile::open(const QString& path) {
     nlohmann::json header;
     try {
         header = nlohmann::json::parse(headerBegin, headerBegin + headerLen);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, std::string("header is not valid JSON: ") + e.what());
+    } catch (const nlohmann::json::parse_error& e) {
+        fail(path, "header is not valid JSON (error at byte " + std::to_string(8 + e.byte) + ")");
+    } catch (const nlohmann::json::exception&) {
+        fail(path, "header is not valid JSON");
     }
     if (!header.is_object()) fail(path, "header is not a JSON object");
 
@@ -257,6 +259,10 @@ std::string SafetensorsWriter::headerJson() const {
     }
     std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
     while (text.size() % 8 != 0) text.push_back(' ');
+    // Never write what SafetensorsFile::open refuses.
+    if (text.size() > SafetensorsFile::kMaxHeaderBytes)
+        throw Error("the header (tensor list and metadata) is " + std::to_string(text.size()) +
+                    " bytes, over the reader's limit of " + std::to_string(SafetensorsFile::kMaxHeaderBytes) + " bytes");
     return text;
 }
 
@@ -280,8 +286,10 @@ void SafetensorsWriter::write(const QString& path) const {
     std::string header;
     try {
         header = headerJson();
-    } catch (const nlohmann::json::exception& e) {
-        throw Error("cannot write " + path.toStdString() + ": metadata is not valid UTF-8 (" + e.what() + ")");
+    } catch (const nlohmann::json::exception&) {
+        throw Error("cannot write " + path.toStdString() + ": metadata is not valid UTF-8");
+    } catch (const Error& e) {
+        throw Error("cannot write " + path.toStdString() + ": " + e.what());
     }
     writeFileAtomically(path, [&](QIODevice& device) {
         char lengthBytes[8];

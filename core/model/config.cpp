@@ -100,6 +100,28 @@ Activation parseActivation(const Reader& r, const std::string& name, const char*
     r.fail("unsupported activation '" + name + "' in field '" + key + "'");
 }
 
+// Bounds on the sizes a config.json may declare, checked before anything is allocated from them: far
+// above every supported checkpoint, low enough that no product of them overflows and no table built
+// from them (rotary angles are [n_ctx, d_head] doubles) is absurd.
+constexpr int64_t kMaxLayers = 1024, kMaxHeads = 1024, kMaxDModel = 1 << 17, kMaxDHead = 1 << 12,
+                  kMaxDMlp = 1 << 20, kMaxVocab = 1 << 23, kMaxContext = 1 << 20;
+
+void validateSizes(const Reader& r, const ModelConfig& c) {
+    const struct {
+        const char* what;
+        int64_t value, limit;
+    } sizes[] = {{"number of layers", c.nLayers, kMaxLayers},   {"number of heads", c.nHeads, kMaxHeads},
+                 {"number of key/value heads", c.nKvHeads, kMaxHeads}, {"hidden size", c.dModel, kMaxDModel},
+                 {"head dimension", c.dHead, kMaxDHead},        {"MLP size", c.dMlp, kMaxDMlp},
+                 {"vocabulary size", c.dVocab, kMaxVocab},      {"context length (n_ctx / max_position_embeddings)", c.nCtx, kMaxContext}};
+    for (const auto& size : sizes)
+        if (size.value < 1 || size.value > size.limit)
+            r.fail(std::string(size.what) + " " + std::to_string(size.value) + " is outside [1, " + std::to_string(size.limit) + "]");
+    if (c.positional == PositionalKind::Rotary && !(std::isfinite(c.rotaryBase) && c.rotaryBase > 1))
+        r.fail("rotary base (rope_theta / rotary_emb_base) must be a finite number above 1");
+    if (!std::isfinite(c.normEps) || !(c.normEps > 0) || c.normEps >= 1) r.fail("normalisation epsilon must be in (0, 1)");
+}
+
 }  // namespace
 
 namespace {
@@ -133,7 +155,7 @@ void parseGpt2(const Reader& r, ModelConfig& c) {
     c.dModel = r.positiveInt("n_embd");
     c.nHeads = r.positiveInt("n_head");
     c.nKvHeads = c.nHeads;
-    c.dMlp = r.positiveIntOr("n_inner", 4 * c.dModel);
+    c.dMlp = r.positiveIntOr("n_inner", static_cast<int>(std::min<int64_t>(4 * int64_t(c.dModel), kMaxDMlp + 1)));
     c.dVocab = r.positiveInt("vocab_size");
     c.nCtx = r.has("n_ctx") ? r.positiveInt("n_ctx") : r.positiveInt("n_positions");
     c.normEps = r.number("layer_norm_epsilon", 1e-5);
@@ -347,6 +369,7 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
         r.fail("unsupported model_type '" + c.modelType +
                "' (supported: gpt2, gpt_neox, llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, olmo2, phi3)");
     }
+    validateSizes(r, c);
     if (c.rotaryDim % 2 != 0) r.fail("rotary dimension " + std::to_string(c.rotaryDim) + " is odd");
     if (!(c.normEps > 0)) r.fail("normalisation epsilon must be positive");
     return c;

@@ -89,6 +89,11 @@ QString quotePath(const QString& text) { return QString::fromLatin1(QUrl::toPerc
 // ---------------------------------------------------------------------------------------------------
 // One HTTP exchange at a time, on the calling thread, with a local event loop.
 
+// Bodies that are kept in memory (API answers, error pages) are capped: an endless answer is an error,
+// an error page is cut at 1 MB (only its first 200 characters are ever shown).
+constexpr qint64 kMaxAnswerBytes = 64ll << 20;
+constexpr qint64 kMaxErrorBody = 1 << 20;
+
 struct Reply {
     int status = 0;                      // 0: no HTTP answer (see error)
     QByteArray reason;
@@ -172,7 +177,10 @@ public:
                             reply->abort();
                             return;
                         }
-                    } else if (r.body.size() < (1 << 20) || (!sink && r.status >= 200 && r.status < 300)) {
+                    } else if (r.body.size() < kMaxErrorBody || (!sink && r.status >= 200 && r.status < 300)) {
+                        if (r.body.size() + n > kMaxAnswerBytes)
+                            throw Error("hub answer from " + s(url.toDisplayString(QUrl::RemoveQuery)) + " is over " +
+                                        std::to_string(kMaxAnswerBytes >> 20) + " MB (not a hub API answer?)");
                         r.body.append(buffer, n);
                     }
                 }
@@ -482,6 +490,28 @@ struct FilePlan {
     bool needsFetch = false;
 };
 
+}  // namespace
+
+RevisionInfo parseRevisionInfo(const QByteArray& body, const QString& repo) {
+    const std::string model = "hub model '" + s(repo) + "'";
+    const nlohmann::json j = nlohmann::json::parse(body.constData(), body.constData() + body.size(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw Error(model + ": the hub's revision answer is not a JSON object");
+    const auto sha = j.find("sha");
+    if (sha == j.end() || !sha->is_string()) throw Error(model + ": the hub's answer has no commit 'sha'");
+    RevisionInfo info;
+    info.commit = QString::fromStdString(sha->get<std::string>());
+    if (!isHex(info.commit, 40))
+        throw Error(model + ": the hub's commit sha '" + s(info.commit.left(80)) + "' is not 40 lowercase hex digits");
+    const auto siblings = j.find("siblings");
+    if (siblings != j.end() && siblings->is_array())
+        for (const auto& sib : *siblings)
+            if (sib.is_object() && sib.contains("rfilename") && sib["rfilename"].is_string())
+                info.files.insert(QString::fromStdString(sib["rfilename"].get<std::string>()));
+    return info;
+}
+
+namespace {
+
 QString normaliseEtag(QByteArray etag) {
     etag = etag.trimmed();
     if (etag.startsWith("W/")) etag = etag.mid(2);
@@ -503,22 +533,9 @@ public:
                        quoteAll(id_.revision));
         Reply info = metadata(api, "GET", QString());
         if (info.status != 200) throwHttpError(info, settings_, id_, {});
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(info.body.toStdString());
-        } catch (const nlohmann::json::exception& e) {
-            throw Error("hub model '" + s(id_.repo) + "': the hub's answer from " + s(api.toDisplayString()) + " is not JSON (" + e.what() + ")");
-        }
-        if (!j.is_object() || !j.contains("sha") || !j["sha"].is_string())
-            throw Error("hub model '" + s(id_.repo) + "': the hub's answer has no commit 'sha'");
-        commit_ = QString::fromStdString(j["sha"].get<std::string>());
-        if (commit_.isEmpty() || commit_.contains(QLatin1Char('/')) || commit_.contains(QStringLiteral("..")))
-            throw Error("hub model '" + s(id_.repo) + "': bad commit sha '" + s(commit_) + "'");
-        std::set<QString> siblings;
-        if (j.contains("siblings") && j["siblings"].is_array())
-            for (const auto& sib : j["siblings"])
-                if (sib.is_object() && sib.contains("rfilename") && sib["rfilename"].is_string())
-                    siblings.insert(QString::fromStdString(sib["rfilename"].get<std::string>()));
+        const RevisionInfo revision = parseRevisionInfo(info.body, id_.repo);
+        commit_ = revision.commit;
+        const std::set<QString>& siblings = revision.files;
         snapshot_ = QDir(repoDir_).filePath(QStringLiteral("snapshots/") + commit_);
 
         // 2. Which files: config, weights, tokenizer files (never *.bin / *.h5 / *.msgpack).
@@ -656,7 +673,11 @@ private:
         bool ok = false;
         int64_t size = r.header("x-linked-size").toLongLong(&ok);
         if (!ok && !r.redirect()) size = r.header("content-length").toLongLong(&ok);
-        p.size = ok ? size : -1;
+        p.size = ok && size >= 0 ? size : -1;
+        // Only verifiable blobs: a sha256 / git sha1 ETag, or at least a known size.
+        if (p.size < 0 && !isHex(p.etag, 64) && !isHex(p.etag, 40))
+            throw Error("hub model '" + s(id_.repo) + "': the hub sent neither a sha256/sha1 ETag nor a size for " + s(name) +
+                        ", so the download could not be verified (a mirror that is not hub-compatible?)");
         const QString blob = QDir(repoDir_).filePath(QStringLiteral("blobs/") + p.etag);
         if (QFileInfo(blob).isFile()) {
             linkIntoSnapshot(blob, pointer);  // content already cached (another revision / another tool)

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 
 #include <QByteArray>
 #include <QString>
@@ -71,6 +72,14 @@ struct DownloadResult {
 // weights single or sharded, tokenizer files; never *.bin/*.h5/*.msgpack). Throws headlight::Error
 // (401/403/404, unreachable host, timeout, failed verification, offline) or Cancelled.
 DownloadResult downloadModel(const HubId& id, const HubSettings& settings, const Progress& progress = {});
+
+// The hub's answer to GET /api/models/{repo}/revision/{rev}: the commit (exactly 40 lowercase hex digits)
+// and the repo's file names. Throws headlight::Error naming `repo` if the answer is not usable.
+struct RevisionInfo {
+    QString commit;
+    std::set<QString> files;
+};
+RevisionInfo parseRevisionInfo(const QByteArray& body, const QString& repo);
 
 // Whether Checkpoint::open / resolveModelDir may download a hub id that is not in the cache, and
 // the progress sink they report to. Off by default (library calls and tests never touch the network

@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "core/analysis/corpus.h"
 #include "core/base/error.h"
 #include "core/io/safetensors.h"
 #include "core/study/bundle_lookups.h"
@@ -187,12 +188,20 @@ void saveBundle(const Study& study, const QString& path) {
     }
     if (!study.heldOut.corpus.empty() || !study.heldOut.corpusHash.empty()) doc["held_out"] = toJson(study.heldOut);
     doc["extra"] = study.extra;
+    std::string metadata;
     try {
-        w.setMetadata(kMetadataKey, doc.dump());
-        w.setMetadata("format", "headlight");
-    } catch (const json::exception& e) {
-        throw Error("cannot save study to " + path.toStdString() + ": a string is not valid UTF-8 (" + e.what() + ")");
+        metadata = doc.dump();
+    } catch (const json::exception&) {
+        throw Error("cannot save study to " + path.toStdString() + ": a text of its metadata is not valid UTF-8");
     }
+    // The reader refuses headers over its limit: refuse to write one (the escaped header is larger still).
+    if (metadata.size() > io::SafetensorsFile::kMaxHeaderBytes)
+        throw Error("cannot save study to " + path.toStdString() + ": its metadata is " + std::to_string(metadata.size()) +
+                    " bytes, over the bundle reader's limit of " + std::to_string(io::SafetensorsFile::kMaxHeaderBytes) +
+                    " bytes (" + std::to_string(study.explanations.size()) +
+                    " explanation records with their prompts and replies are stored there: split the study)");
+    w.setMetadata(kMetadataKey, metadata);
+    w.setMetadata("format", "headlight");
     w.write(path);
 }
 
@@ -248,6 +257,10 @@ struct Bundle::Impl {
     [[noreturn]] void fail(const std::string& what) const {
         throw Error("bundle " + path.toStdString() + ": " + what);
     }
+    void readMetadata();
+    void readRecords(const json& doc, const std::string& where);
+    void validateColumns() const;
+    void validateContextHeads(int64_t context) const;
 
     template <typename T>
     Column<T> column(const std::string& name, DType dtype, std::vector<int64_t> shape) const {
@@ -281,6 +294,141 @@ struct Bundle::Impl {
     }
 };
 
+namespace {
+
+// Bounds on what a bundle may declare: far above any supported model, low enough that nothing
+// quadratic in them is slow and no product of them overflows.
+constexpr int kMaxLayers = 4096, kMaxHeadsPerLayer = 4096, kMaxDMlp = 1 << 24;
+constexpr int64_t kMaxHeads = 1 << 20;  // layers x heads
+// Activations, congruences and head scores are finite and below this in magnitude (NaN where documented).
+constexpr float kMaxMagnitude = 1e9f;
+
+bool plausible(float v) { return std::isfinite(v) && std::fabs(v) <= kMaxMagnitude; }
+
+}  // namespace
+
+// The metadata document: model shape, records and provenance; every field checked and named.
+void Bundle::Impl::readMetadata() {
+    const auto meta = file.metadata().find(kMetadataKey);
+    if (meta == file.metadata().end()) fail("no 'headlight' metadata: not a Headlight bundle");
+    json doc;
+    try {
+        doc = json::parse(meta->second);
+    } catch (const json::parse_error& e) {
+        fail("metadata 'headlight' is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+    } catch (const json::exception&) {
+        fail("metadata 'headlight' is not valid JSON");
+    }
+    const std::string where = "bundle " + path.toStdString() + " metadata";
+    if (!doc.is_object() || !doc.contains("schema") || doc["schema"] != kSchemaName)
+        fail("metadata is not a Headlight study (field 'schema' is not \"" + std::string(kSchemaName) + "\")");
+    int version = 0;
+    readJsonField(doc, "schema_version", version, where);
+    if (version > Study::kSchemaVersion)
+        fail("schema version " + std::to_string(version) + " is newer than this Headlight understands (" +
+             std::to_string(Study::kSchemaVersion) + "); update Headlight");
+    if (version < 1) fail("metadata field 'schema_version' is " + std::to_string(version) + ", expected >= 1");
+    const json model = doc.value("model", json::object());
+    readJsonField(model, "n_layers", nLayers, where + " model");
+    readJsonField(model, "n_heads", nHeads, where + " model");
+    readJsonField(model, "d_mlp", dMlp, where + " model");
+    if (nLayers < 1 || nLayers > kMaxLayers || nHeads < 1 || nHeads > kMaxHeadsPerLayer ||
+        int64_t(nLayers) * nHeads > kMaxHeads || dMlp < 1 || dMlp > kMaxDMlp)
+        fail("metadata field 'model' declares " + std::to_string(nLayers) + " layers x " + std::to_string(nHeads) +
+             " heads, d_mlp " + std::to_string(dMlp) + ": outside the supported range");
+    heads = int64_t(nLayers) * nHeads;
+    readJsonField(doc, "sources", sources, where);
+    readJsonField(doc, "congruence_layers", congruenceLayers, where);
+    std::vector<bool> seen(nLayers, false);
+    for (int layer : congruenceLayers) {
+        if (layer < 0 || layer >= nLayers || seen[layer])
+            fail("metadata field 'congruence_layers' names layer " + std::to_string(layer) + " twice or outside the model");
+        seen[layer] = true;
+    }
+    readJsonField(doc, "extra", extra, where, false);
+    provenance = provenanceFromJson(doc.value("provenance", json::object()), where);
+    parameters = parametersFromJson(doc.value("parameters", json::object()), where);
+    readRecords(doc, where);
+}
+
+// Ablations, explanations and held-out provenance: every neuron and head inside the model.
+void Bundle::Impl::readRecords(const json& doc, const std::string& where) {
+    for (const char* key : {"ablations", "explanations"})
+        if (doc.contains(key) && !doc[key].is_array()) fail("metadata field '" + std::string(key) + "' is not an array");
+    auto checkRef = [&](const NeuronRef& ref, int64_t head, const char* what, std::size_t i) {
+        if (ref.layer < 0 || ref.layer >= nLayers || ref.neuron < 0 || ref.neuron >= dMlp || head < 0 || head >= heads)
+            fail("metadata field '" + std::string(what) + "' entry " + std::to_string(i) + " names " + neuronName(ref) +
+                 " head " + std::to_string(head) + ", outside the model");
+    };
+    for (const json& a : doc.value("ablations", json::array())) {
+        ablations.push_back(ablationFromJson(a, where));
+        checkRef(ablations.back().neuron, ablations.back().head, "ablations", ablations.size() - 1);
+    }
+    for (const json& e : doc.value("explanations", json::array())) {
+        HeadExplanation x = headExplanationFromJson(e, where);
+        checkRef(x.neuron, x.head, "explanations", explanations.size());
+        const std::string at = "metadata field 'explanations' entry " + std::to_string(explanations.size());
+        for (int64_t count : {x.tp, x.fn, x.fp, x.tn, x.invalid, x.promptTokens, x.completionTokens,
+                              x.classifierPromptTokens, x.classifierCompletionTokens})
+            if (count < 0) fail(at + " has a negative count");
+        if (x.score && !(*x.score >= 0 && *x.score <= 1)) fail(at + " has a score outside [0, 1]");
+        explanations.push_back(std::move(x));
+    }
+    if (doc.contains("held_out")) heldOut = heldOutFromJson(doc["held_out"], where);
+}
+
+// The cheap columns (one entry per neuron, context or token): ranges, flags, finite values, UTF-8.
+void Bundle::Impl::validateColumns() const {
+    auto entry = [](const char* tensor, int64_t i) { return "tensor '" + std::string(tensor) + "' entry " + std::to_string(i); };
+    for (int64_t i = 0; i < neurons; ++i) {
+        const int layer = neuronLayer[i], neuron = neuronIndex[i];
+        if (layer < 0 || layer >= nLayers) fail("neuron " + std::to_string(i) + " has layer " + std::to_string(layer) + " outside the model");
+        if (neuron < 0 || neuron >= dMlp) fail("neuron " + std::to_string(i) + " has index " + std::to_string(neuron) + " outside d_mlp");
+        if (neuronToken[i] < 0) fail(entry("neurons.token_id", i) + " is negative");
+        if (!plausible(neuronCongruence[i])) fail(entry("neurons.congruence", i) + " is not a finite value of plausible size");
+        if (neuronBaseline[i] > 1) fail(entry("neurons.baseline", i) + " is not 0 or 1");
+        if (!analysis::isValidUtf8(text(neuronTokenText, neuronTokenTextOffset, i))) fail(entry("neurons.token_text", i) + " is not valid UTF-8");
+    }
+    for (int64_t i = 0; i < contexts; ++i) {
+        const int32_t pos = contextPosition[i], start = contextStart[i];
+        const int64_t ntok = contextTokenOffset[i + 1] - contextTokenOffset[i];
+        if (pos < 1 || start < 1 || start > pos || ntok != pos)
+            fail("context " + std::to_string(i) + " has inconsistent position/start/tokens");
+        const int32_t src = contextSource[i];
+        if (src < 0 || src >= static_cast<int32_t>(sources.size()))
+            fail("context " + std::to_string(i) + " names source " + std::to_string(src) + " that does not exist");
+        if (contextDoc[i] < 0) fail(entry("contexts.doc", i) + " is negative");
+        if (contextDocLine[i] < 0) fail(entry("contexts.doc_line", i) + " is negative");
+        if (!plausible(contextActivation[i])) fail(entry("contexts.activation", i) + " is not a finite value of plausible size");
+        const float truncated = contextTruncated[i];
+        if (!std::isnan(truncated) && !plausible(truncated))
+            fail(entry("contexts.truncated_activation", i) + " is not a finite value of plausible size");
+        if (contextKept[i] > 1) fail(entry("contexts.kept", i) + " is not 0 or 1");
+        if (!analysis::isValidUtf8(text(contextText, contextTextOffset, i))) fail(entry("contexts.text", i) + " is not valid UTF-8");
+    }
+    for (int64_t t = 0; t < contextTokens.size; ++t) {
+        if (contextTokens[t] < 0) fail(entry("contexts.tokens", t) + " is negative");
+        const float a = contextTokenActivations[t];
+        if (!std::isnan(a) && !plausible(a)) fail(entry("contexts.token_activations", t) + " is not a finite value of plausible size");
+    }
+    for (int64_t k = 0; k < neurons * heads; ++k) {
+        if (neuronCandidate[k] > 1) fail(entry("neurons.candidate", k) + " is not 0 or 1");
+        if (neuronRelevant[k] > 1) fail(entry("neurons.relevant", k) + " is not 0 or 1");
+        const float f = neuronActiveFraction[k];
+        if (!(f >= 0 && f <= 1)) fail(entry("neurons.active_fraction", k) + " is outside [0, 1]");
+    }
+}
+
+// The per-head columns of one context (contexts x heads can be gigabytes: checked when materialised).
+void Bundle::Impl::validateContextHeads(int64_t c) const {
+    for (int64_t k = c * heads; k < (c + 1) * heads; ++k) {
+        const float score = contextHeadScores[k];
+        if (!std::isnan(score) && !plausible(score))
+            fail("tensor 'contexts.head_scores' entry " + std::to_string(k) + " is not a finite value of plausible size");
+        if (contextActive[k] > 1) fail("tensor 'contexts.active' entry " + std::to_string(k) + " is not 0 or 1");
+    }
+}
+
 Bundle Bundle::open(const QString& path) {
     auto impl = std::make_shared<Impl>();
     impl->path = path;
@@ -290,44 +438,7 @@ Bundle Bundle::open(const QString& path) {
         throw Error("bundle " + path.toStdString() + " is not readable: " + e.what());
     }
     Impl& b = *impl;
-    const auto meta = b.file.metadata().find(kMetadataKey);
-    if (meta == b.file.metadata().end()) b.fail("no 'headlight' metadata: not a Headlight bundle");
-    json doc;
-    try {
-        doc = json::parse(meta->second);
-    } catch (const json::exception& e) {
-        b.fail(std::string("metadata is not valid JSON (") + e.what() + ")");
-    }
-    if (!doc.is_object() || doc.value("schema", std::string()) != kSchemaName) b.fail("metadata is not a Headlight study");
-    const int version = doc.value("schema_version", 0);
-    if (version > Study::kSchemaVersion)
-        b.fail("schema version " + std::to_string(version) + " is newer than this Headlight understands (" +
-               std::to_string(Study::kSchemaVersion) + "); update Headlight");
-    if (version < 1) b.fail("missing or invalid schema_version");
-    const std::string where = "bundle " + path.toStdString();
-    try {
-        b.nLayers = doc.at("model").at("n_layers").get<int>();
-        b.nHeads = doc.at("model").at("n_heads").get<int>();
-        b.dMlp = doc.at("model").at("d_mlp").get<int>();
-        b.sources = doc.at("sources").get<std::vector<std::string>>();
-        b.congruenceLayers = doc.at("congruence_layers").get<std::vector<int>>();
-        b.extra = doc.value("extra", std::map<std::string, std::string>{});
-    } catch (const json::exception& e) {
-        b.fail(std::string("metadata is incomplete (") + e.what() + ")");
-    }
-    if (b.nLayers <= 0 || b.nHeads <= 0 || b.nLayers > 100000 || b.nHeads > 100000) b.fail("invalid model shape");
-    b.provenance = provenanceFromJson(doc.value("provenance", json::object()), where);
-    b.parameters = parametersFromJson(doc.value("parameters", json::object()), where);
-    for (const json& a : doc.value("ablations", json::array())) b.ablations.push_back(ablationFromJson(a, where));
-    const json explanations = doc.value("explanations", json::array());
-    if (!explanations.is_array()) b.fail("metadata field 'explanations' is not an array");
-    for (const json& e : explanations) {
-        HeadExplanation x = headExplanationFromJson(e, where);
-        if (x.head >= int64_t(b.nLayers) * b.nHeads) b.fail("an explanation names head " + std::to_string(x.head) + " outside the model");
-        b.explanations.push_back(std::move(x));
-    }
-    if (doc.contains("held_out")) b.heldOut = heldOutFromJson(doc["held_out"], where);
-    b.heads = int64_t(b.nLayers) * b.nHeads;
+    b.readMetadata();
 
     b.neuronLayer = b.column<int32_t>("neurons.layer", DType::I32, {-1});
     b.neurons = b.neuronLayer.size;
@@ -364,25 +475,16 @@ Bundle Bundle::open(const QString& path) {
     b.checkOffsets(b.neuronContextOffset, c, "neurons.context_offset");
     b.checkOffsets(b.contextTokenOffset, b.contextTokens.size, "contexts.token_offset");
     b.checkOffsets(b.contextTextOffset, b.contextText.size, "contexts.text_offset");
-    for (int64_t i = 0; i < n; ++i) {
-        const int layer = b.neuronLayer[i], neuron = b.neuronIndex[i];
-        if (layer < 0 || layer >= b.nLayers) b.fail("neuron " + std::to_string(i) + " has layer " + std::to_string(layer) + " outside the model");
-        if (neuron < 0 || neuron >= b.dMlp) b.fail("neuron " + std::to_string(i) + " has index " + std::to_string(neuron) + " outside d_mlp");
-    }
-    for (int64_t i = 0; i < c; ++i) {
-        const int32_t pos = b.contextPosition[i], start = b.contextStart[i];
-        const int64_t ntok = b.contextTokenOffset[i + 1] - b.contextTokenOffset[i];
-        if (pos < 1 || start < 1 || start > pos || ntok != pos)
-            b.fail("context " + std::to_string(i) + " has inconsistent position/start/tokens");
-        const int32_t src = b.contextSource[i];
-        if (src < 0 || src >= static_cast<int32_t>(b.sources.size()))
-            b.fail("context " + std::to_string(i) + " names source " + std::to_string(src) + " that does not exist");
-    }
+    b.validateColumns();
     b.lookups = LookupReader::open(b.file, c, h, [&b](const std::string& what) { b.fail(what); });
     for (int layer : b.congruenceLayers) {
         const std::string prefix = "congruence.L" + std::to_string(layer);
-        b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
-        b.column<int32_t>(prefix + ".argmax", DType::I32, {b.dMlp});
+        const auto maxCol = b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
+        const auto argCol = b.column<int32_t>(prefix + ".argmax", DType::I32, {b.dMlp});
+        for (int64_t k = 0; k < maxCol.size; ++k) {
+            if (!plausible(maxCol[k])) b.fail("tensor '" + prefix + ".max' entry " + std::to_string(k) + " is not a finite value of plausible size");
+            if (argCol[k] < 0) b.fail("tensor '" + prefix + ".argmax' entry " + std::to_string(k) + " is negative");
+        }
     }
     Bundle bundle;
     bundle.impl_ = std::move(impl);
@@ -425,6 +527,7 @@ NeuronResult Bundle::neuronResult(int i) const {
         r.activeFraction[k] = b.neuronActiveFraction[i * h + k];
     }
     for (int64_t c = b.neuronContextOffset[i]; c < b.neuronContextOffset[i + 1]; ++c) {
+        b.validateContextHeads(c);
         NeuronContext x;
         x.doc = b.contextDoc[c];
         x.docLine = b.contextDocLine[c];

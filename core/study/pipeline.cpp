@@ -320,6 +320,9 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
             if (it == documents.end())
                 throw Error("the corpus changed during the run (document " + std::to_string(e.document) + " is gone)");
             const std::vector<int>& t = it->second.tokens;
+            if (e.position < 1 || static_cast<std::size_t>(e.position) >= t.size())
+                throw Error("scan: document " + std::to_string(e.document) + " has no token at position " +
+                            std::to_string(e.position) + " (a damaged checkpoint, or the corpus changed)");
             hits[i].push_back({e.value, e.document, e.position, it->second.source, it->second.line,
                                std::vector<int>(t.begin(), t.begin() + e.position + 1)});
         }

@@ -20,15 +20,7 @@ namespace {
 // Reads a field of a known type, or throws naming the document and the field.
 template <typename T>
 void read(const json& j, const char* key, T& out, const std::string& where, bool required = true) {
-    if (!j.is_object() || !j.contains(key)) {
-        if (required) throw Error(where + ": missing field '" + key + "'");
-        return;
-    }
-    try {
-        out = j.at(key).get<T>();
-    } catch (const json::exception&) {
-        throw Error(where + ": field '" + std::string(key) + "' has the wrong type");
-    }
+    readJsonField(j, key, out, where, required);
 }
 
 }  // namespace
@@ -111,6 +103,9 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     read(j, "shard_index", p.shardIndex, w);
     read(j, "shard_count", p.shardCount, w);
     read(j, "batch_tokens", p.batchTokens, w, false);
+    if (p.shardCount < 1 || p.shardIndex < 0 || p.shardIndex >= p.shardCount)
+        throw Error(w + ": field 'shard_index' " + std::to_string(p.shardIndex) + " is outside shard_count " +
+                    std::to_string(p.shardCount));
     std::string score = attributionScoreName(p.attributionScore);
     read(j, "attribution_score", score, w, false);  // absent before gate-aware scores existed
     try {
