@@ -1,7 +1,7 @@
 # Sourced by the scale-out tests (test_slurm.sh, test_parallel_scan.sh).
 # merged_equals_single MERGED.headlight: runs the same study on one machine (CLI, HEADLIGHT_MODEL,
 # HEADLIGHT_CORPUS, ARGS, T as the caller set them) and checks that both export the same JSON, apart
-# from the creation time and the shard fields. Calls the caller's fail() otherwise.
+# from the creation time, the shard fields and the model path relative to each bundle's folder. Calls the caller's fail() otherwise.
 merged_equals_single() {
   local merged=$1
   # shellcheck disable=SC2086
@@ -14,6 +14,7 @@ import json, sys
 def load(p):
     j = json.load(open(p))
     j["provenance"].pop("created_at", None)
+    j["provenance"].pop("model_path_relative", None)  # relative to each bundle's own folder
     j["parameters"].pop("shard_index", None)
     j["parameters"].pop("shard_count", None)
     return j
@@ -21,6 +22,9 @@ a, b = load(sys.argv[1]), load(sys.argv[2])
 assert len(a["neurons"]) == 2, "expected 2 neurons, got %d" % len(a["neurons"])
 if a != b:
     print("exports differ:", [k for k in set(a) | set(b) if a.get(k) != b.get(k)])
+    for k in set(a["provenance"]) | set(b["provenance"]):
+        if a["provenance"].get(k) != b["provenance"].get(k):
+            print("  provenance.%s: single %r, merged %r" % (k, a["provenance"].get(k), b["provenance"].get(k)))
     sys.exit(1)
 print("merged == single (%d neurons)" % len(a["neurons"]))
 PY

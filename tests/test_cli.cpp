@@ -192,6 +192,42 @@ private Q_SLOTS:
         QVERIFY(bad.err.contains("layer 7"));
     }
 
+    // Token -> neurons (issue 13): the next-token neurons ranked above, each queried by its own token,
+    // come back with token_congruence equal to their max congruence and ranked first among neurons
+    // that do not beat it; rows are sorted by token_congruence; a text of two tokens is refused.
+    void neuronsForAToken() {
+        const QString model = test::fixture(QStringLiteral("gpt2-mini"));
+        const Result top = runCli({QStringLiteral("neurons"), QStringLiteral("--model"), model, QStringLiteral("--layers"),
+                                   QStringLiteral("2,3"), QStringLiteral("--top"), QStringLiteral("3"), QStringLiteral("--json")});
+        QCOMPARE(top.code, 0);
+        for (const auto& n : nlohmann::json::parse(top.out.toStdString())) {
+            const std::string token = n["token"].get<std::string>();
+            const Result r = runCli({QStringLiteral("neurons"), QStringLiteral("--model"), model, QStringLiteral("--layers"),
+                                     QStringLiteral("2,3"), QStringLiteral("--token"), QString::fromStdString(token),
+                                     QStringLiteral("--top"), QStringLiteral("-1"), QStringLiteral("--json")});
+            QCOMPARE(r.code, 0);
+            const auto rows = nlohmann::json::parse(r.out.toStdString());
+            QCOMPARE(rows.size(), std::size_t(2 * 512));  // every neuron of layers 2 and 3 (d_mlp 512)
+            double previous = 1e9;
+            bool found = false;
+            for (const auto& row : rows) {
+                QVERIFY(row["token_congruence"].get<double>() <= previous);
+                previous = row["token_congruence"].get<double>();
+                if (row["layer"] == n["layer"] && row["neuron"] == n["neuron"]) {
+                    found = true;
+                    QVERIFY(std::abs(row["token_congruence"].get<double>() - n["congruence"].get<double>()) < 1e-4);
+                    QCOMPARE(row["token"].get<std::string>(), token);
+                    QCOMPARE(row["congruence"].get<double>(), n["congruence"].get<double>());
+                }
+            }
+            QVERIFY(found);
+        }
+        const Result two = runCli({QStringLiteral("neurons"), QStringLiteral("--model"), model, QStringLiteral("--token"),
+                                   QStringLiteral(" only here")});
+        QCOMPARE(two.code, 1);
+        QVERIFY2(two.err.contains("not one"), two.err.constData());
+    }
+
     void studyRunShardMergeExport() {
         QTemporaryDir dir;
         auto run = [&](const QString& out, const QString& shard) {

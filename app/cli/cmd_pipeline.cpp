@@ -1,5 +1,5 @@
 // The pipeline commands:
-//   headlight-cli neurons --model M --layers 3,4 [--top K] [--json]
+//   headlight-cli neurons --model M --layers 3,4 [--top K] [--token TEXT] [--json]
 //   headlight-cli study run --model M --corpus FILE [--layers ...] [--top K] [--docs N] [--prompts P] [--shard i/N] --out X.headlight
 //       [--explain | --offline-baseline] [--heldout FILE] [LLM options of study explain/score]
 //   headlight-cli study merge A.headlight B.headlight ... --out C.headlight
@@ -79,13 +79,42 @@ void readSelectionOptions(const QCommandLineParser& p, PipelineOptions& o) {
     for (const QString& n : p.values(QStringLiteral("reject-neuron"))) s.rejectNeurons.push_back(n.toStdString());
 }
 
+// `neurons --token TEXT`: every neuron of the layers ranked by its congruence with one token.
+int printNeuronsForToken(const QCommandLineParser& parser, const PipelineOptions& o) {
+    const int top = parseInt(parser, QStringLiteral("top"));
+    const std::vector<TokenNeuronRow> rows =
+        rankNeuronsForToken(o, parser.value(QStringLiteral("token")).toStdString(), top, terminalProgress());
+    if (parser.isSet(QStringLiteral("json"))) {
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const TokenNeuronRow& r : rows)
+            out.push_back({{"layer", r.neuron.ref.layer}, {"neuron", r.neuron.ref.neuron}, {"token_id", r.neuron.tokenId},
+                           {"token", r.neuron.token}, {"congruence", r.neuron.congruence}, {"baseline", false},
+                           {"token_congruence", r.tokenCongruence}});
+        printOut(out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        return 0;
+    }
+    std::string s;
+    for (const TokenNeuronRow& r : rows)
+        s += neuronName(r.neuron.ref) + "\t" + std::to_string(r.tokenCongruence) + "\t" +
+             nlohmann::json(r.neuron.token).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\t" +
+             std::to_string(r.neuron.tokenId) + "\t" + std::to_string(r.neuron.congruence) + "\n";
+    printOut(s);
+    return 0;
+}
+
 int runNeurons(const QStringList& args) {
     QCommandLineParser parser;
     addSelectionOptions(parser);
     addOption(parser, "json", "Print a JSON array instead of text.");
-    parseOrThrow(parser, args, QStringLiteral("Rank next-token neurons by congruence with the unembedding (step 1)."));
+    addOption(parser, "token",
+              "Rank every neuron of the layers by its congruence with this token instead (text of exactly one token, "
+              "e.g. \" only\"; --top rows, -1 for all; columns: neuron, token congruence, its own token, id, congruence).",
+              "TEXT");
+    parseOrThrow(parser, args, QStringLiteral("Rank next-token neurons by congruence with the unembedding (step 1), "
+                                              "or with --token the neurons most congruent with one token."));
     PipelineOptions o;
     readSelectionOptions(parser, o);
+    if (parser.isSet(QStringLiteral("token"))) return printNeuronsForToken(parser, o);
     const std::vector<NextTokenNeuron> neurons = rankNextTokenNeurons(o, terminalProgress());
     if (parser.isSet(QStringLiteral("json"))) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();

@@ -351,6 +351,35 @@ std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options
     return selectNeurons(model, tokenizer, computeCongruence(model, p.layers, stepProgress(progress, "congruence")), p);
 }
 
+std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, const std::string& token, int top,
+                                                const Progress& progress) {
+    const Transformer model = loadModel(options.model, options.rawWeights, false, progress);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
+    const std::vector<int> ids = tokenizer.encodeUtf8(token).ids;
+    if (ids.size() != 1)
+        throw Error("token '" + token + "' is " + std::to_string(ids.size()) + " tokens of this tokenizer, not one");
+    StudyParameters p = options.parameters;
+    p.topK = p.randomPerLayer = 0;  // no selection here: `top` counts rows (-1: all)
+    if (p.layers.empty())
+        for (int l = std::max(0, model.config().nLayers - 3); l < model.config().nLayers; ++l) p.layers.push_back(l);
+    validate(p, model.config());
+    std::map<int, LayerCongruence> byLayer;
+    for (LayerCongruence& lc : computeCongruence(model, p.layers, stepProgress(progress, "congruence")))
+        byLayer.emplace(lc.layer, std::move(lc));
+    std::vector<TokenNeuronRow> rows;
+    for (const TokenNeuron& t : neuronsForToken(model, ids.front(), p.layers, top)) {
+        const LayerCongruence& lc = byLayer.at(t.ref.layer);
+        TokenNeuronRow row;
+        row.neuron.ref = t.ref;
+        row.neuron.tokenId = lc.argmaxToken[std::size_t(t.ref.neuron)];
+        row.neuron.token = tokenizer.tokenText(row.neuron.tokenId).toStdString();
+        row.neuron.congruence = lc.maxValue[std::size_t(t.ref.neuron)];
+        row.tokenCongruence = t.congruence;
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
 // The model (and tokenizer) a study was made with: `modelOverride` or the one its provenance names,
 // with the same weight processing; the weight hash must match.
 struct StudyModel {

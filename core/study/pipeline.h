@@ -36,6 +36,17 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
 // Step 1 alone: the selected neurons (real, then baseline) for options.parameters' layers.
 std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options, const Progress& progress = {});
 
+// Step 1 read the other way, token -> neurons: every neuron of options.parameters.layers (default the
+// last 3) ranked by its congruence W_out[n] . W_U[:, token] with `token` (text that must be exactly one
+// token of the model's tokenizer), best first, at most `top` rows (all when top < 0). Neurons outside any
+// study are included. Throws headlight::Error if `token` is not one token.
+struct TokenNeuronRow {
+    NextTokenNeuron neuron;        // the neuron with its own argmax token and max congruence
+    float tokenCongruence = 0.f;   // its congruence with `token`
+};
+std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, const std::string& token, int top,
+                                                const Progress& progress = {});
+
 // Adds the head-ablation experiment (METHOD.md section 6) to a study; `model` overrides the model
 // recorded in its provenance (same weights required: the weight hash is checked).
 void addAblations(Study& study, const QString& model = {}, const Progress& progress = {});
