@@ -92,6 +92,7 @@ OverviewView::OverviewView(QWidget* parent) : QWidget(parent) {
     scoreStats_ = new QLabel(this);
     scoreStats_->setTextFormat(Qt::PlainText);
     scoreStats_->setObjectName(QStringLiteral("scoreStats"));
+    scoreStats_->setWordWrap(true);  // the summary line of `study info` is long: wrap, never widen the column
     ablationStats_ = new QLabel(this);
     ablationStats_->setTextFormat(Qt::PlainText);
     ablationStats_->setObjectName(QStringLiteral("ablationStats"));
@@ -108,6 +109,8 @@ OverviewView::OverviewView(QWidget* parent) : QWidget(parent) {
     grid->addWidget(ablation, 0, 1);
     grid->addWidget(ablationStats_, 1, 1);
     grid->addWidget(congruencePlot_, 2, 0, 1, 2);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
     grid->setRowStretch(0, 1);
     grid->setRowStretch(2, 1);
     connect(ablationChoice_, qOverload<int>(&QComboBox::currentIndexChanged), this, &OverviewView::rebuildAblation);
