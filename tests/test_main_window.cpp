@@ -499,6 +499,50 @@ private Q_SLOTS:
         QVERIFY(o->scorePlot()->property("noData").toString().contains(QStringLiteral("No explanation")));
     }
 
+    // Issue 13: what a head reads. With a context and a head selected, the details pane lists the head's
+    // look-up: its top source tokens by contribution, with their attention, adding up to its score.
+    void detailsShowTheLookup() {
+        Study s = syntheticStudy(true);
+        NeuronContext& c = s.neurons[1].contexts[0];  // L4N20, context #1: head 2 (L0H2) is active
+        QVERIFY(c.active[2]);
+        const std::size_t length = std::size_t(c.position - c.start + 2);  // BOS + the kept prompt
+        HeadLookup look;
+        look.head = 2;
+        look.score = c.headScores[2];
+        look.attention.assign(length, 0.f);
+        look.contributions.assign(length, 0.f);
+        look.attention[3] = 0.7f;
+        look.contributions[3] = look.score - 0.5f;   // prompt token 2 carries most of the score
+        look.attention[1] = 0.2f;
+        look.contributions[1] = 0.5f;
+        c.lookups = {look};
+        const QString path = dir_.filePath(QStringLiteral("lookups.headlight"));
+        saveBundle(s, path);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        w.neuronPanel()->selectNeuron(1);
+        w.selection()->setContextAndHead(0, 2);
+        auto* details = w.neuronView()->findChild<QPlainTextEdit*>(QStringLiteral("headDetails"));
+        QVERIFY(details);
+        QString text = details->toPlainText();
+        QVERIFY2(text.contains(QStringLiteral("Look-up of L0H2 in context #1: score %1").arg(look.score, 0, 'f', 4)), qPrintable(text));
+        const Tokenizer tok = Tokenizer::fromFolder(test::fixture(QStringLiteral("stories260k")));
+        const QString top = tok.decode(std::vector<int>{c.tokens[std::size_t(c.start - 1 + 2)]});
+        const int first = text.indexOf(QStringLiteral("    3: \"") + top + QLatin1Char('"'));
+        const int second = text.indexOf(QStringLiteral("    1: \""));
+        QVERIFY2(first > 0 && second > first, qPrintable(text));  // ranked by contribution
+        QVERIFY(text.contains(QStringLiteral("0.700")));
+        // Another head of the same context: not active there, so no look-up.
+        w.selection()->setContextAndHead(0, 5);
+        QVERIFY2(details->toPlainText().contains(QStringLiteral("L0H5 is not active in context #1")), qPrintable(details->toPlainText()));
+        // A bundle without look-ups says so.
+        QVERIFY(w.openBundle(bundle_));
+        w.neuronPanel()->selectNeuron(1);
+        w.selection()->setContextAndHead(0, 2);
+        QVERIFY2(details->toPlainText().contains(QStringLiteral("Look-up: not stored")), qPrintable(details->toPlainText()));
+    }
+
     void overviewAgreesWithStudyInfo() {
         // One implementation of the score summary for the window and `study info`: an E of exactly 0.7
         // falls in numpy's bin [0.6, 0.7) (edge 7 is 0.7000000000000001), and one baseline score has

@@ -1,5 +1,6 @@
 #include "ui/neuron_view.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <QCheckBox>
@@ -259,6 +260,50 @@ void NeuronView::onHeadChanged(int head) {
     updateDetails();
 }
 
+QString NeuronView::lookupText(int context, int head) const {
+    if (!neuron_ || context < 0 || context >= static_cast<int>(neuron_->contexts.size())) return {};
+    const NeuronContext& c = neuron_->contexts[std::size_t(context)];
+    const HeadLookup* look = nullptr;
+    for (const HeadLookup& l : c.lookups)
+        if (l.head == head) look = &l;
+    if (!look) {
+        if (!document_->bundle().hasLookups())
+            return tr("Look-up: not stored (this study was made before look-ups were kept; run it again to see "
+                      "what each active head reads).\n\n");
+        return tr("Look-up: stored for the heads active in kept contexts; %1 is not active in context #%2.\n\n")
+            .arg(document_->headLabel(head))
+            .arg(context + 1);
+    }
+    // The attribution prompt: BOS (where the model has one) and the kept prompt, as the look-up's positions.
+    std::vector<int> prompt(c.tokens.begin() + (c.start - 1), c.tokens.end());
+    const int offset = static_cast<int>(look->contributions.size()) - static_cast<int>(prompt.size());  // 1 with BOS
+    std::vector<int> order(look->contributions.size());
+    for (std::size_t j = 0; j < order.size(); ++j) order[j] = static_cast<int>(j);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return std::abs(look->contributions[std::size_t(a)]) > std::abs(look->contributions[std::size_t(b)]);
+    });
+    double sum = 0;
+    for (float x : look->contributions) sum += x;
+    QString text = tr("Look-up of %1 in context #%2: score %3 = sum of its sources' contributions (%4)\n"
+                      "  top sources (position: token  contribution  attention):\n")
+                       .arg(document_->headLabel(head))
+                       .arg(context + 1)
+                       .arg(look->score, 0, 'f', 4)
+                       .arg(sum, 0, 'f', 4);
+    for (std::size_t k = 0; k < order.size() && k < 5; ++k) {
+        const int j = order[k], t = j - offset;
+        const QString token = t >= 0 && t < static_cast<int>(prompt.size())
+                                  ? QStringLiteral("\"%1\"").arg(document_->decodeTokens({prompt[std::size_t(t)]}).replace(QLatin1Char('\n'), QChar(0x21B5)))
+                                  : tr("BOS");
+        text += QStringLiteral("    %1: %2  %3  %4\n")
+                    .arg(j)
+                    .arg(token, -16)
+                    .arg(look->contributions[std::size_t(j)], 8, 'f', 4)
+                    .arg(look->attention[std::size_t(j)], 6, 'f', 3);
+    }
+    return text + QStringLiteral("\n");
+}
+
 void NeuronView::updateDetails() {
     const int head = selection_->head();
     if (!neuron_ || head < 0) {
@@ -289,6 +334,7 @@ void NeuronView::updateDetails() {
                        .arg(kept)
                        .arg(fraction * 100, 0, 'f', 0)
                        .arg(relevant ? tr(", relevant") : QString());
+    text += lookupText(context, head);
     const int index = selection_->neuron();
     const HeadExplanation* llm = document_->explanation(index, head, "llm");
     const HeadExplanation* offline = document_->explanation(index, head, "baseline");

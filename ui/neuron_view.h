@@ -50,6 +50,8 @@ private:
     void rebuildLayerMap();
     void rebuildRelevant();
     void updateDetails();
+    // What head `head` reads in context `context` (its look-up: top source tokens), for the details pane.
+    QString lookupText(int context, int head) const;
 
     StudySelection* selection_;
     std::shared_ptr<const StudyDocument> document_;
