@@ -16,26 +16,15 @@
 #include "core/base/error.h"
 #include "core/model/tokenizer.h"
 #include "tests/test_util.h"
+#include "tests/tokenizer_cases.h"
 
 using namespace headlight;
 using nlohmann::json;
 
 namespace {
 
-std::vector<json> readJsonLines(const QString& path) {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) return {};
-    std::vector<json> rows;
-    for (const QByteArray& line : file.readAll().split('\n'))
-        if (!line.trimmed().isEmpty()) rows.push_back(json::parse(line.toStdString()));
-    return rows;
-}
-
-// QString::fromStdString would drop a leading U+FEFF (case ws-041): keep it, it is text.
-QString qs(const json& j) {
-    QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
-    return utf8(QByteArray::fromStdString(j.get<std::string>()));
-}
+using test::qs;
+using test::readJsonLines;
 
 std::vector<int> intVector(const json& j) {
     std::vector<int> out;
