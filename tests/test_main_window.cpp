@@ -5,6 +5,10 @@
 // states; the Run dialog's defaults and a real pipeline run on stories260k (worker thread, progress,
 // the result opens); the playground on the same model.
 #include <QCheckBox>
+#include <QApplication>
+#include <QDialog>
+#include <QAbstractButton>
+#include <QTimer>
 #include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -541,6 +545,45 @@ private Q_SLOTS:
         w.neuronPanel()->selectNeuron(1);
         w.selection()->setContextAndHead(0, 2);
         QVERIFY2(details->toPlainText().contains(QStringLiteral("Look-up: not stored")), qPrintable(details->toPlainText()));
+    }
+
+    // Issue 14: the modal dialogs open within a 1280x720 screen, and no label, check box or button in
+    // them is narrower than its text (clipped text).
+    void dialogsFitAndClipNoText() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(bundle_));
+        QStringList problems;
+        int inspected = 0, texts = 0;
+        auto inspectNextDialog = [&] {
+            QTimer::singleShot(100, [&] {
+                auto* d = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+                if (!d) {
+                    problems << QStringLiteral("no modal dialog opened");
+                    return;
+                }
+                ++inspected;
+                if (d->width() > 1280 || d->height() > 720)
+                    problems << QStringLiteral("%1 is %2x%3").arg(d->windowTitle()).arg(d->width()).arg(d->height());
+                for (QWidget* child : d->findChildren<QWidget*>()) {
+                    if (!child->isVisible() || !(qobject_cast<QLabel*>(child) || qobject_cast<QAbstractButton*>(child))) continue;
+                    if (auto* label = qobject_cast<QLabel*>(child); label && label->wordWrap()) continue;
+                    ++texts;
+                    if (child->width() + 1 < child->sizeHint().width())
+                        problems << QStringLiteral("%1: '%2' is %3 px wide, its text needs %4")
+                                        .arg(d->windowTitle(), child->property("text").toString())
+                                        .arg(child->width()).arg(child->sizeHint().width());
+                }
+                d->reject();
+            });
+        };
+        inspectNextDialog();
+        w.showPreferences();
+        inspectNextDialog();
+        w.exportFigureDialog();
+        QCOMPARE(inspected, 2);
+        QVERIFY2(texts >= 6, qPrintable(QString::number(texts)));  // labels and buttons were looked at
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
     }
 
     void overviewAgreesWithStudyInfo() {
