@@ -586,6 +586,33 @@ private Q_SLOTS:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
     }
 
+    // Issue 14: the documented shortcuts work as key presses, not only as menu entries.
+    void shortcutsWorkAsKeyPresses() {
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(w.openBundle(bundle_));
+        w.activateWindow();  // shortcuts reach the active window (no window manager under Xvfb)
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        QAction* fullScreen = nullptr;
+        for (QAction* a : w.findChildren<QAction*>())
+            if (a->shortcuts().contains(QKeySequence(Qt::Key_F11))) fullScreen = a;
+        QVERIFY(fullScreen);
+        QTest::keyClick(&w, Qt::Key_F11);
+        QTRY_VERIFY(fullScreen->isChecked());
+        QTest::keyClick(&w, Qt::Key_F11);
+        QTRY_VERIFY(!fullScreen->isChecked());
+        bool saveAsOpened = false;
+        QTimer::singleShot(100, [&] {
+            if (auto* d = qobject_cast<QDialog*>(QApplication::activeModalWidget())) {
+                saveAsOpened = true;
+                d->reject();
+            }
+        });
+        QTest::keyClick(&w, Qt::Key_S, Qt::ControlModifier | Qt::ShiftModifier);
+        QTRY_VERIFY(saveAsOpened);
+    }
+
     void overviewAgreesWithStudyInfo() {
         // One implementation of the score summary for the window and `study info`: an E of exactly 0.7
         // falls in numpy's bin [0.6, 0.7) (edge 7 is 0.7000000000000001), and one baseline score has
