@@ -78,6 +78,111 @@ struct SafetensorsFile::Impl {
     }
 };
 
+namespace {
+
+// Where a tensor's bytes are, for the layout check.
+struct Span {
+    uint64_t begin, end;
+    std::size_t index;
+};
+
+// The header length and its JSON object, with every bound checked against the mapped file.
+nlohmann::json readHeader(const QString& path, const uchar* map, uint64_t size, uint64_t* headerLen) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | map[i];
+    if (n > SafetensorsFile::kMaxHeaderBytes)
+        fail(path, "header length " + std::to_string(n) + " exceeds the limit of " +
+                       std::to_string(SafetensorsFile::kMaxHeaderBytes) + " bytes");
+    if (n > size - 8)
+        fail(path, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
+                       " bytes): truncated file?");
+    const char* begin = reinterpret_cast<const char*>(map + 8);
+    if (n == 0 || begin[0] != '{') fail(path, "header is not a JSON object");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(begin, begin + n);
+    } catch (const nlohmann::json::parse_error& e) {
+        fail(path, "header is not valid JSON (error at byte " + std::to_string(8 + e.byte) + ")");
+    } catch (const nlohmann::json::exception&) {
+        fail(path, "header is not valid JSON");
+    }
+    if (!header.is_object()) fail(path, "header is not a JSON object");
+    *headerLen = n;
+    return header;
+}
+
+// The shape of a tensor entry and its element count; throws if it overflows.
+uint64_t readShape(const QString& path, const std::string& name, const nlohmann::json& shape, DType dtype,
+                   TensorView& view) {
+    uint64_t numel = 1;
+    bool overflow = false;
+    for (const auto& dim : shape) {
+        if (!dim.is_number_unsigned()) failTensor(path, name, "shape entries must be non-negative integers");
+        const uint64_t d = dim.get<uint64_t>();
+        if (d > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) overflow = true;
+        if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / d) overflow = true;
+        numel *= d;
+        view.shape.push_back(static_cast<int64_t>(d));
+    }
+    if (overflow || numel > std::numeric_limits<uint64_t>::max() / dtypeSize(dtype))
+        failTensor(path, name, "shape " + view.shapeString() + " is too large");
+    return numel;
+}
+
+// One tensor entry of the header, validated against the data section [data, data + dataSize).
+TensorView readTensor(const QString& path, const std::string& name, const nlohmann::json& entry, const std::byte* data,
+                      uint64_t dataSize, Span& span) {
+    if (!entry.is_object()) failTensor(path, name, "entry is not an object");
+    const auto dtypeIt = entry.find("dtype");
+    const auto shapeIt = entry.find("shape");
+    const auto offsetsIt = entry.find("data_offsets");
+    if (dtypeIt == entry.end() || !dtypeIt->is_string()) failTensor(path, name, "missing or non-string dtype");
+    if (shapeIt == entry.end() || !shapeIt->is_array()) failTensor(path, name, "missing or non-array shape");
+    if (offsetsIt == entry.end() || !offsetsIt->is_array() || offsetsIt->size() != 2)
+        failTensor(path, name, "data_offsets must be an array of two integers");
+    const std::string dtypeString = dtypeIt->get<std::string>();
+    const auto dtype = parseDType(dtypeString);
+    if (!dtype) failTensor(path, name, "unknown dtype '" + dtypeString + "'");
+    TensorView view;
+    view.name = name;
+    view.dtype = *dtype;
+    const uint64_t bytes = readShape(path, name, *shapeIt, *dtype, view) * dtypeSize(*dtype);
+    for (const auto& off : *offsetsIt)
+        if (!off.is_number_unsigned()) failTensor(path, name, "data_offsets must be non-negative integers");
+    const uint64_t begin = (*offsetsIt)[0].get<uint64_t>();
+    const uint64_t end = (*offsetsIt)[1].get<uint64_t>();
+    if (begin > end) failTensor(path, name, "data_offsets begin after they end");
+    if (end > dataSize)
+        failTensor(path, name, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                   "] run past the end of the data (" + std::to_string(dataSize) + " bytes): truncated file?");
+    if (end - begin != bytes)
+        failTensor(path, name, "shape " + view.shapeString() + " of " + dtypeString + " needs " + std::to_string(bytes) +
+                                   " bytes but data_offsets give " + std::to_string(end - begin));
+    view.data = data + begin;
+    view.nbytes = static_cast<std::size_t>(end - begin);
+    span.begin = begin;
+    span.end = end;
+    return view;
+}
+
+// Data must be contiguous and non-overlapping, covering the data section exactly.
+void checkLayout(const QString& path, std::vector<Span> spans, const std::vector<TensorView>& tensors, uint64_t dataSize) {
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    uint64_t expected = 0;
+    for (const Span& s : spans) {
+        const std::string& name = tensors[s.index].name;
+        if (s.begin < expected) failTensor(path, name, "data overlaps the previous tensor");
+        if (s.begin > expected) failTensor(path, name, "gap in the data before this tensor");
+        expected = s.end;
+    }
+    if (expected != dataSize)
+        fail(path, "data section is " + std::to_string(dataSize) + " bytes but tensors cover " + std::to_string(expected));
+}
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::open(const QString& path) {
     auto impl = std::make_shared<Impl>();
     impl->path = path;
@@ -90,108 +195,25 @@ SafetensorsFile SafetensorsFile::open(const QString& path) {
     if (!impl->map) fail(path, "cannot memory-map: " + impl->file->errorString().toStdString());
 
     uint64_t headerLen = 0;
-    for (int i = 7; i >= 0; --i) headerLen = (headerLen << 8) | impl->map[i];
-    if (headerLen > kMaxHeaderBytes)
-        fail(path, "header length " + std::to_string(headerLen) + " exceeds the limit of " +
-                       std::to_string(kMaxHeaderBytes) + " bytes");
-    if (headerLen > impl->size - 8)
-        fail(path, "header length " + std::to_string(headerLen) + " runs past the end of the file (" +
-                       std::to_string(impl->size) + " bytes): truncated file?");
-    const char* headerBegin = reinterpret_cast<const char*>(impl->map + 8);
-    if (headerLen == 0 || headerBegin[0] != '{') fail(path, "header is not a JSON object");
-
-    nlohmann::json header;
-    try {
-        header = nlohmann::json::parse(headerBegin, headerBegin + headerLen);
-    } catch (const nlohmann::json::parse_error& e) {
-        fail(path, "header is not valid JSON (error at byte " + std::to_string(8 + e.byte) + ")");
-    } catch (const nlohmann::json::exception&) {
-        fail(path, "header is not valid JSON");
-    }
-    if (!header.is_object()) fail(path, "header is not a JSON object");
-
+    const nlohmann::json header = readHeader(path, impl->map, impl->size, &headerLen);
     const uint64_t dataStart = 8 + headerLen;
     const uint64_t dataSize = impl->size - dataStart;
     const std::byte* data = reinterpret_cast<const std::byte*>(impl->map + dataStart);
-
-    struct Span {
-        uint64_t begin, end;
-        std::size_t index;
-    };
     std::vector<Span> spans;
     for (auto it = header.begin(); it != header.end(); ++it) {
-        const std::string& name = it.key();
-        const nlohmann::json& entry = it.value();
-        if (name == "__metadata__") {
-            if (!entry.is_object()) fail(path, "__metadata__ is not an object of strings");
-            for (auto m = entry.begin(); m != entry.end(); ++m) {
+        if (it.key() == "__metadata__") {
+            if (!it.value().is_object()) fail(path, "__metadata__ is not an object of strings");
+            for (auto m = it.value().begin(); m != it.value().end(); ++m) {
                 if (!m.value().is_string()) fail(path, "__metadata__ entry '" + m.key() + "' is not a string");
                 impl->metadata[m.key()] = m.value().get<std::string>();
             }
             continue;
         }
-        if (!entry.is_object()) failTensor(path, name, "entry is not an object");
-        const auto dtypeIt = entry.find("dtype");
-        const auto shapeIt = entry.find("shape");
-        const auto offsetsIt = entry.find("data_offsets");
-        if (dtypeIt == entry.end() || !dtypeIt->is_string()) failTensor(path, name, "missing or non-string dtype");
-        if (shapeIt == entry.end() || !shapeIt->is_array()) failTensor(path, name, "missing or non-array shape");
-        if (offsetsIt == entry.end() || !offsetsIt->is_array() || offsetsIt->size() != 2)
-            failTensor(path, name, "data_offsets must be an array of two integers");
-        const std::string dtypeString = dtypeIt->get<std::string>();
-        const auto dtype = parseDType(dtypeString);
-        if (!dtype) failTensor(path, name, "unknown dtype '" + dtypeString + "'");
-
-        TensorView view;
-        view.name = name;
-        view.dtype = *dtype;
-        uint64_t numel = 1;
-        bool overflow = false;
-        for (const auto& dim : *shapeIt) {
-            if (!dim.is_number_unsigned()) failTensor(path, name, "shape entries must be non-negative integers");
-            const uint64_t d = dim.get<uint64_t>();
-            if (d > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) overflow = true;
-            if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / d) overflow = true;
-            numel *= d;
-            view.shape.push_back(static_cast<int64_t>(d));
-        }
-        const uint64_t elementSize = dtypeSize(*dtype);
-        if (overflow || numel > std::numeric_limits<uint64_t>::max() / elementSize)
-            failTensor(path, name, "shape " + view.shapeString() + " is too large");
-        for (const auto& off : *offsetsIt)
-            if (!off.is_number_unsigned()) failTensor(path, name, "data_offsets must be non-negative integers");
-        const uint64_t begin = (*offsetsIt)[0].get<uint64_t>();
-        const uint64_t end = (*offsetsIt)[1].get<uint64_t>();
-        if (begin > end) failTensor(path, name, "data_offsets begin after they end");
-        if (end > dataSize)
-            failTensor(path, name, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                                       "] run past the end of the data (" + std::to_string(dataSize) +
-                                       " bytes): truncated file?");
-        if (end - begin != numel * elementSize)
-            failTensor(path, name, "shape " + view.shapeString() + " of " + dtypeString + " needs " +
-                                       std::to_string(numel * elementSize) + " bytes but data_offsets give " +
-                                       std::to_string(end - begin));
-        view.data = data + begin;
-        view.nbytes = static_cast<std::size_t>(end - begin);
-        spans.push_back({begin, end, impl->tensors.size()});
-        impl->tensors.push_back(std::move(view));
+        Span span{0, 0, impl->tensors.size()};
+        impl->tensors.push_back(readTensor(path, it.key(), it.value(), data, dataSize, span));
+        spans.push_back(span);
     }
-
-    // Data must be contiguous and non-overlapping, covering the data section exactly.
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
-    uint64_t expected = 0;
-    for (const Span& s : spans) {
-        const std::string& name = impl->tensors[s.index].name;
-        if (s.begin < expected) failTensor(path, name, "data overlaps the previous tensor");
-        if (s.begin > expected) failTensor(path, name, "gap in the data before this tensor");
-        expected = s.end;
-    }
-    if (expected != dataSize)
-        fail(path, "data section is " + std::to_string(dataSize) + " bytes but tensors cover " +
-                       std::to_string(expected));
-
+    checkLayout(path, std::move(spans), impl->tensors, dataSize);
     std::sort(impl->tensors.begin(), impl->tensors.end(),
               [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
     SafetensorsFile result;

@@ -72,14 +72,46 @@ static Provenance withModelPaths(Provenance p, const QString& bundlePath) {
     return p;
 }
 
-void saveBundle(const Study& study, const QString& path) {
-    const int64_t heads = static_cast<int64_t>(study.nLayers) * study.nHeads;
-    if (heads <= 0) throw Error("cannot save study: model shape (layers x heads) is not set");
+namespace {
+
+// The study as the bundle's columns: neurons, their contexts, the look-ups, the corpus sources.
+struct BundleColumns {
     Columns c;
     LookupColumns lookups;
     std::map<std::string, int32_t> sourceIndex;
     json sources = json::array();
-    for (const NeuronResult& n : study.neurons) {
+    int64_t heads = 0;
+
+    void addContext(const NeuronResult& n, const NeuronContext& x) {
+        const std::string where = neuronName(n.neuron.ref) + " context of document " + std::to_string(x.doc);
+        auto [it, inserted] = sourceIndex.emplace(x.docSource, static_cast<int32_t>(sourceIndex.size()));
+        if (inserted) sources.push_back(x.docSource);
+        c.contextDoc.push_back(x.doc);
+        c.contextDocLine.push_back(x.docLine);
+        c.contextSource.push_back(it->second);
+        c.contextPosition.push_back(x.position);
+        c.contextStart.push_back(x.start);
+        c.contextActivation.push_back(x.activation);
+        c.contextTruncated.push_back(x.truncatedActivation);
+        c.contextTokens.insert(c.contextTokens.end(), x.tokens.begin(), x.tokens.end());
+        std::vector<float> acts = x.tokenActivations;
+        if (acts.empty()) acts.assign(x.tokens.size(), std::numeric_limits<float>::quiet_NaN());
+        requireSize(acts.size(), x.tokens.size(), where + " token activations");
+        c.contextTokenActivations.insert(c.contextTokenActivations.end(), acts.begin(), acts.end());
+        c.contextTokenOffset.push_back(static_cast<int64_t>(c.contextTokens.size()));
+        c.contextText += x.text;
+        c.contextTextOffset.push_back(static_cast<int64_t>(c.contextText.size()));
+        requireSize(x.headScores.size(), heads, where + " head scores");
+        c.contextHeadScores.insert(c.contextHeadScores.end(), x.headScores.begin(), x.headScores.end());
+        std::vector<uint8_t> active = x.active;
+        if (active.empty()) active.assign(heads, 0);
+        requireSize(active.size(), heads, where + " active mask");
+        c.contextActive.insert(c.contextActive.end(), active.begin(), active.end());
+        c.contextKept.push_back(x.kept ? 1 : 0);
+        lookups.addContext(x);
+    }
+
+    void addNeuron(const NeuronResult& n) {
         c.neuronLayer.push_back(n.neuron.ref.layer);
         c.neuronIndex.push_back(n.neuron.ref.neuron);
         c.neuronToken.push_back(n.neuron.tokenId);
@@ -96,40 +128,17 @@ void saveBundle(const Study& study, const QString& path) {
         if (fraction.empty()) fraction.assign(heads, 0.f);
         requireSize(fraction.size(), heads, neuronName(n.neuron.ref) + " active fractions");
         c.neuronActiveFraction.insert(c.neuronActiveFraction.end(), fraction.begin(), fraction.end());
-        for (const NeuronContext& x : n.contexts) {
-            const std::string where = neuronName(n.neuron.ref) + " context of document " + std::to_string(x.doc);
-            auto [it, inserted] = sourceIndex.emplace(x.docSource, static_cast<int32_t>(sourceIndex.size()));
-            if (inserted) sources.push_back(x.docSource);
-            c.contextDoc.push_back(x.doc);
-            c.contextDocLine.push_back(x.docLine);
-            c.contextSource.push_back(it->second);
-            c.contextPosition.push_back(x.position);
-            c.contextStart.push_back(x.start);
-            c.contextActivation.push_back(x.activation);
-            c.contextTruncated.push_back(x.truncatedActivation);
-            c.contextTokens.insert(c.contextTokens.end(), x.tokens.begin(), x.tokens.end());
-            std::vector<float> acts = x.tokenActivations;
-            if (acts.empty()) acts.assign(x.tokens.size(), std::numeric_limits<float>::quiet_NaN());
-            requireSize(acts.size(), x.tokens.size(), where + " token activations");
-            c.contextTokenActivations.insert(c.contextTokenActivations.end(), acts.begin(), acts.end());
-            c.contextTokenOffset.push_back(static_cast<int64_t>(c.contextTokens.size()));
-            c.contextText += x.text;
-            c.contextTextOffset.push_back(static_cast<int64_t>(c.contextText.size()));
-            requireSize(x.headScores.size(), heads, where + " head scores");
-            c.contextHeadScores.insert(c.contextHeadScores.end(), x.headScores.begin(), x.headScores.end());
-            std::vector<uint8_t> active = x.active;
-            if (active.empty()) active.assign(heads, 0);
-            requireSize(active.size(), heads, where + " active mask");
-            c.contextActive.insert(c.contextActive.end(), active.begin(), active.end());
-            c.contextKept.push_back(x.kept ? 1 : 0);
-            lookups.addContext(x);
-        }
+        for (const NeuronContext& x : n.contexts) addContext(n, x);
         c.neuronContextOffset.push_back(static_cast<int64_t>(c.contextDoc.size()));
     }
+};
 
+// Adds every column to the writer (borrowed: `b` must outlive the write).
+void addColumns(io::SafetensorsWriter& w, const BundleColumns& b, const Study& study) {
+    const Columns& c = b.c;
+    const int64_t heads = b.heads;
     const int64_t n = static_cast<int64_t>(study.neurons.size());
     const int64_t nc = static_cast<int64_t>(c.contextDoc.size());
-    io::SafetensorsWriter w;
     addColumn(w, "neurons.layer", DType::I32, {n}, c.neuronLayer);
     addColumn(w, "neurons.neuron", DType::I32, {n}, c.neuronIndex);
     addColumn(w, "neurons.token_id", DType::I32, {n}, c.neuronToken);
@@ -159,22 +168,27 @@ void saveBundle(const Study& study, const QString& path) {
     addColumn(w, "contexts.head_scores", DType::F32, {nc, heads}, c.contextHeadScores);
     addColumn(w, "contexts.active", DType::U8, {nc, heads}, c.contextActive);
     addColumn(w, "contexts.kept", DType::U8, {nc}, c.contextKept);
-    lookups.addTo(w);
+    b.lookups.addTo(w);
     for (const LayerCongruence& lc : study.congruence) {
         const std::string prefix = "congruence.L" + std::to_string(lc.layer);
         requireSize(lc.argmaxToken.size(), lc.maxValue.size(), prefix + " argmax");
         addColumn(w, prefix + ".max", DType::F32, {int64_t(lc.maxValue.size())}, lc.maxValue);
         addColumn(w, prefix + ".argmax", DType::I32, {int64_t(lc.argmaxToken.size())}, lc.argmaxToken);
     }
+}
 
+// The metadata document: schema, model shape, counts, provenance, parameters and the small records.
+ordered_json metadataDocument(const Study& study, const BundleColumns& b, const QString& path) {
+    const int64_t n = static_cast<int64_t>(study.neurons.size());
+    const int64_t nc = static_cast<int64_t>(b.c.contextDoc.size());
     ordered_json doc;
     doc["schema"] = kSchemaName;
     doc["schema_version"] = Study::kSchemaVersion;
     doc["model"] = {{"n_layers", study.nLayers}, {"n_heads", study.nHeads}, {"d_mlp", study.dMlp}};
-    doc["counts"] = {{"neurons", n}, {"contexts", nc}, {"tokens", int64_t(c.contextTokens.size())}};
+    doc["counts"] = {{"neurons", n}, {"contexts", nc}, {"tokens", int64_t(b.c.contextTokens.size())}};
     doc["provenance"] = toJson(withModelPaths(study.provenance, path));
     doc["parameters"] = toJson(study.parameters);
-    doc["sources"] = sources;
+    doc["sources"] = b.sources;
     json congruenceLayers = json::array();
     for (const LayerCongruence& lc : study.congruence) congruenceLayers.push_back(lc.layer);
     doc["congruence_layers"] = congruenceLayers;
@@ -188,6 +202,19 @@ void saveBundle(const Study& study, const QString& path) {
     }
     if (!study.heldOut.corpus.empty() || !study.heldOut.corpusHash.empty()) doc["held_out"] = toJson(study.heldOut);
     doc["extra"] = study.extra;
+    return doc;
+}
+
+}  // namespace
+
+void saveBundle(const Study& study, const QString& path) {
+    BundleColumns columns;
+    columns.heads = static_cast<int64_t>(study.nLayers) * study.nHeads;
+    if (columns.heads <= 0) throw Error("cannot save study: model shape (layers x heads) is not set");
+    for (const NeuronResult& n : study.neurons) columns.addNeuron(n);
+    io::SafetensorsWriter w;
+    addColumns(w, columns, study);
+    const ordered_json doc = metadataDocument(study, columns, path);
     std::string metadata;
     try {
         metadata = doc.dump();
