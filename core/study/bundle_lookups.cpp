@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/base/error.h"
+
 namespace headlight {
 
 using io::DType;
@@ -27,11 +29,14 @@ constexpr const char* kContributions = "lookups.contributions";
 
 void LookupColumns::addContext(const NeuronContext& context) {
     for (const HeadLookup& l : context.lookups) {
+        if (l.attention.size() != l.contributions.size())
+            throw Error("cannot save study: the look-up of head " + std::to_string(l.head) + " has " +
+                        std::to_string(l.attention.size()) + " attention values and " +
+                        std::to_string(l.contributions.size()) + " contributions");
         head_.push_back(l.head);
         score_.push_back(l.score);
         attention_.insert(attention_.end(), l.attention.begin(), l.attention.end());
         contributions_.insert(contributions_.end(), l.contributions.begin(), l.contributions.end());
-        contributions_.resize(attention_.size(), std::nanf(""));  // the two rows have one length
         valueOffset_.push_back(static_cast<int64_t>(attention_.size()));
     }
     contextOffset_.push_back(static_cast<int64_t>(head_.size()));

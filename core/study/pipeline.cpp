@@ -37,6 +37,12 @@ Progress stepProgress(const Progress& parent, const std::string& step) {
     }, parent.token());
 }
 
+// The studied layers default to the model's last 3.
+void defaultLayers(StudyParameters& p, const ModelConfig& c) {
+    if (p.layers.empty())
+        for (int l = std::max(0, c.nLayers - 3); l < c.nLayers; ++l) p.layers.push_back(l);
+}
+
 void validate(const StudyParameters& p, const ModelConfig& c) {
     if (p.layers.empty()) throw Error("no layers to study");
     for (int l : p.layers)
@@ -345,8 +351,7 @@ std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options
     const Transformer model = loadModel(options.model, options.rawWeights, false, progress);
     const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
     StudyParameters p = options.parameters;
-    if (p.layers.empty())
-        for (int l = std::max(0, model.config().nLayers - 3); l < model.config().nLayers; ++l) p.layers.push_back(l);
+    defaultLayers(p, model.config());
     validate(p, model.config());
     return selectNeurons(model, tokenizer, computeCongruence(model, p.layers, stepProgress(progress, "congruence")), p);
 }
@@ -360,8 +365,7 @@ std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, 
         throw Error("token '" + token + "' is " + std::to_string(ids.size()) + " tokens of this tokenizer, not one");
     StudyParameters p = options.parameters;
     p.topK = p.randomPerLayer = 0;  // no selection here: `top` counts rows (-1: all)
-    if (p.layers.empty())
-        for (int l = std::max(0, model.config().nLayers - 3); l < model.config().nLayers; ++l) p.layers.push_back(l);
+    defaultLayers(p, model.config());
     validate(p, model.config());
     std::map<int, LayerCongruence> byLayer;
     for (LayerCongruence& lc : computeCongruence(model, p.layers, stepProgress(progress, "congruence")))
@@ -418,8 +422,7 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     study.parameters = options.parameters;
     StudyParameters& p = study.parameters;
     p.batchTokens = options.batchTokens;
-    if (p.layers.empty())
-        for (int l = std::max(0, config.nLayers - 3); l < config.nLayers; ++l) p.layers.push_back(l);
+    defaultLayers(p, config);
     validate(p, config);
     study.nLayers = config.nLayers;
     study.nHeads = config.nHeads;
