@@ -11,8 +11,10 @@
 
 #include "core/analysis/corpus.h"
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 
 using namespace headlight::analysis;
+using headlight::isValidUtf8;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;

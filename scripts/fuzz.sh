@@ -35,7 +35,10 @@ seed() {  # seed TARGET: fills BUILD/fuzz-corpus/TARGET with the fixtures' files
     fuzz_hub_json)
       printf '{"id":"org/x","sha":"1111111111111111111111111111111111111111","siblings":[{"rfilename":"config.json"},{"rfilename":"model.safetensors"}]}' >"$d/rev"
       printf '{"metadata":{"total_size":8},"weight_map":{"a.weight":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}' >"$d/index" ;;
-    fuzz_llm_text) printf '<think>hm</think> Yes.' >"$d/a"; printf 'No' >"$d/b"; printf 'Wed, 21 Oct 2015 07:28:00 GMT' >"$d/c"; printf '1.5' >"$d/d" ;;
+    fuzz_llm_text) printf '<think>hm</think> Yes.' >"$d/a"; printf 'No' >"$d/b"; printf 'Wed, 21 Oct 2015 07:28:00 GMT' >"$d/c"; printf '1.5' >"$d/d"
+      printf '{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Yes","reasoning_content":"hm"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":1}}' >"$d/reply"
+      printf '{"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"stop"}]}' >"$d/refusal"
+      printf '{"error":{"message":"Unsupported parameter: '"'"'max_tokens'"'"' is not supported with this model. Use '"'"'max_completion_tokens'"'"' instead.","type":"invalid_request_error","param":"max_tokens"}}' >"$d/unsupported" ;;
   esac
 }
 

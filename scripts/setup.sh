@@ -28,6 +28,8 @@ PACKAGES=(
   dpkg-dev file desktop-file-utils appstream shared-mime-info man-db
   # scale-out: Slurm (slurmctld, slurmd, slurm-client) + munge for tests/test_slurm.sh, GNU parallel
   slurm-wlm munge parallel
+  # sanitizer builds (cmake/sanitizers.cmake): a private libtorch_cpu without its unused OpenCV/Qt 5 deps
+  patchelf
 )
 for arg in "$@"; do
   case "$arg" in

@@ -12,6 +12,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/study/bundle.h"
+#include "core/study/bundle_texts.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -359,25 +360,79 @@ private Q_SLOTS:
         QVERIFY(t.elapsed() < 2000);
     }
 
-    void metadataOverTheReaderLimitIsNeverWritten() {
-        // One huge explainer reply used to produce a bundle that no command could open again. Now the
-        // save is refused with a clear error and the previous bundle stays as it was.
-        saveBundle(makeStudy(), path("big.headlight"));
-        const QByteArray before = io::readFile(path("big.headlight"));
+    void longTextsLiveInATensor() {
+        // One huge explainer reply used to produce a bundle that no command could open again (the
+        // metadata header is capped at the reader's limit). Long texts now live in tensor 'texts':
+        // a reply larger than that limit saves, reopens intact, and the header stays small.
         Study s = makeStudy();
         HeadExplanation e;
         e.neuron = {2, 0};
         e.head = 1;
         e.source = "llm";
         e.explanation = "x";
+        e.prompt = std::string(300, 'p') + "\xC3\xA9";  // just over the inline limit, with UTF-8
         e.reply.assign(io::SafetensorsFile::kMaxHeaderBytes + 1, 'r');
+        ExplanationTest t;
+        t.text = std::string(kInlineTextBytes, 't');  // at the limit: stays inline
+        t.reply = "Yes";
+        t.label = true;
+        t.predicted = true;
+        e.tests.push_back(t);
+        s.explanations.push_back(e);
+        saveBundle(s, path("big.headlight"));
+        const auto st = io::SafetensorsFile::open(path("big.headlight"));
+        QVERIFY(st.metadata().at("headlight").size() < 100000);
+        QVERIFY(st.find(kTextsTensor));
+        QCOMPARE(st.find(kTextsTensor)->nbytes, e.reply.size() + e.prompt.size());
+        const Bundle b = Bundle::open(path("big.headlight"));
+        QCOMPARE(b.explanations().size(), std::size_t(1));
+        QVERIFY(b.explanations()[0].reply == e.reply);
+        QVERIFY(b.explanations()[0].prompt == e.prompt);
+        QVERIFY(b.explanations()[0].tests.at(0).text == t.text);
+        QCOMPARE(b.explanations()[0].explanation, std::string("x"));
+    }
+
+    void metadataOverTheReaderLimitIsNeverWritten() {
+        // Many short records can still make a header over the reader's limit: the save is refused with
+        // a clear error and the previous bundle stays as it was. 210,000 test contexts of 256 quotes
+        // each are 54 MB as text and over 100 MiB once escaped into the header.
+        saveBundle(makeStudy(), path("many.headlight"));
+        const QByteArray before = io::readFile(path("many.headlight"));
+        Study s = makeStudy();
+        HeadExplanation e;
+        e.neuron = {2, 0};
+        e.head = 1;
+        e.source = "llm";
+        e.explanation = "x";
+        ExplanationTest t;
+        t.text.assign(kInlineTextBytes, '"');
+        e.tests.assign(210000, t);
         s.explanations.push_back(std::move(e));
-        HL_EXPECT_ERROR(saveBundle(s, path("big.headlight")), "big.headlight", "over the bundle reader's limit", "1 explanation records");
-        QCOMPARE(io::readFile(path("big.headlight")), before);
-        // Just under the limit in the metadata, over it once escaped into the header: the writer refuses.
-        s.explanations[0].reply.assign((io::SafetensorsFile::kMaxHeaderBytes - 8192) / 2, '"');
-        HL_EXPECT_ERROR(saveBundle(s, path("big.headlight")), "big.headlight", "over the reader's limit");
-        QCOMPARE(io::readFile(path("big.headlight")), before);
+        HL_EXPECT_ERROR(saveBundle(s, path("many.headlight")), "many.headlight", "over the", "limit");
+        QCOMPARE(io::readFile(path("many.headlight")), before);
+    }
+
+    void textReferencesAreChecked() {
+        using W = io::SafetensorsWriter;
+        auto withReference = [](const nlohmann::json& ref, int blobBytes) {
+            return [ref, blobBytes](W& w, nlohmann::json& j) {
+                j["explanations"] = nlohmann::json::array({{{"layer", 2}, {"neuron", 0}, {"baseline", false}, {"head_index", 1},
+                                                           {"source", "llm"}, {"explanation", ref}}});
+                std::vector<uint8_t> blob(static_cast<std::size_t>(blobBytes), uint8_t('a'));
+                if (blobBytes > 1) blob[1] = 0xFF;
+                w.add(kTextsTensor, io::DType::U8, {blobBytes}, blob);
+            };
+        };
+        HL_EXPECT_ERROR(Bundle::open(rewritten("ref1.headlight", withReference({{"text", {0, 99}}}, 8))),
+                        "ref1.headlight", "points outside tensor 'texts'", "length 99");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("ref2.headlight", withReference({{"text", {0, 4}}}, 8))),
+                        "ref2.headlight", "tensor 'texts' bytes 0..4 are not valid UTF-8");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("ref3.headlight", withReference({{"text", {-1, 2}}}, 8))),
+                        "ref3.headlight", "points outside");
+        HL_EXPECT_ERROR(Bundle::open(rewritten("ref4.headlight", withReference({{"text", {"0", 2}}}, 8))),
+                        "ref4.headlight", "not [offset, length]");
+        const Bundle ok = Bundle::open(rewritten("ref5.headlight", withReference({{"text", {2, 3}}}, 8)));
+        QCOMPARE(ok.explanations().at(0).explanation, std::string("aaa"));
     }
 
     void exportToAFullDiskFails() {

@@ -12,6 +12,7 @@
 
 #include "core/analysis/corpus.h"
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 #include "tests/test_util.h"
 
 using namespace headlight;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QStringDecoder>
 #include <QTemporaryDir>
@@ -569,6 +570,29 @@ private Q_SLOTS:
         QFETCH(QString, expected);
         const QString path = writeFile(QStringLiteral("bad_%1.json").arg(QTest::currentDataTag()).replace(u' ', u'_'), content);
         HL_EXPECT_ERROR(Tokenizer::fromTokenizerJson(path), qPrintable(path), qPrintable(expected));
+    }
+
+    // A malformed tokenizer.json whose normalizers multiply the text (a Replace of "a" by eight "a",
+    // chained twelve times: 8^12 times longer) is refused when it would grow a text past the bound,
+    // instead of allocating gigabytes. One step of it alone is still applied as written.
+    void multiplyingNormalizerIsRefused() {
+        QFile f(test::fixture(QStringLiteral("stories260k/tokenizer.json")));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        json j = json::parse(f.readAll().toStdString());
+        const json step = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aaaaaaaa"}};
+        j["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array()}};
+        for (int k = 0; k < 12; ++k) j["normalizer"]["normalizers"].push_back(step);
+        const Tokenizer bad = Tokenizer::fromTokenizerJson(writeJson(QStringLiteral("multiplying.json"), j));
+        QElapsedTimer t;
+        t.start();
+        HL_EXPECT_ERROR(bad.encode(QStringLiteral("banana ").repeated(200)), "normalizer Sequence step would grow a text of 1400",
+                        "tokenizer.json is malformed");
+        QVERIFY(t.elapsed() < 5000);
+        j["normalizer"] = step;
+        const Tokenizer once = Tokenizer::fromTokenizerJson(writeJson(QStringLiteral("once.json"), j));
+        j["normalizer"] = nullptr;
+        const Tokenizer plain = Tokenizer::fromTokenizerJson(writeJson(QStringLiteral("plain.json"), j));
+        QCOMPARE(once.encode(QStringLiteral("a")).ids, plain.encode(QStringLiteral("aaaaaaaa")).ids);
     }
 
     void missingFiles() {

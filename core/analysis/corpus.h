@@ -38,18 +38,6 @@
 
 namespace headlight::analysis {
 
-// ---- UTF-8 ------------------------------------------------------------------------------------------
-
-// True if `bytes` is well-formed UTF-8 (no overlongs, surrogates, code points above U+10FFFF).
-bool isValidUtf8(std::string_view bytes);
-
-// Appends `bytes` to `out` with every maximal invalid subsequence replaced by U+FFFD (EF BF BD);
-// returns the number of replacements made (0 when `bytes` was valid).
-std::size_t repairUtf8(std::string_view bytes, std::string& out);
-
-// Number of Unicode code points in well-formed UTF-8 `text` (continuation bytes are not counted).
-std::size_t countCodePoints(std::string_view text);
-
 // ---- Records ----------------------------------------------------------------------------------------
 
 enum class CorpusFormat {

@@ -10,6 +10,7 @@
 
 #include "core/analysis/corpus.h"
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 
 namespace headlight::analysis {
 

@@ -6,9 +6,9 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QStandardPaths>
-#include <QStringDecoder>
 
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 
 namespace headlight::llm {
 
@@ -111,11 +111,11 @@ PromptTemplate loadTemplate(const std::string& name, const QString& directory) {
         QFile f(path);
         if (!f.open(QIODevice::ReadOnly))
             throw Error("prompt template " + path.toStdString() + " cannot be read: " + f.errorString().toStdString());
-        const QByteArray bytes = f.readAll();
-        QStringDecoder decoder(QStringDecoder::Utf8);
-        const QString text = decoder(bytes);
-        if (decoder.hasError()) throw Error("prompt template " + path.toStdString() + " is not valid UTF-8");
-        return PromptTemplate{name, text.toStdString(), path.toStdString()};
+        QByteArray bytes = f.readAll();
+        if (bytes.startsWith("\xEF\xBB\xBF")) bytes.remove(0, 3);  // an editor's byte order mark
+        if (!isValidUtf8(std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size()))))
+            throw Error("prompt template " + path.toStdString() + " is not valid UTF-8");
+        return PromptTemplate{name, bytes.toStdString(), path.toStdString()};
     }
     return builtInTemplate(name);
 }

@@ -69,10 +69,6 @@ std::optional<unsigned char> byteFallbackValue(const QString& token) {
     return static_cast<unsigned char>(high * 16 + low);
 }
 
-bool isValidUtf8(const std::string& bytes) {
-    return decodeUtf8Lossy(bytes).toUtf8() == QByteArray::fromStdString(bytes);
-}
-
 // Runs of byte tokens become the text they encode; if that is not valid UTF-8, one U+FFFD per byte.
 class ByteFallbackDecoder : public Decoder {
 public:

@@ -146,7 +146,11 @@ class SequenceNormalizer : public Normalizer {
 public:
     explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
     AlignedText apply(AlignedText in) const override {
-        for (const auto& step : steps_) in = step->apply(std::move(in));
+        const int64_t original = in.size();
+        for (const auto& step : steps_) {
+            in = step->apply(std::move(in));
+            checkGrowth(original, in.size(), "normalizer Sequence");
+        }
         return in;
     }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/error.h"
 #include "core/model/tokenizer_json.h"
 
 namespace headlight::tokenizer_detail {
@@ -61,10 +62,20 @@ void TextPattern::findAll(QStringView text, std::vector<std::pair<int, int>>& ou
         out.emplace_back(static_cast<int>(at), static_cast<int>(at + literal_.size()));
 }
 
+void checkGrowth(int64_t originalUnits, int64_t newUnits, const char* what) {
+    if (newUnits > kMaxTextGrowth * originalUnits + 4096)
+        throw Error(std::string("tokenizer: the ") + what + " step would grow a text of " + std::to_string(originalUnits) +
+                    " UTF-16 units to " + std::to_string(newUnits) + " (more than " + std::to_string(kMaxTextGrowth) +
+                    " times): the tokenizer.json is malformed");
+}
+
 AlignedText replaceAligned(const AlignedText& in, const TextPattern& pattern, const QString& content) {
     std::vector<std::pair<int, int>> matches;
     pattern.findAll(in.text(), matches);
     if (matches.empty()) return in;
+    int64_t replaced = 0;
+    for (const auto& [begin, end] : matches) replaced += end - begin;
+    checkGrowth(in.size(), int64_t(in.size()) - replaced + int64_t(matches.size()) * content.size(), "Replace");
     AlignedTextBuilder out;
     int previous = 0;
     for (const auto& [begin, end] : matches) {

@@ -2,6 +2,7 @@
 // edits of aligned text the stages make with them (replace, prepend). Not part of the public interface.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,7 +36,14 @@ private:
     bool isRegex_ = false;
 };
 
+// A normalizer or decoder may make a text at most this much longer (NFKC's longest expansion is 18
+// characters for one): `checkGrowth` throws before a malformed tokenizer.json (a Replace that
+// multiplies, chained in a Sequence) allocates gigabytes.
+inline constexpr int64_t kMaxTextGrowth = 32;
+void checkGrowth(int64_t originalUnits, int64_t newUnits, const char* what);
+
 // Replaces every match of `pattern` by `content`; the new text stands for what it replaced.
+// Throws headlight::Error if the result would break checkGrowth's bound.
 AlignedText replaceAligned(const AlignedText& in, const TextPattern& pattern, const QString& content);
 // `prefix` inserted in front, standing for nothing (an empty range where the text starts).
 AlignedText prependAligned(const AlignedText& in, const QString& prefix);

@@ -105,126 +105,12 @@ CodePointIndex::CodePointIndex(QStringView text) {
 // ---------------------------------------------------------------------------------------------------
 // UTF-8
 
-void appendUtf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-}
-
 std::string toUtf8(QStringView text) {
     std::string out;
     out.reserve(static_cast<size_t>(text.size()));
     for (int u = 0; u < text.size(); u += codePointLength(text, u)) {
         const char32_t cp = codePointAt(text, u);
         appendUtf8(out, QChar::isSurrogate(cp) ? char32_t(QChar::ReplacementCharacter) : cp);
-    }
-    return out;
-}
-
-namespace {
-
-// Length of the sequence a lead byte starts and the allowed range of its second byte (RFC 3629 table);
-// length 0 for a byte that cannot start a sequence.
-struct LeadByte {
-    int length;
-    unsigned char secondMin;
-    unsigned char secondMax;
-};
-
-LeadByte leadByte(unsigned char b) {
-    if (b >= 0xC2 && b <= 0xDF) return {2, 0x80, 0xBF};
-    if (b == 0xE0) return {3, 0xA0, 0xBF};
-    if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) return {3, 0x80, 0xBF};
-    if (b == 0xED) return {3, 0x80, 0x9F};
-    if (b == 0xF0) return {4, 0x90, 0xBF};
-    if (b >= 0xF1 && b <= 0xF3) return {4, 0x80, 0xBF};
-    if (b == 0xF4) return {4, 0x80, 0x8F};
-    return {0, 0, 0};
-}
-
-}  // namespace
-
-namespace {
-
-bool isValidUtf8(std::string_view bytes) {
-    const size_t n = bytes.size();
-    size_t i = 0;
-    while (i < n) {
-        const auto b = static_cast<unsigned char>(bytes[i]);
-        if (b < 0x80) {
-            ++i;
-            continue;
-        }
-        const LeadByte lead = leadByte(b);
-        if (lead.length == 0 || i + static_cast<size_t>(lead.length) > n) return false;
-        const auto second = static_cast<unsigned char>(bytes[i + 1]);
-        if (second < lead.secondMin || second > lead.secondMax) return false;
-        for (int k = 2; k < lead.length; ++k)
-            if ((static_cast<unsigned char>(bytes[i + static_cast<size_t>(k)]) & 0xC0) != 0x80) return false;
-        i += static_cast<size_t>(lead.length);
-    }
-    return true;
-}
-
-}  // namespace
-
-QString decodeUtf8Lossy(std::string_view bytes) {
-    if (isValidUtf8(bytes)) {
-        // Qt's fast decoder, told to keep a leading byte order mark.
-        QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
-        return utf8(QByteArrayView(bytes.data(), static_cast<qsizetype>(bytes.size())));
-    }
-    QString out;
-    out.reserve(static_cast<qsizetype>(bytes.size()));
-    const size_t n = bytes.size();
-    size_t i = 0;
-    while (i < n) {
-        const auto b = static_cast<unsigned char>(bytes[i]);
-        if (b < 0x80) {
-            out.append(QChar(b));
-            ++i;
-            continue;
-        }
-        const LeadByte lead = leadByte(b);
-        if (lead.length == 0) {
-            out.append(QChar(QChar::ReplacementCharacter));
-            ++i;
-            continue;
-        }
-        char32_t cp = b & (0xFF >> (lead.length + 1));
-        size_t k = 1;
-        for (; k < static_cast<size_t>(lead.length) && i + k < n; ++k) {
-            const auto c = static_cast<unsigned char>(bytes[i + k]);
-            const unsigned char lo = k == 1 ? lead.secondMin : 0x80;
-            const unsigned char hi = k == 1 ? lead.secondMax : 0xBF;
-            if (c < lo || c > hi) break;
-            cp = (cp << 6) | (c & 0x3F);
-        }
-        if (k < static_cast<size_t>(lead.length)) {
-            // Invalid or truncated: the valid prefix read so far is one replacement character.
-            out.append(QChar(QChar::ReplacementCharacter));
-            i += k;
-            continue;
-        }
-        if (QChar::requiresSurrogates(cp)) {
-            out.append(QChar(QChar::highSurrogate(cp)));
-            out.append(QChar(QChar::lowSurrogate(cp)));
-        } else {
-            out.append(QChar(static_cast<char16_t>(cp)));
-        }
-        i += k;
     }
     return out;
 }

@@ -10,6 +10,8 @@
 #include <QString>
 #include <QStringView>
 
+#include "core/base/utf8.h"
+
 namespace headlight::tokenizer_detail {
 
 // A half-open range [start, end) of UTF-16 units of the original text.
@@ -76,12 +78,7 @@ private:
     std::vector<int> before_;  // code points before each unit; empty when the text has no surrogates
 };
 
-void appendUtf8(std::string& out, char32_t codePoint);
 std::string toUtf8(QStringView text);
-// Decodes UTF-8 like Rust's String::from_utf8_lossy (the reference tokenizers' behaviour): every maximal
-// invalid subsequence becomes one U+FFFD. Used instead of QString::fromUtf8, which drops a leading
-// U+FEFF (byte order mark) that is text here.
-QString decodeUtf8Lossy(std::string_view bytes);
 
 // GPT-2's byte-level alphabet: every byte is shown as a printable character ("Ġ" for a space).
 char16_t byteLevelChar(unsigned char byte);

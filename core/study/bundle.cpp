@@ -8,10 +8,11 @@
 #include <QDir>
 #include <QFileInfo>
 
-#include "core/analysis/corpus.h"
 #include "core/base/error.h"
+#include "core/base/utf8.h"
 #include "core/io/safetensors.h"
 #include "core/study/bundle_lookups.h"
+#include "core/study/bundle_texts.h"
 #include "core/study/study_json.h"
 
 namespace headlight {
@@ -214,7 +215,10 @@ void saveBundle(const Study& study, const QString& path) {
     for (const NeuronResult& n : study.neurons) columns.addNeuron(n);
     io::SafetensorsWriter w;
     addColumns(w, columns, study);
-    const ordered_json doc = metadataDocument(study, columns, path);
+    ordered_json doc = metadataDocument(study, columns, path);
+    std::string texts;  // the records' long texts (bundle_texts.h); borrowed by the writer
+    if (doc.contains("explanations")) spillLongTexts(doc["explanations"], texts);
+    if (!texts.empty()) w.addBorrowed(kTextsTensor, DType::U8, {static_cast<int64_t>(texts.size())}, texts.data(), texts.size());
     std::string metadata;
     try {
         metadata = doc.dump();
@@ -225,8 +229,7 @@ void saveBundle(const Study& study, const QString& path) {
     if (metadata.size() > io::SafetensorsFile::kMaxHeaderBytes)
         throw Error("cannot save study to " + path.toStdString() + ": its metadata is " + std::to_string(metadata.size()) +
                     " bytes, over the bundle reader's limit of " + std::to_string(io::SafetensorsFile::kMaxHeaderBytes) +
-                    " bytes (" + std::to_string(study.explanations.size()) +
-                    " explanation records with their prompts and replies are stored there: split the study)");
+                    " bytes (" + std::to_string(study.explanations.size()) + " explanation records): split the study)");
     w.setMetadata(kMetadataKey, metadata);
     w.setMetadata("format", "headlight");
     w.write(path);
@@ -391,7 +394,14 @@ void Bundle::Impl::readRecords(const json& doc, const std::string& where) {
         ablations.push_back(ablationFromJson(a, where));
         checkRef(ablations.back().neuron, ablations.back().head, "ablations", ablations.size() - 1);
     }
-    for (const json& e : doc.value("explanations", json::array())) {
+    json explanationRecords = doc.value("explanations", json::array());
+    std::string_view texts;
+    if (file.find(kTextsTensor)) {
+        const auto bytes = column<uint8_t>(kTextsTensor, DType::U8, {-1});
+        texts = std::string_view(reinterpret_cast<const char*>(bytes.data), static_cast<std::size_t>(bytes.size));
+    }
+    restoreLongTexts(explanationRecords, texts, [this](const std::string& what) { fail(what); });
+    for (const json& e : explanationRecords) {
         HeadExplanation x = headExplanationFromJson(e, where);
         checkRef(x.neuron, x.head, "explanations", explanations.size());
         const std::string at = "metadata field 'explanations' entry " + std::to_string(explanations.size());
@@ -414,7 +424,7 @@ void Bundle::Impl::validateColumns() const {
         if (neuronToken[i] < 0) fail(entry("neurons.token_id", i) + " is negative");
         if (!plausible(neuronCongruence[i])) fail(entry("neurons.congruence", i) + " is not a finite value of plausible size");
         if (neuronBaseline[i] > 1) fail(entry("neurons.baseline", i) + " is not 0 or 1");
-        if (!analysis::isValidUtf8(text(neuronTokenText, neuronTokenTextOffset, i))) fail(entry("neurons.token_text", i) + " is not valid UTF-8");
+        if (!isValidUtf8(text(neuronTokenText, neuronTokenTextOffset, i))) fail(entry("neurons.token_text", i) + " is not valid UTF-8");
     }
     for (int64_t i = 0; i < contexts; ++i) {
         const int32_t pos = contextPosition[i], start = contextStart[i];
@@ -431,7 +441,7 @@ void Bundle::Impl::validateColumns() const {
         if (!std::isnan(truncated) && !plausible(truncated))
             fail(entry("contexts.truncated_activation", i) + " is not a finite value of plausible size");
         if (contextKept[i] > 1) fail(entry("contexts.kept", i) + " is not 0 or 1");
-        if (!analysis::isValidUtf8(text(contextText, contextTextOffset, i))) fail(entry("contexts.text", i) + " is not valid UTF-8");
+        if (!isValidUtf8(text(contextText, contextTextOffset, i))) fail(entry("contexts.text", i) + " is not valid UTF-8");
     }
     for (int64_t t = 0; t < contextTokens.size; ++t) {
         if (contextTokens[t] < 0) fail(entry("contexts.tokens", t) + " is negative");
