@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
+#include <QDateTime>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -25,6 +27,7 @@
 #include <QNetworkProxy>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QRandomGenerator>
 #include <QRegularExpression>
 #include <QTimer>
 #include <QUrl>
@@ -37,6 +40,7 @@
 #endif
 
 #include "core/base/error.h"
+#include "core/base/retry_policy.h"
 #include "core/io/atomic_file.h"
 #include "core/model/checkpoint.h"
 
@@ -539,26 +543,8 @@ public:
         snapshot_ = QDir(repoDir_).filePath(QStringLiteral("snapshots/") + commit_);
 
         // 2. Which files: config, weights, tokenizer files (never *.bin / *.h5 / *.msgpack).
-        if (!siblings.count(QStringLiteral("config.json")))
-            throw Error("hub model '" + s(id_.repo) + "' has no config.json at revision '" + s(id_.revision) + "'");
-        std::vector<QString> wanted = {QStringLiteral("config.json")};
         bool sharded = false;
-        if (siblings.count(QStringLiteral("model.safetensors"))) {
-            wanted.push_back(QStringLiteral("model.safetensors"));
-        } else if (siblings.count(QStringLiteral("model.safetensors.index.json"))) {
-            wanted.push_back(QStringLiteral("model.safetensors.index.json"));
-            sharded = true;
-        } else {
-            QStringList others;
-            for (const QString& f : siblings)
-                if (f.endsWith(QLatin1String(".bin")) || f.endsWith(QLatin1String(".safetensors")) || f.endsWith(QLatin1String(".h5")))
-                    others << f;
-            throw Error("hub model '" + s(id_.repo) + "' has no model.safetensors or model.safetensors.index.json at revision '" +
-                        s(id_.revision) + "'" + (others.isEmpty() ? std::string() : " (only " + s(others.join(QStringLiteral(", "))) + ")") +
-                        "; Headlight reads safetensors");
-        }
-        for (const char* f : kTokenizerFiles)
-            if (siblings.count(QLatin1String(f))) wanted.push_back(QLatin1String(f));
+        const std::vector<QString> wanted = wantedFiles(siblings, sharded);
 
         std::vector<FilePlan> plans;
         for (const QString& f : wanted) plans.push_back(plan(f));
@@ -581,7 +567,51 @@ public:
             if (p.needsFetch) todo.push_back(&p);
         fetchAll(todo);
 
-        // 3. refs/<revision> and markers for the tokenizer files the revision does not have (as huggingface_hub).
+        // 3. refs/<revision> and markers for the tokenizer files the revision does not have.
+        writeRefAndMarkers(siblings);
+
+        DownloadResult result;
+        result.snapshotDir = snapshot_;
+        result.commit = commit_;
+        for (const FilePlan& p : plans) result.files << p.name;
+        result.filesDownloaded = filesDownloaded_;
+        result.bytesDownloaded = bytesDownloaded_;
+        progress_.report(totalBytes_, totalBytes_,
+                         filesDownloaded_ ? "downloaded " + s(id_.repo) + ": " + std::to_string(filesDownloaded_) + " files, " +
+                                                s(mb(bytesDownloaded_))
+                                          : s(id_.repo) + ": up to date in the cache");
+        return result;
+    }
+
+private:
+    // config.json, the weights (model.safetensors, or the index whose shards come later: `sharded`),
+    // and the tokenizer files the revision has; never *.bin / *.h5 / *.msgpack.
+    std::vector<QString> wantedFiles(const std::set<QString>& siblings, bool& sharded) const {
+        if (!siblings.count(QStringLiteral("config.json")))
+            throw Error("hub model '" + s(id_.repo) + "' has no config.json at revision '" + s(id_.revision) + "'");
+        std::vector<QString> wanted = {QStringLiteral("config.json")};
+        if (siblings.count(QStringLiteral("model.safetensors"))) {
+            wanted.push_back(QStringLiteral("model.safetensors"));
+        } else if (siblings.count(QStringLiteral("model.safetensors.index.json"))) {
+            wanted.push_back(QStringLiteral("model.safetensors.index.json"));
+            sharded = true;
+        } else {
+            QStringList others;
+            for (const QString& f : siblings)
+                if (f.endsWith(QLatin1String(".bin")) || f.endsWith(QLatin1String(".safetensors")) || f.endsWith(QLatin1String(".h5")))
+                    others << f;
+            throw Error("hub model '" + s(id_.repo) + "' has no model.safetensors or model.safetensors.index.json at revision '" +
+                        s(id_.revision) + "'" + (others.isEmpty() ? std::string() : " (only " + s(others.join(QStringLiteral(", "))) + ")") +
+                        "; Headlight reads safetensors");
+        }
+        for (const char* f : kTokenizerFiles)
+            if (siblings.count(QLatin1String(f))) wanted.push_back(QLatin1String(f));
+        return wanted;
+    }
+
+    // refs/<revision> -> commit, and .no_exist markers for the tokenizer files the revision does not
+    // have (as huggingface_hub lays out its cache).
+    void writeRefAndMarkers(const std::set<QString>& siblings) {
         if (id_.revision != commit_) {
             const QString ref = QDir(repoDir_).filePath(QStringLiteral("refs/") + id_.revision);
             QDir().mkpath(QFileInfo(ref).absolutePath());
@@ -602,21 +632,8 @@ public:
                 // only an optimisation
             }
         }
-
-        DownloadResult result;
-        result.snapshotDir = snapshot_;
-        result.commit = commit_;
-        for (const FilePlan& p : plans) result.files << p.name;
-        result.filesDownloaded = filesDownloaded_;
-        result.bytesDownloaded = bytesDownloaded_;
-        progress_.report(totalBytes_, totalBytes_,
-                         filesDownloaded_ ? "downloaded " + s(id_.repo) + ": " + std::to_string(filesDownloaded_) + " files, " +
-                                                s(mb(bytesDownloaded_))
-                                          : s(id_.repo) + ": up to date in the cache");
-        return result;
     }
 
-private:
     // API / HEAD requests: relative (same-origin) redirects are followed, as huggingface_hub does.
     Reply metadata(QUrl url, const QByteArray& method, const QString& file) {
         for (int hop = 0; hop < 10; ++hop) {
@@ -630,18 +647,37 @@ private:
         throw Error("hub model '" + s(id_.repo) + "'" + (file.isEmpty() ? std::string() : ": " + s(file)) + ": too many redirects");
     }
 
+    // The project's retry policy (core/base/retry_policy.h) with the hub's settings: `retries` more
+    // attempts after the first, a short backoff (downloads resume where they stopped), Retry-After honoured.
+    RetryPolicy policy(int retries) const {
+        RetryPolicy p;
+        p.maxAttempts = std::max(0, retries) + 1;
+        p.initialBackoffMs = 200;
+        p.maxBackoffMs = 2000;
+        return p;
+    }
+
+    void waitBeforeRetry(const RetryPolicy& p, int attemptsMade, const Reply& r) {
+        const auto retryAfter = parseRetryAfterMs(r.header("retry-after").toStdString(), QDateTime::currentMSecsSinceEpoch());
+        sleepCancellable(static_cast<int>(p.delayMs(attemptsMade, retryAfter, QRandomGenerator::global()->generateDouble())));
+    }
+
+    static bool hopeless(const Reply& r) {  // no server there: another attempt will not help
+        return r.status == 0 && (r.error == QNetworkReply::HostNotFoundError || r.error == QNetworkReply::ConnectionRefusedError);
+    }
+
+    // API and HEAD requests: at most two retries of a transient failure (no answer, 408/409/429/5xx).
     template <class F>
     Reply withRetries(F&& f, int timeoutMs) {
-        for (int attempt = 0;; ++attempt) {
+        const RetryPolicy p = policy(std::min(settings_.retries, 2));
+        for (int attempts = 1;; ++attempts) {
             Reply r = f();
-            const bool transient = r.status == 0 || r.status >= 500;
-            if (!transient || attempt >= std::min(settings_.retries, 2)) {
+            const bool transient = r.status == 0 || RetryPolicy::retryableStatus(r.status);
+            if (!transient || !p.mayRetry(attempts) || hopeless(r)) {
                 if (r.status == 0) throw Error("hub model '" + s(id_.repo) + "': " + transportError(r, timeoutMs));
                 return r;
             }
-            if (r.status == 0 && (r.error == QNetworkReply::HostNotFoundError || r.error == QNetworkReply::ConnectionRefusedError))
-                throw Error("hub model '" + s(id_.repo) + "': " + transportError(r, timeoutMs));
-            sleepCancellable(250 * (attempt + 1));
+            waitBeforeRetry(p, attempts, r);
         }
     }
 
@@ -712,160 +748,166 @@ private:
         progress_.report(doneBytes_ + fileDone, std::max(totalBytes_, doneBytes_ + fileDone), msg);
     }
 
+    // One file: under the blob's lock, a resumable download into blobs/<etag>.incomplete (retried per
+    // the policy), verified (size, sha256 / git sha1), placed as blobs/<etag>, linked into the snapshot.
     void fetch(FilePlan& p) {
         const QString blobs = QDir(repoDir_).filePath(QStringLiteral("blobs"));
         if (!QDir().mkpath(blobs)) throw Error("cannot create folder " + s(blobs));
         const QString blob = QDir(blobs).filePath(p.etag);
         const QString incomplete = blob + QStringLiteral(".incomplete");
-        const QString pointer = QDir(snapshot_).filePath(p.name);
-        const std::string where = "hub model '" + s(id_.repo) + "': " + s(p.name);
         BlobLock lock(QDir(settings_.cacheDir).filePath(QStringLiteral(".locks/") + QFileInfo(repoDir_).fileName() + QLatin1Char('/') +
                                                         p.etag + QStringLiteral(".lock")),
                       progress_.token());
         if (!QFileInfo(blob).isFile()) {
-            enum Algo { Sha256, GitSha1, SizeOnly };
-            const Algo algo = isHex(p.etag, 64) ? Sha256 : isHex(p.etag, 40) ? GitSha1 : SizeOnly;
-            bool rangeRefused = false;
             if (!rateClock_.isValid()) rateClock_.start();
-            for (int attempt = 0;; ++attempt) {
-                progress_.throwIfCancelled();
-                QFile file(incomplete);
-                if (!file.open(QIODevice::ReadWrite)) throw Error("cannot write " + s(incomplete) + ": " + s(file.errorString()));
-                int64_t offset = file.size();
-                if (p.size >= 0 && offset > p.size) offset = 0;
-                if (rangeRefused) offset = 0;
-                if (offset == 0 && file.size() > 0) file.resize(0);
-                int64_t expectedTotal = p.size;
-                std::optional<QCryptographicHash> hash;
-                auto startHash = [&](int64_t total) {
-                    hash.reset();
-                    if (algo == Sha256) {
-                        hash.emplace(QCryptographicHash::Sha256);
-                    } else if (algo == GitSha1 && total >= 0) {
-                        hash.emplace(QCryptographicHash::Sha1);
-                        hash->addData(QByteArray("blob ") + QByteArray::number(qlonglong(total)) + QByteArray(1, '\0'));
-                    }
-                };
-                int64_t written = offset;
-                const bool complete = p.size >= 0 && offset == p.size && offset > 0;
-                Reply r;
-                if (!complete) {
-                    auto onHeaders = [&](const Reply& h) {
-                        int64_t start = 0, total = -1;
-                        if (h.status == 206) {
-                            static const QRegularExpression re(QStringLiteral("^bytes (\\d+)-(\\d+)/(\\d+|\\*)$"));
-                            const auto m = re.match(QString::fromLatin1(h.header("content-range")).trimmed());
-                            if (!m.hasMatch()) throw Error(where + ": the server's partial answer has no valid Content-Range");
-                            start = m.captured(1).toLongLong();
-                            if (m.captured(3) != QLatin1String("*")) total = m.captured(3).toLongLong();
-                            if (start != offset) throw Error(where + ": the server resumed at byte " + std::to_string(start) +
-                                                             ", not " + std::to_string(offset));
-                        } else {
-                            // 200: the whole file (a server that ignores Range) -> start over.
-                            bool ok = false;
-                            const int64_t len = h.header("content-length").toLongLong(&ok);
-                            if (ok) total = len;
-                            offset = 0;
-                        }
-                        if (total >= 0 && p.size >= 0 && total != p.size)
-                            throw Error(where + ": the server sends " + std::to_string(total) + " bytes but the hub reported " +
-                                        std::to_string(p.size));
-                        if (expectedTotal < 0) expectedTotal = total;
-                        if (!file.resize(offset) || !file.seek(offset))
-                            throw Error("cannot write " + s(incomplete) + ": " + s(file.errorString()));
-                        written = offset;
-                        startHash(expectedTotal);
-                        if (hash && offset > 0) {  // the bytes kept from before
-                            file.seek(0);
-                            QByteArray chunk;
-                            int64_t left = offset;
-                            while (left > 0) {
-                                chunk = file.read(std::min<int64_t>(left, 1 << 20));
-                                if (chunk.isEmpty()) throw Error("cannot read " + s(incomplete) + ": " + s(file.errorString()));
-                                hash->addData(chunk);
-                                left -= chunk.size();
-                            }
-                            file.seek(offset);
-                        }
-                    };
-                    auto sink = [&](const char* data, int64_t n) {
-                        io::writeAll(file, data, n, incomplete);
-                        if (hash) hash->addData(QByteArrayView(data, n));
-                        written += n;
-                        sessionBytes_ += n;
-                        bytesDownloaded_ += n;
-                        if (written > (expectedTotal >= 0 ? expectedTotal : INT64_MAX))
-                            throw Error(where + ": the server sends more than the " + std::to_string(expectedTotal) + " bytes announced");
-                        report(p.name, written, expectedTotal);
-                    };
-                    r = getFollowing(p.url, offset > 0 ? "bytes=" + QByteArray::number(qlonglong(offset)) + "-" : QByteArray(),
-                                     onHeaders, sink);
-                    file.flush();
-                    if (r.status == 416 && !rangeRefused) {  // the partial file does not fit the server's: start over
-                        rangeRefused = true;
-                        file.resize(0);
-                        continue;
-                    }
-                    if (r.status != 0 && !(r.status >= 200 && r.status < 300) && r.status < 500) {
-                        file.close();
-                        throwHttpError(r, settings_, id_, p.name);
-                    }
-                    bool ok = false;
-                    const int64_t len = r.header("content-length").toLongLong(&ok);
-                    const bool shortBody = r.status >= 200 && r.status < 300 &&
-                                           ((ok && r.streamed < len) || (expectedTotal >= 0 && written < expectedTotal));
-                    const bool failed = r.status == 0 || r.status >= 500 || r.error != QNetworkReply::NoError || shortBody;
-                    if (failed) {
-                        file.close();
-                        const std::string why = r.status >= 500 ? "HTTP " + std::to_string(r.status)
-                                                : r.status == 0 && written == offset ? transportError(r, settings_.downloadTimeoutMs)
-                                                : r.timedOut ? transportError(r, settings_.downloadTimeoutMs)
-                                                             : "connection closed";
-                        const bool hopeless = r.status == 0 && (r.error == QNetworkReply::HostNotFoundError ||
-                                                                r.error == QNetworkReply::ConnectionRefusedError);
-                        if (attempt < settings_.retries && !hopeless) {
-                            report(p.name, written, expectedTotal, true);
-                            sleepCancellable(std::min(2000, 200 * (attempt + 1)));
-                            continue;
-                        }
-                        throw Error(where + ": download interrupted after " + std::to_string(written) +
-                                    (expectedTotal >= 0 ? " of " + std::to_string(expectedTotal) : std::string()) + " bytes (" + why +
-                                    "); the partial file " + s(incomplete) + " is kept: run again to resume");
-                    }
-                }
-                // Verify, then rename into place.
-                if (p.size >= 0 && written != p.size) {
-                    file.close();
-                    QFile::remove(incomplete);
-                    throw Error(where + ": size mismatch: expected " + std::to_string(p.size) + " bytes, got " + std::to_string(written) +
-                                " (the partial file was deleted)");
-                }
-                if (!hash && algo != SizeOnly) {  // resumed a complete file or size unknown up front: hash from disk
-                    startHash(written);
-                    file.seek(0);
-                    while (!file.atEnd()) {
-                        const QByteArray chunk = file.read(1 << 20);
-                        if (chunk.isEmpty()) break;
-                        hash->addData(chunk);
-                    }
-                }
-                file.close();
-                if (hash) {
-                    const QString actual = QString::fromLatin1(hash->result().toHex());
-                    if (actual != p.etag) {
-                        QFile::remove(incomplete);
-                        throw Error(where + ": checksum mismatch: expected " + std::string(algo == Sha256 ? "sha256 " : "git sha1 ") +
-                                    s(p.etag) + ", got " + s(actual) + " (the partial file was deleted)");
-                    }
-                }
-                renameOver(incomplete, blob);
-                ++filesDownloaded_;
-                break;
-            }
+            Transfer t(p.etag);
+            download(p, incomplete, t);
+            verify(p, incomplete, t);
+            renameOver(incomplete, blob);
+            ++filesDownloaded_;
         }
-        linkIntoSnapshot(blob, pointer);
+        linkIntoSnapshot(blob, QDir(snapshot_).filePath(p.name));
         doneBytes_ += std::max<int64_t>(0, p.size);
         report(p.name, 0, -1, true);
+    }
+
+    // What one blob's download knows: how it is verified, how far it got, the running hash.
+    struct Transfer {
+        enum Algo { Sha256, GitSha1, SizeOnly };
+        explicit Transfer(const QString& etag) : algo(isHex(etag, 64) ? Sha256 : isHex(etag, 40) ? GitSha1 : SizeOnly) {}
+        Algo algo;
+        int64_t offset = 0, written = 0, expectedTotal = -1;
+        std::unique_ptr<QCryptographicHash> hash;  // empty: hashed from disk when verifying (or SizeOnly)
+        void startHash(int64_t total) {
+            hash.reset();
+            if (algo == Sha256) {
+                hash = std::make_unique<QCryptographicHash>(QCryptographicHash::Sha256);
+            } else if (algo == GitSha1 && total >= 0) {
+                hash = std::make_unique<QCryptographicHash>(QCryptographicHash::Sha1);
+                hash->addData(QByteArray("blob ") + QByteArray::number(qlonglong(total)) + QByteArray(1, '\0'));
+            }
+        }
+        void hashFile(QFile& file, int64_t bytes) const {  // the first `bytes` of the file into the hash
+            file.seek(0);
+            for (int64_t left = bytes; left > 0;) {
+                const QByteArray chunk = file.read(std::min<int64_t>(left, 1 << 20));
+                if (chunk.isEmpty()) throw Error("cannot read " + s(file.fileName()) + ": " + s(file.errorString()));
+                hash->addData(chunk);
+                left -= chunk.size();
+            }
+        }
+    };
+
+    // Resumable GET attempts until the file is whole; a dropped connection, a timeout or a transient
+    // status resumes from the bytes kept (HTTP Range), up to the policy's attempts.
+    void download(const FilePlan& p, const QString& incomplete, Transfer& t) {
+        const std::string where = "hub model '" + s(id_.repo) + "': " + s(p.name);
+        const RetryPolicy retry = policy(settings_.retries);
+        bool rangeRefused = false;
+        for (int attempts = 1;; ++attempts) {
+            progress_.throwIfCancelled();
+            QFile file(incomplete);
+            if (!file.open(QIODevice::ReadWrite)) throw Error("cannot write " + s(incomplete) + ": " + s(file.errorString()));
+            t.offset = rangeRefused || (p.size >= 0 && file.size() > p.size) ? 0 : file.size();
+            if (t.offset == 0 && file.size() > 0) file.resize(0);
+            t.written = t.offset;
+            t.expectedTotal = p.size;
+            t.hash.reset();
+            if (p.size >= 0 && t.offset == p.size && t.offset > 0) return;  // complete from an earlier run
+            const Reply r = getOnce(p, file, t, where);
+            file.flush();
+            if (r.status == 416 && !rangeRefused) {  // the partial file does not fit the server's: start over
+                rangeRefused = true;
+                file.resize(0);
+                continue;
+            }
+            if (r.status != 0 && !(r.status >= 200 && r.status < 300) && !RetryPolicy::retryableStatus(r.status)) {
+                file.close();
+                throwHttpError(r, settings_, id_, p.name);
+            }
+            bool ok = false;
+            const int64_t len = r.header("content-length").toLongLong(&ok);
+            const bool shortBody = r.status >= 200 && r.status < 300 &&
+                                   ((ok && r.streamed < len) || (t.expectedTotal >= 0 && t.written < t.expectedTotal));
+            if (!(r.status == 0 || RetryPolicy::retryableStatus(r.status) || r.error != QNetworkReply::NoError || shortBody)) return;
+            file.close();
+            if (retry.mayRetry(attempts) && !hopeless(r)) {
+                report(p.name, t.written, t.expectedTotal, true);
+                waitBeforeRetry(retry, attempts, r);
+                continue;
+            }
+            const std::string why = RetryPolicy::retryableStatus(r.status) ? "HTTP " + std::to_string(r.status)
+                                    : (r.status == 0 && t.written == t.offset) || r.timedOut ? transportError(r, settings_.downloadTimeoutMs)
+                                                                                             : "connection closed";
+            throw Error(where + ": download interrupted after " + std::to_string(t.written) +
+                        (t.expectedTotal >= 0 ? " of " + std::to_string(t.expectedTotal) : std::string()) + " bytes (" + why +
+                        "); the partial file " + s(incomplete) + " is kept: run again to resume");
+        }
+    }
+
+    // One GET from t.offset, appending to `file` and hashing as the bytes arrive.
+    Reply getOnce(const FilePlan& p, QFile& file, Transfer& t, const std::string& where) {
+        auto onHeaders = [&](const Reply& h) {
+            int64_t total = -1;
+            if (h.status == 206) {
+                static const QRegularExpression re(QStringLiteral("^bytes (\\d+)-(\\d+)/(\\d+|\\*)$"));
+                const auto m = re.match(QString::fromLatin1(h.header("content-range")).trimmed());
+                if (!m.hasMatch()) throw Error(where + ": the server's partial answer has no valid Content-Range");
+                const int64_t start = m.captured(1).toLongLong();
+                if (m.captured(3) != QLatin1String("*")) total = m.captured(3).toLongLong();
+                if (start != t.offset)
+                    throw Error(where + ": the server resumed at byte " + std::to_string(start) + ", not " + std::to_string(t.offset));
+            } else {  // 200: the whole file (a server that ignores Range): start over
+                bool ok = false;
+                const int64_t len = h.header("content-length").toLongLong(&ok);
+                if (ok) total = len;
+                t.offset = 0;
+            }
+            if (total >= 0 && p.size >= 0 && total != p.size)
+                throw Error(where + ": the server sends " + std::to_string(total) + " bytes but the hub reported " + std::to_string(p.size));
+            if (t.expectedTotal < 0) t.expectedTotal = total;
+            if (!file.resize(t.offset) || !file.seek(t.offset)) throw Error("cannot write " + s(file.fileName()) + ": " + s(file.errorString()));
+            t.written = t.offset;
+            t.startHash(t.expectedTotal);
+            if (t.hash && t.offset > 0) {  // the bytes kept from before
+                t.hashFile(file, t.offset);
+                file.seek(t.offset);
+            }
+        };
+        auto sink = [&](const char* data, int64_t n) {
+            io::writeAll(file, data, n, file.fileName());
+            if (t.hash) t.hash->addData(QByteArrayView(data, n));
+            t.written += n;
+            sessionBytes_ += n;
+            bytesDownloaded_ += n;
+            if (t.written > (t.expectedTotal >= 0 ? t.expectedTotal : INT64_MAX))
+                throw Error(where + ": the server sends more than the " + std::to_string(t.expectedTotal) + " bytes announced");
+            report(p.name, t.written, t.expectedTotal);
+        };
+        return getFollowing(p.url, t.offset > 0 ? "bytes=" + QByteArray::number(qlonglong(t.offset)) + "-" : QByteArray(), onHeaders, sink);
+    }
+
+    // Size and checksum; a mismatch deletes the partial file (it cannot be resumed into a good one).
+    void verify(const FilePlan& p, const QString& incomplete, Transfer& t) {
+        const std::string where = "hub model '" + s(id_.repo) + "': " + s(p.name);
+        if (p.size >= 0 && t.written != p.size) {
+            QFile::remove(incomplete);
+            throw Error(where + ": size mismatch: expected " + std::to_string(p.size) + " bytes, got " + std::to_string(t.written) +
+                        " (the partial file was deleted)");
+        }
+        if (!t.hash && t.algo != Transfer::SizeOnly) {  // resumed a complete file or size unknown up front: hash from disk
+            QFile file(incomplete);
+            if (!file.open(QIODevice::ReadOnly)) throw Error("cannot read " + s(incomplete) + ": " + s(file.errorString()));
+            t.startHash(t.written);
+            t.hashFile(file, t.written);
+        }
+        if (!t.hash) return;
+        const QString actual = QString::fromLatin1(t.hash->result().toHex());
+        if (actual != p.etag) {
+            QFile::remove(incomplete);
+            throw Error(where + ": checksum mismatch: expected " + std::string(t.algo == Transfer::Sha256 ? "sha256 " : "git sha1 ") +
+                        s(p.etag) + ", got " + s(actual) + " (the partial file was deleted)");
+        }
     }
 
     // GET, following every redirect; Authorization only while on the endpoint's origin.
