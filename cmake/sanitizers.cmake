@@ -16,8 +16,10 @@ if(_hl_sanitize STREQUAL "on" OR _hl_sanitize STREQUAL "true" OR _hl_sanitize ST
 endif()
 if(_hl_sanitize STREQUAL "" OR _hl_sanitize STREQUAL "off" OR _hl_sanitize STREQUAL "false"
    OR _hl_sanitize STREQUAL "0")
+  set(HEADLIGHT_SANITIZE_MODE "")
   return()
 endif()
+set(HEADLIGHT_SANITIZE_MODE "${_hl_sanitize}")
 
 if(_hl_sanitize STREQUAL "address")
   set(_hl_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined)

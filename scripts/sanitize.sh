@@ -2,8 +2,9 @@
 # Sanitizer runs (cmake/sanitizers.cmake), part of the test command (scripts/test.sh):
 #   scripts/sanitize.sh address   AddressSanitizer + UndefinedBehaviorSanitizer build of core, the CLI and
 #                                 the tests (no GUI) in build-asan/; runs the unit and golden tests
-#   scripts/sanitize.sh thread    ThreadSanitizer build in build-tsan/; runs the tests whose code runs
-#                                 threads of its own: the LLM client (test_llm) and explain/score (test_explain)
+#   scripts/sanitize.sh thread    ThreadSanitizer build in build-tsan/ of the torch-free core and test_llm:
+#                                 the LLM client (its network thread, concurrent requests, rate limits,
+#                                 cancellation) and the response cache (its store pool)
 # Any report fails the run (halt_on_error; UBSan does not recover). Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ mode=${1:?usage: scripts/sanitize.sh address|thread [ctest args]}
 shift
 case $mode in
   address) build=build-asan; targets=(all) ;;
-  thread) build=build-tsan; targets=(test_llm test_explain) ;;
+  thread) build=build-tsan; targets=(test_llm) ;;
   *) echo "sanitize.sh: mode is address or thread, not '$mode'" >&2; exit 2 ;;
 esac
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEADLIGHT_SANITIZE="$mode" -DHEADLIGHT_BUILD_GUI=OFF \
@@ -29,5 +30,5 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 if [ "$mode" = address ]; then
   ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -L "unit|golden" "$@"
 else
-  ctest --test-dir "$build" --output-on-failure -R "^(test_llm|test_explain)$" "$@"
+  ctest --test-dir "$build" --output-on-failure -R "^test_llm$" "$@"
 fi
