@@ -51,6 +51,7 @@
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
+#include "ui/head_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 
@@ -114,6 +115,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     tabs_->addTab(neuronView_, tr("&Neuron"));
     tabs_->addTab(overviewView_, tr("O&verview"));
     tabs_->addTab(playgroundView_, tr("&Playground"));
+    headsView_ = new HeadsView(selection_, this);
+    tabs_->addTab(headsView_, tr("He&ads"));
+    connect(headsView_, &HeadsView::showNeuronRequested, this, [this] { tabs_->setCurrentWidget(neuronView_); });
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(neuronPanel_);
     split->addWidget(tabs_);
@@ -130,7 +134,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     find->setShortcut(QKeySequence::Find);
     QAction* table = viewMenu_->addAction(tr("Neuron &Table"), this, [this] { neuronPanel_->table()->setFocus(); });
     table->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
-    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4")};
+    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4"),
+                                  QStringLiteral("Ctrl+5")};
     for (int i = 0; i < tabs_->count(); ++i) {
         QAction* a = viewMenu_->addAction(tabs_->tabText(i).remove(QLatin1Char('&')), this, [this, i] {
             tabs_->setCurrentIndex(i);
@@ -268,6 +273,7 @@ void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
     neuronView_->setDocument(document_);
     overviewView_->setDocument(document_);
     playgroundView_->setDocument(document_);
+    headsView_->setDocument(document_);
     for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
     setWindowTitle(document_ ? tr("%1 — Headlight").arg(QFileInfo(document_->path()).fileName()) : QStringLiteral("Headlight"));
     if (document_ && document_->neuronCount() > 0) {

@@ -33,15 +33,15 @@ std::vector<int> topSourcePositions(const HeadLookup& look) {
     return order;
 }
 
-std::optional<double> explanationScore(const Study& s, const NeuronResult& n, int head, const char* source) {
-    for (const HeadExplanation& e : s.explanations)
+std::optional<double> explanationScore(const HeadViewInput& in, const NeuronResult& n, int head, const char* source) {
+    if (!in.explanations) return std::nullopt;
+    for (const HeadExplanation& e : *in.explanations)
         if (e.neuron == n.neuron.ref && e.baseline == n.neuron.baseline && e.head == head && e.source == source) return e.score;
     return std::nullopt;
 }
 
 // The entry of neuron `i` for `head`, or nothing when the head is neither active in a kept context nor relevant.
-std::optional<HeadNeuronEntry> entryOf(const Study& s, int i, int head) {
-    const NeuronResult& n = s.neurons[std::size_t(i)];
+std::optional<HeadNeuronEntry> entryOf(const HeadViewInput& in, const NeuronResult& n, int i, int head) {
     HeadNeuronEntry e;
     e.neuron = i;
     e.ref = n.neuron.ref;
@@ -55,38 +55,44 @@ std::optional<HeadNeuronEntry> entryOf(const Study& s, int i, int head) {
         e.activeContexts += head < static_cast<int>(c.active.size()) && c.active[std::size_t(head)] ? 1 : 0;
     }
     if (e.activeContexts == 0 && !e.relevant) return std::nullopt;
-    e.score = explanationScore(s, n, head, "llm");
-    e.baselineScore = explanationScore(s, n, head, "baseline");
+    e.score = explanationScore(in, n, head, "llm");
+    e.baselineScore = explanationScore(in, n, head, "baseline");
     return e;
+}
+
+// Adds the top sources of the head's look-ups in the kept contexts of `n` to `byToken`.
+void addSources(const NeuronResult& n, int head, HeadView& v, std::map<int, HeadSourceToken>& byToken) {
+    for (const NeuronContext& c : n.contexts) {
+        if (!c.kept) continue;
+        for (const HeadLookup& look : c.lookups) {
+            if (look.head != head) continue;
+            ++v.lookups;
+            const std::vector<int> ids = lookupTokenIds(c, look);
+            for (int j : topSourcePositions(look)) {
+                HeadSourceToken& t = byToken[ids[std::size_t(j)]];
+                t.tokenId = ids[std::size_t(j)];
+                t.contribution += look.contributions[std::size_t(j)];
+                ++t.lookups;
+            }
+        }
+    }
 }
 
 }  // namespace
 
-HeadView headView(const Study& s, int head, int topSources) {
-    if (head < 0 || head >= s.nLayers * s.nHeads)
-        throw Error("--head: head " + std::to_string(head) + " is outside the model's " + std::to_string(s.nLayers) + " x " +
-                    std::to_string(s.nHeads) + " heads");
+HeadView headView(const HeadViewInput& in, int head, int topSources) {
+    if (head < 0 || head >= in.nLayers * in.nHeads)
+        throw Error("--head: head " + std::to_string(head) + " is outside the model's " + std::to_string(in.nLayers) + " x " +
+                    std::to_string(in.nHeads) + " heads");
     HeadView v;
     v.head = head;
     std::map<int, HeadSourceToken> byToken;
-    for (int i = 0; i < static_cast<int>(s.neurons.size()); ++i) {
-        std::optional<HeadNeuronEntry> e = entryOf(s, i, head);
+    for (int i = 0; i < in.neuronCount; ++i) {
+        const std::shared_ptr<const NeuronResult> n = in.neuronAt(i);
+        std::optional<HeadNeuronEntry> e = entryOf(in, *n, i, head);
         if (!e) continue;
         v.neurons.push_back(*e);
-        for (const NeuronContext& c : s.neurons[std::size_t(i)].contexts) {
-            if (!c.kept) continue;
-            for (const HeadLookup& look : c.lookups) {
-                if (look.head != head) continue;
-                ++v.lookups;
-                const std::vector<int> ids = lookupTokenIds(c, look);
-                for (int j : topSourcePositions(look)) {
-                    HeadSourceToken& t = byToken[ids[std::size_t(j)]];
-                    t.tokenId = ids[std::size_t(j)];
-                    t.contribution += look.contributions[std::size_t(j)];
-                    ++t.lookups;
-                }
-            }
-        }
+        addSources(*n, head, v, byToken);
     }
     std::stable_sort(v.neurons.begin(), v.neurons.end(),
                      [](const HeadNeuronEntry& a, const HeadNeuronEntry& b) { return a.activeFraction > b.activeFraction; });
@@ -95,6 +101,16 @@ HeadView headView(const Study& s, int head, int topSources) {
                      [](const HeadSourceToken& a, const HeadSourceToken& b) { return a.contribution > b.contribution; });
     if (v.sources.size() > std::size_t(std::max(0, topSources))) v.sources.resize(std::size_t(std::max(0, topSources)));
     return v;
+}
+
+HeadView headView(const Study& s, int head, int topSources) {
+    HeadViewInput in;
+    in.nLayers = s.nLayers;
+    in.nHeads = s.nHeads;
+    in.neuronCount = static_cast<int>(s.neurons.size());
+    in.neuronAt = [&s](int i) { return std::shared_ptr<const NeuronResult>(std::shared_ptr<void>(), &s.neurons[std::size_t(i)]); };
+    in.explanations = &s.explanations;
+    return headView(in, head, topSources);
 }
 
 std::vector<HeadView> headViews(const Study& s, int topSources) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,15 @@ struct HeadView {
 // The view of flat head `head` (0 <= head < nLayers * nHeads, else headlight::Error); at most
 // `topSources` source tokens.
 HeadView headView(const Study& study, int head, int topSources = 10);
+
+// The same over neurons materialised one at a time (the GUI's lazily read bundle): `neuronAt(i)` for
+// i < neuronCount; memory stays at one neuron.
+struct HeadViewInput {
+    int nLayers = 0, nHeads = 0, neuronCount = 0;
+    std::function<std::shared_ptr<const NeuronResult>(int)> neuronAt;
+    const std::vector<HeadExplanation>* explanations = nullptr;  // may be null
+};
+HeadView headView(const HeadViewInput& input, int head, int topSources = 10);
 // Every head with at least one neuron, ascending flat index.
 std::vector<HeadView> headViews(const Study& study, int topSources = 10);
 
