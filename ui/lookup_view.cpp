@@ -71,10 +71,10 @@ HighlightedContext lookupHighlight(const LookupRow& row, LookupMode mode, std::v
     float range = 0.f;
     for (float x : values) range = std::max(range, std::abs(x));
     h.range = std::max(range, 1e-6f);
-    h.header = mode == LookupMode::Attention
-                   ? QObject::tr("%1 → %2 · context %3 · score %4 · colour: attention weight (0 to %5)")
-                   : QObject::tr("%1 → %2 · context %3 · score %4 · colour: contribution (±%5)");
-    h.header = h.header.arg(row.head, row.neuron, row.context).arg(row.score, 0, 'f', 4).arg(h.range, 0, 'g', 3);
+    h.header = QObject::tr("%1 → %2 · context %3 · score %4 · %5")
+                   .arg(row.head, row.neuron, row.context)
+                   .arg(row.score, 0, 'f', 4)
+                   .arg(mode == LookupMode::Attention ? QObject::tr("attention") : QObject::tr("contribution"));
     for (std::size_t j = 0; j < row.tokens.size(); ++j) {
         TokenPiece p;
         p.tokenId = row.tokenIds[j];
@@ -226,6 +226,7 @@ LookupView::LookupView(StudySelection* selection, QWidget* parent)
     missing->addWidget(compute_);
     left->addLayout(missing);
     left->addStretch(1);
+    sources_->setMinimumHeight(sources_->horizontalHeader()->sizeHint().height() + 4 * sources_->verticalHeader()->defaultSectionSize());
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(left, 3);

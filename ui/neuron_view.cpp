@@ -88,8 +88,8 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     split->addWidget(lookup_);
     split->addWidget(bottom);
     split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
-    split->setStretchFactor(2, 3);
+    split->setStretchFactor(1, 2);
+    split->setStretchFactor(2, 4);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);

@@ -41,7 +41,7 @@ TokenDecoder studyTokenDecoder(const QString& bundlePath, const Study& study) {
         if (!QFileInfo(folder).isDir()) continue;
         try {
             auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::fromFolder(folder));
-            return [tokenizer](int id) { return tokenizer->decode(std::vector<int>{id}).toStdString(); };
+            return [tokenizer](int id) { return tokenizer->tokenText(id).toStdString(); };   // as the GUI shows it
         } catch (const Error&) {
         }
     }

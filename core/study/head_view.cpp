@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <map>
 #include <sstream>
 
@@ -196,7 +197,7 @@ std::string headViewText(const Study& s, const HeadView& v, const TokenDecoder& 
     out << "  typical source tokens (top " << kSourcesPerLookup << " of each look-up; summed contribution, look-ups):\n";
     for (const HeadSourceToken& t : v.sources)
         out << "    " << nlohmann::json(tokenText(t.tokenId, decode)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-            << "  " << t.contribution << "  " << t.lookups << "\n";
+            << "  " << std::fixed << std::setprecision(4) << t.contribution << std::defaultfloat << "  " << t.lookups << "\n";
     return out.str();
 }
 
