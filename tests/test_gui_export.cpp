@@ -29,6 +29,7 @@
 #include "test_util.h"
 #include "ui/context_list.h"
 #include "ui/export/figure.h"
+#include "ui/export/lookup_figure.h"
 #include "ui/main_window.h"
 #include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
@@ -416,6 +417,20 @@ private Q_SLOTS:
         }
         const QImage png(base + QStringLiteral(".png"));
         QCOMPARE(png.width(), qRound(o.widthInches * o.dpi));
+        // Context 2 (Japanese and Russian text): byte tokens of one character are one piece whose value is
+        // the sum of theirs, so the pieces still add up to the score and cover every position once.
+        const LookupRow mixed = findLookupRow(*document_, 0, 2, -1);
+        const HighlightedContext pieces =
+            lookupHighlight(mixed, LookupMode::Contribution, nullptr, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+        double sum = 0;
+        std::size_t covered = 0;
+        for (const TokenPiece& piece : pieces.pieces) {
+            if (piece.kind == TokenPiece::Predicted) continue;
+            sum += piece.value;
+            covered += 1 + piece.mergedIds.size();
+        }
+        QCOMPARE(covered, mixed.tokens.size());
+        QVERIFY(std::abs(sum - 4.0) < 1e-6);
         // LaTeX: the coloured tokens and the table of top sources.
         exportFigure(document_, r, base + QStringLiteral(".tex"), o);
         QFile tex(base + QStringLiteral(".tex"));

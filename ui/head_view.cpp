@@ -41,7 +41,7 @@ QString scoreText(const std::optional<double>& e) { return e ? QString::number(*
 }  // namespace
 
 HeadsView::HeadsView(StudySelection* selection, QWidget* parent)
-    : QWidget(parent), selection_(selection), watcher_(new QFutureWatcher<HeadView>(this)) {
+    : QWidget(parent), selection_(selection), watcher_(new QFutureWatcher<std::pair<int, HeadView>>(this)) {
     headBox_ = new QComboBox(this);
     headBox_->setObjectName(QStringLiteral("headPicker"));
     auto* pick = new QLabel(tr("&Head:"), this);
@@ -77,8 +77,9 @@ HeadsView::HeadsView(StudySelection* selection, QWidget* parent)
     connect(selection_, &StudySelection::headChanged, this, [this](int head) {
         if (isVisible() && head >= 0 && head != head_) setHead(head);
     });
-    connect(watcher_, &QFutureWatcher<HeadView>::finished, this, [this] {
-        show(watcher_->result());
+    connect(watcher_, &QFutureWatcher<std::pair<int, HeadView>>::finished, this, [this] {
+        const auto [generation, view] = watcher_->result();
+        if (generation == generation_) show(view);
         if (pending_ >= 0) {
             const int next = std::exchange(pending_, -1);
             setHead(next);
@@ -98,6 +99,7 @@ bool HeadsView::busy() const { return watcher_->isRunning() || pending_ >= 0; }
 void HeadsView::setDocument(std::shared_ptr<const StudyDocument> document) {
     watcher_->waitForFinished();
     pending_ = -1;
+    ++generation_;
     document_ = std::move(document);
     headBox_->clear();
     head_ = -1;
@@ -126,13 +128,13 @@ void HeadsView::setHead(int head) {
     const Bundle bundle = document_->bundle();   // read directly: the document's neuron cache is the GUI thread's
     in.neuronAt = [bundle](int i) { return std::make_shared<const NeuronResult>(bundle.neuronResult(i)); };
     in.explanations = &document_->bundle().explanations();
-    watcher_->setFuture(QtConcurrent::run([in, head, document]() {
+    watcher_->setFuture(QtConcurrent::run([in, head, document, generation = generation_]() {
         try {
-            return headView(in, head);
+            return std::pair{generation, headView(in, head)};
         } catch (const Error&) {   // a damaged bundle: the Neuron view names the fault
             HeadView none;
             none.head = head;
-            return none;
+            return std::pair{generation, none};
         }
     }));
 }

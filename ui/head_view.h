@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <utility>
 
 #include <QFutureWatcher>
 #include <QWidget>
@@ -58,7 +59,8 @@ private:
     QLabel* summary_;
     QTableWidget* neurons_;
     QTableWidget* sources_;
-    QFutureWatcher<HeadView>* watcher_;
+    QFutureWatcher<std::pair<int, HeadView>>* watcher_;   // (generation, view)
+    int generation_ = 0;  // bumped per document: a view computed for an earlier one is dropped
     int pending_ = -1;   // a head asked for while another was being computed
 };
 

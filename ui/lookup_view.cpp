@@ -171,6 +171,7 @@ bool LookupStrip::event(QEvent* e) {
 // ---------------------------------------------------------------------------------------------------
 
 struct LookupView::Job {
+    int generation = 0;
     int neuron = -1, head = -1;
     std::vector<int> contexts;
     std::vector<HeadLookup> lookups;
@@ -239,6 +240,7 @@ LookupView::LookupView(StudySelection* selection, QWidget* parent)
     connect(compute_, &QPushButton::clicked, this, &LookupView::computeMissing);
     connect(watcher_, &QFutureWatcher<std::shared_ptr<Job>>::finished, this, [this] {
         const std::shared_ptr<Job> job = watcher_->result();
+        if (job->generation != generation_) return;   // computed for a study no longer open
         for (std::size_t k = 0; k < job->lookups.size(); ++k) computed_[{job->neuron, job->contexts[k], job->head}] = job->lookups[k];
         refresh();
         if (!job->error.isEmpty()) showMissing(tr("Could not compute the look-up: %1").arg(job->error), true);
@@ -255,6 +257,7 @@ LookupView::~LookupView() { watcher_->waitForFinished(); }
 
 void LookupView::setDocument(std::shared_ptr<const StudyDocument> document) {
     watcher_->waitForFinished();
+    ++generation_;
     document_ = std::move(document);
     computed_.clear();
     neuronIndex_ = -1;
@@ -348,6 +351,7 @@ void LookupView::showRow() {
 void LookupView::computeMissing() {
     if (!document_ || !neuron_ || computing() || selection_->head() < 0 || selection_->context() < 0) return;
     auto job = std::make_shared<Job>();
+    job->generation = generation_;
     job->neuron = neuronIndex_;
     job->head = selection_->head();
     for (int c = 0; c < static_cast<int>(neuron_->contexts.size()); ++c)

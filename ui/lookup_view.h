@@ -138,6 +138,7 @@ private:
     QPushButton* compute_;
     struct Job;
     QFutureWatcher<std::shared_ptr<Job>>* watcher_;
+    int generation_ = 0;  // bumped per document: look-ups computed for an earlier one are dropped
 };
 
 }  // namespace headlight::ui
