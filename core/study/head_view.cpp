@@ -196,7 +196,8 @@ std::string headViewText(const Study& s, const HeadView& v, const TokenDecoder& 
     }
     out << "  typical source tokens (top " << kSourcesPerLookup << " of each look-up; summed contribution, look-ups):\n";
     for (const HeadSourceToken& t : v.sources)
-        out << "    " << nlohmann::json(tokenText(t.tokenId, decode)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+        out << "    " << (t.tokenId < 0 ? std::string("BOS")   // quoted token text, BOS bare
+                                  : nlohmann::json(tokenText(t.tokenId, decode)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
             << "  " << std::fixed << std::setprecision(4) << t.contribution << std::defaultfloat << "  " << t.lookups << "\n";
     return out.str();
 }

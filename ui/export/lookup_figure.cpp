@@ -88,7 +88,8 @@ QString sourcesLine(const LookupRow& row, LookupMode mode) {
         const std::size_t k = std::size_t(j);
         if (std::abs(values[k]) < 0.01f * std::abs(values[std::size_t(top.front())])) break;   // the rest is ~0
         const QString token = row.tokenIds[k] < 0 ? QObject::tr("BOS") : QStringLiteral("\"%1\"").arg(visibleText(row.tokens[k]));
-        parts << QObject::tr("%1 %2 (att. %3)").arg(token, signedNumber(row.contributions[k], 3), signedNumber(row.attention[k], 2));
+        QString part = QObject::tr("%1 %2 (att. %3)").arg(token, signedNumber(row.contributions[k], 3), signedNumber(row.attention[k], 2));
+        parts << part.replace(QLatin1Char(' '), QChar::Nbsp);   // an entry never breaks across lines
     }
     return QObject::tr("Top sources (contribution, attention): ") + parts.join(QStringLiteral(" · "));
 }
@@ -124,7 +125,9 @@ void paintFigure(QPainter& p, const Figure& f, LookupMode mode, qreal width, boo
     const QColor base = palette.color(QPalette::Base), ink = palette.color(QPalette::Text), dim = palette.color(QPalette::PlaceholderText);
     p.fillRect(QRectF(0, 0, width, f.height), base);
     p.setRenderHint(QPainter::Antialiasing);
-    paintContext(p, f.context, f.layout, QPointF(kMargin, kMargin), f.font, ink, dim, base);
+    ContextPaintOptions boundaries;   // each token's share is the point: mark where each begins
+    boundaries.boundaries = true;
+    paintContext(p, f.context, f.layout, QPointF(kMargin, kMargin), f.font, ink, dim, base, boundaries);
     // The colour bar: the scale from -range (or 0 for attention) to +range, labelled at its ends and middle.
     const double lo = mode == LookupMode::Attention ? 0.0 : -1.0;
     QLinearGradient g(f.bar.topLeft(), f.bar.topRight());
