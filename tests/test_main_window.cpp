@@ -38,6 +38,7 @@
 #include "ui/color_scale.h"
 #include "ui/context_list.h"
 #include "ui/download_dialog.h"
+#include "ui/export/figure.h"
 #include "ui/head_heatmap.h"
 #include "ui/head_view.h"
 #include "ui/lookup_view.h"
@@ -678,6 +679,15 @@ private Q_SLOTS:
         for (float x : v->row()->contributions) sum += x;
         QVERIFY(std::abs(sum - v->row()->score) <= 1e-4 * std::max(1.0, double(std::abs(v->row()->score))));
         QVERIFY(std::abs(v->row()->attention[0] + 0.f) <= 1.f);
+        // File > Export Figure > lookup writes what the view shows (here computed, not stored), also as LaTeX.
+        const QString tex = dir_.filePath(QStringLiteral("computed-lookup.tex"));
+        QVERIFY(w.exportFigure(ui::FigureKind::Lookup, tex, ui::FigureOptions::singleColumn()));
+        QFile file(tex);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString latex = QString::fromUtf8(file.readAll());
+        QVERIFY2(latex.contains(QStringLiteral("%1)}").arg(std::abs(v->row()->score), 0, 'f', 4)), qPrintable(latex.left(2000)));
+        QVERIFY(w.exportFigure(ui::FigureKind::Lookup, dir_.filePath(QStringLiteral("computed-lookup.pdf")), ui::FigureOptions::singleColumn()));
+        QVERIFY(QFileInfo(dir_.filePath(QStringLiteral("computed-lookup.pdf"))).size() > 1000);
         w.selection()->setContext(3);   // computed with the others
         QVERIFY(v->row().has_value());
         QCOMPARE(v->row()->tokenIds.size(), std::size_t(lookupStudy().neurons[1].contexts[3].position - lookupStudy().neurons[1].contexts[3].start + 2));
