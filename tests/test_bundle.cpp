@@ -13,6 +13,7 @@
 #include "core/io/safetensors.h"
 #include "core/study/bundle.h"
 #include "core/study/bundle_texts.h"
+#include "core/study/head_view.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -66,6 +67,74 @@ Study makeStudy() {
     }
     s.ablations.push_back({{2, 0}, 3, {0.1f, 0.2f}, {0.01f}, 0.5, 0.25});
     s.extra["note"] = "{\"x\": 1}";
+    return s;
+}
+
+// Issue 13, item 4: a study whose head L1H0 (flat 2) has planted look-ups. Neuron L2N0: active in both
+// kept contexts; L2N1: active in one of two, relevant, explained (E 0.8, baseline 0.6); L2N2: active only
+// in a dropped context (so not listed). Tokens are 1000 + document position; look-ups start with BOS.
+HeadLookup plantedLookup(int head, std::vector<float> contributions) {
+    HeadLookup l;
+    l.head = head;
+    for (float c : contributions) l.score += c;
+    l.attention.assign(contributions.size(), 1.f / float(contributions.size()));
+    l.contributions = std::move(contributions);
+    return l;
+}
+
+Study headViewStudy() {
+    Study s;
+    s.nLayers = 3;
+    s.nHeads = 2;
+    s.dMlp = 4;
+    s.parameters.layers = {2};
+    auto context = [](int position, int start, bool kept, std::vector<uint8_t> active) {
+        NeuronContext c;
+        c.position = position;
+        c.start = start;
+        c.kept = kept;
+        for (int t = 0; t < position; ++t) {
+            c.tokens.push_back(1000 + t);
+            c.tokenActivations.push_back(0.1f * t);
+        }
+        c.headScores.assign(6, NAN);
+        for (int h = 0; h < 4; ++h) c.headScores[std::size_t(h)] = active[std::size_t(h)] ? 1.f : 0.f;
+        active.resize(6, 0);
+        c.active = active;
+        return c;
+    };
+    for (int k = 0; k < 3; ++k) {
+        NeuronResult r;
+        r.neuron = {{2, k}, 7, " x", 1.f, false};
+        r.candidateHeads = {0, 1, 2, 3};
+        r.activeFraction.assign(6, 0.f);
+        s.neurons.push_back(std::move(r));
+    }
+    NeuronResult& a = s.neurons[0];
+    a.contexts.push_back(context(4, 2, true, {0, 0, 1, 0}));   // prompt 1001 1002 1003
+    a.contexts.back().lookups = {plantedLookup(2, {0.5f, 1.0f, -0.2f, 0.3f})};
+    a.contexts.push_back(context(5, 3, true, {0, 0, 1, 0}));   // prompt 1002 1003 1004
+    a.contexts.back().lookups = {plantedLookup(2, {0.f, 0.25f, 2.0f, 0.1f})};
+    a.activeFraction[2] = 1.f;
+    NeuronResult& b = s.neurons[1];
+    b.contexts.push_back(context(3, 2, true, {0, 0, 1, 0}));   // prompt 1001 1002
+    b.contexts.back().lookups = {plantedLookup(2, {0.1f, 0.f, 0.6f})};
+    b.contexts.push_back(context(3, 2, true, {0, 0, 0, 0}));
+    b.activeFraction[2] = 0.5f;
+    b.relevantHeads = {2};
+    NeuronResult& c = s.neurons[2];
+    c.contexts.push_back(context(3, 2, true, {0, 0, 0, 1}));
+    c.contexts.back().lookups = {plantedLookup(3, {0.f, 0.f, 5.f})};
+    c.contexts.push_back(context(3, 2, false, {0, 0, 1, 0}));   // dropped: does not count
+    c.activeFraction[3] = 1.f;
+    for (const char* source : {"llm", "baseline"}) {
+        HeadExplanation e;
+        e.neuron = b.neuron.ref;
+        e.head = 2;
+        e.source = source;
+        e.score = std::string(source) == "llm" ? 0.8 : 0.6;
+        s.explanations.push_back(e);
+    }
     return s;
 }
 
@@ -447,6 +516,80 @@ private Q_SLOTS:
                                         QStringLiteral("/dev/full"));
         QCOMPARE(code, 1);
         QVERIFY2(err.contains(QStringLiteral("cannot write to standard output")), qPrintable(err));
+    }
+
+    // Issue 13, item 4: the head view lists the neurons where the head is active (in kept contexts) or
+    // relevant, with their fractions and E, and sums the look-ups' top contributions by source token.
+    void headViewAggregatesLookups() {
+        const Study s = headViewStudy();
+        const HeadView v = headView(s, 2);
+        QCOMPARE(v.neurons.size(), std::size_t(2));
+        QCOMPARE(v.neurons[0].ref, (NeuronRef{2, 0}));
+        QCOMPARE(v.neurons[0].activeFraction, 1.f);
+        QCOMPARE(v.neurons[0].activeContexts, 2);
+        QVERIFY(!v.neurons[0].relevant && !v.neurons[0].score);
+        QCOMPARE(v.neurons[1].ref, (NeuronRef{2, 1}));
+        QCOMPARE(v.neurons[1].activeFraction, 0.5f);
+        QCOMPARE(v.neurons[1].activeContexts, 1);
+        QCOMPARE(v.neurons[1].keptContexts, 2);
+        QVERIFY(v.neurons[1].relevant);
+        QCOMPARE(*v.neurons[1].score, 0.8);
+        QCOMPARE(*v.neurons[1].baselineScore, 0.6);
+        QCOMPARE(v.lookups, 3);
+        // Top 3 positive shares per look-up: {1001: 1.0, BOS: 0.5, 1003: 0.3}, {1003: 2.0, 1002: 0.25,
+        // 1004: 0.1}, {1002: 0.6, BOS: 0.1} (BOS first in every look-up).
+        const std::vector<std::pair<int, double>> expected = {{1002, 0.85}, {1003, 2.3}, {1001, 1.0}, {-1, 0.6}, {1004, 0.1}};
+        const std::vector<int> order = {1003, 1001, 1002, -1, 1004};
+        QCOMPARE(v.sources.size(), order.size());
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            QCOMPARE(v.sources[k].tokenId, order[k]);
+            for (const auto& [id, sum] : expected)
+                if (id == order[k]) QVERIFY2(std::abs(v.sources[k].contribution - sum) < 1e-6, qPrintable(QString::number(v.sources[k].contribution)));
+        }
+        QCOMPARE(v.sources[0].lookups, 2);
+        QCOMPARE(v.sources[3].lookups, 2);
+        QCOMPARE(headView(s, 2, 2).sources.size(), std::size_t(2));
+        // Only heads with a neuron are in the export's section: L1H0 (2) and L1H1 (3).
+        const std::vector<HeadView> all = headViews(s);
+        QCOMPARE(all.size(), std::size_t(2));
+        QCOMPARE(all[1].head, 3);
+        QCOMPARE(all[1].neurons.front().ref, (NeuronRef{2, 2}));
+        QVERIFY_THROWS_EXCEPTION(Error, headView(s, 6));
+        const std::vector<int> ids = lookupTokenIds(s.neurons[0].contexts[1], s.neurons[0].contexts[1].lookups[0]);
+        QCOMPARE(ids, (std::vector<int>{-1, 1002, 1003, 1004}));
+    }
+
+    // The same through the CLI: `study info --head` and the export's `heads` section.
+    void headViewInCliAndExport() {
+        saveBundle(headViewStudy(), path("heads.headlight"));
+        const auto [code, err] = runCli({QStringLiteral("study"), QStringLiteral("info"), path("heads.headlight"),
+                                         QStringLiteral("--head"), QStringLiteral("L1H0"), QStringLiteral("--json")}, path("head.json"));
+        QCOMPARE(code, 0);
+        const auto j = nlohmann::json::parse(io::readFile(path("head.json")).toStdString());
+        QCOMPARE(j["head"].get<std::string>(), std::string("L1H0"));
+        QCOMPARE(j["neurons"].size(), std::size_t(2));
+        QCOMPARE(j["neurons"][1]["neuron"].get<std::string>(), std::string("L2N1"));
+        QCOMPARE(j["neurons"][1]["active_fraction"].get<double>(), 0.5);
+        QCOMPARE(j["neurons"][1]["E"].get<double>(), 0.8);
+        QVERIFY(j["neurons"][0]["E"].is_null());
+        QCOMPARE(j["top_source_tokens"][0]["token_id"].get<int>(), 1003);
+        QVERIFY(std::abs(j["top_source_tokens"][0]["contribution"].get<double>() - 2.3) < 1e-6);
+        QCOMPARE(j["top_source_tokens"][3]["token"].get<std::string>(), std::string("BOS"));
+        const auto [ecode, eerr] = runCli({QStringLiteral("study"), QStringLiteral("export"), path("heads.headlight"), QStringLiteral("--json")},
+                                          path("heads-export.json"));
+        QCOMPARE(ecode, 0);
+        const auto e = nlohmann::json::parse(io::readFile(path("heads-export.json")).toStdString());
+        QCOMPARE(e["heads"].size(), std::size_t(2));
+        QCOMPARE(e["heads"][0], j);
+        const auto [tcode, text] = runCli({QStringLiteral("study"), QStringLiteral("info"), path("heads.headlight"), QStringLiteral("--head"),
+                                           QStringLiteral("L1H0")}, path("head.txt"));
+        QCOMPARE(tcode, 0);
+        const QString out = QString::fromUtf8(io::readFile(path("head.txt")));
+        QVERIFY2(out.contains(QStringLiteral("L2N1        1/2 (50 %)   yes       0.800   0.600")), qPrintable(out));
+        const auto [bad, badErr] = runCli({QStringLiteral("study"), QStringLiteral("info"), path("heads.headlight"), QStringLiteral("--head"),
+                                           QStringLiteral("L3H0")});
+        QCOMPARE(bad, 1);
+        QVERIFY2(badErr.contains(QStringLiteral("--head: 'L3H0' is not a head of this study's model (L0H0 to L2H1)")), qPrintable(badErr));
     }
 
     void saveIsAtomic() {

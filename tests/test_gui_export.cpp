@@ -29,6 +29,7 @@
 #include "test_util.h"
 #include "ui/context_list.h"
 #include "ui/export/figure.h"
+#include "ui/export/lookup_figure.h"
 #include "ui/main_window.h"
 #include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
@@ -146,6 +147,18 @@ Study figureStudy() {
             c.headScores[a] = 4.f;
             c.active[a] = 1;
             c.kept = true;
+            if (seed == 1) {   // L3N367: the look-up of its active head, 3.0 from the first prompt token, 1.0 from BOS
+                HeadLookup look;
+                look.head = a;
+                look.score = 4.f;
+                look.attention.assign(std::size_t(c.position - c.start + 2), 0.f);
+                look.contributions.assign(look.attention.size(), 0.f);
+                look.attention[0] = 0.6f;
+                look.attention[1] = 0.4f;
+                look.contributions[0] = 1.f;
+                look.contributions[1] = 3.f;
+                c.lookups = {look};
+            }
             r.contexts.push_back(std::move(c));
         }
         r.relevantHeads = {r.candidateHeads[seed], r.candidateHeads[seed + 4]};
@@ -304,7 +317,8 @@ private Q_SLOTS:
         QTest::addColumn<bool>("wide");
         for (const FigureKindInfo& k : figureKinds())
             for (bool wide : {false, true})
-                QTest::addRow("%s %s", k.name, wide ? "double" : "single") << static_cast<int>(k.kind) << wide;
+                if (k.kind != FigureKind::Lookup)   // no plot: its height follows its content (lookupFigureRenders)
+                    QTest::addRow("%s %s", k.name, wide ? "double" : "single") << static_cast<int>(k.kind) << wide;
     }
 
     // Every plot kind at single and double column, in PDF, SVG and PNG: no text clipped or overlapping
@@ -350,6 +364,97 @@ private Q_SLOTS:
         for (const QImage& image : {png, fromPdf})
             for (const QPoint& corner : {QPoint(1, 1), QPoint(image.width() - 2, image.height() - 2)})
                 QVERIFY2(qGray(image.pixel(corner)) > 240, "the figure's background is not light");
+    }
+
+    void lookupFigureRenders_data() {
+        QTest::addColumn<bool>("wide");
+        QTest::addRow("single") << false;
+        QTest::addRow("double") << true;
+    }
+
+    // Issue 13: the look-up figure at single and double column. PDF: the page is the column wide, its
+    // words stay on it without overlapping, and pdftoppm's raster has ink, the planted top source in the
+    // scale's top colour; PNG the same size; LaTeX and the CLI from the same code.
+    void lookupFigureRenders() {
+        QFETCH(bool, wide);
+        FigureRequest r;
+        r.kind = FigureKind::Lookup;
+        r.neuron = 0;   // L3N367; context 0: head L0H1 active, 3.0 from the first prompt token, 1.0 from BOS
+        r.context = 0;
+        const FigureOptions o = wide ? FigureOptions::doubleColumn() : FigureOptions::singleColumn();
+        const QString base = dir_.filePath(QStringLiteral("lookup-%1").arg(wide ? QStringLiteral("double") : QStringLiteral("single")));
+        exportFigure(document_, r, base + QStringLiteral(".pdf"), o);
+        exportFigure(document_, r, base + QStringLiteral(".png"), o);
+        QSizeF page;
+        const std::vector<TextBox> boxes = pdfTextBoxes(base + QStringLiteral(".pdf"), &page);
+        QStringList words;
+        for (const TextBox& b : boxes) words << b.text;
+        QVERIFY2(words.contains(QStringLiteral("L0H1")) && words.contains(QStringLiteral("L3N367")) && words.contains(QStringLiteral("4.0000")),
+                 qPrintable(words.join(QLatin1Char(' '))));
+        QVERIFY(words.contains(QStringLiteral("3.000")) && words.contains(QStringLiteral("1.000")));   // the top sources' numbers
+        QVERIFY(std::abs(page.width() - o.widthInches * 72) < 1);
+        QVERIFY2(page.height() > 40 && page.height() < 3 * 72, qPrintable(QString::number(page.height())));
+        const QString problem = checkBoxes(boxes, QRectF(QPointF(0, 0), page), 0.6);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QProcess p;
+        p.start(QStringLiteral("pdftoppm"), {QStringLiteral("-r"), QStringLiteral("150"), QStringLiteral("-png"), QStringLiteral("-singlefile"),
+                                             base + QStringLiteral(".pdf"), base + QStringLiteral("-pdf")});
+        QVERIFY(p.waitForFinished(30000) && p.exitCode() == 0);
+        const QColor top = divergingColor(1.0);
+        for (const QString& file : {base + QStringLiteral("-pdf.png"), base + QStringLiteral(".png")}) {
+            const QImage image(file);
+            QVERIFY(!image.isNull());
+            int ink = 0, topColour = 0;
+            for (int y = 0; y < image.height(); ++y)
+                for (int x = 0; x < image.width(); ++x) {
+                    const QColor c = image.pixelColor(x, y);
+                    ink += qGray(c.rgb()) < 200;
+                    topColour += std::abs(c.red() - top.red()) + std::abs(c.green() - top.green()) + std::abs(c.blue() - top.blue()) < 12;
+                }
+            QVERIFY2(ink > image.width() * image.height() / 100, qPrintable(file));   // not blank
+            QVERIFY2(topColour > 50, qPrintable(QStringLiteral("%1: %2 pixels of the top colour").arg(file).arg(topColour)));
+            QVERIFY(qGray(image.pixel(1, 1)) > 240);
+        }
+        const QImage png(base + QStringLiteral(".png"));
+        QCOMPARE(png.width(), qRound(o.widthInches * o.dpi));
+        // Context 2 (Japanese and Russian text): byte tokens of one character are one piece whose value is
+        // the sum of theirs, so the pieces still add up to the score and cover every position once.
+        const LookupRow mixed = findLookupRow(*document_, 0, 2, -1);
+        const HighlightedContext pieces =
+            lookupHighlight(mixed, LookupMode::Contribution, nullptr, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+        double sum = 0;
+        std::size_t covered = 0;
+        for (const TokenPiece& piece : pieces.pieces) {
+            if (piece.kind == TokenPiece::Predicted) continue;
+            sum += piece.value;
+            covered += 1 + piece.mergedIds.size();
+        }
+        QCOMPARE(covered, mixed.tokens.size());
+        QVERIFY(std::abs(sum - 4.0) < 1e-6);
+        // LaTeX: the coloured tokens and the table of top sources.
+        exportFigure(document_, r, base + QStringLiteral(".tex"), o);
+        QFile tex(base + QStringLiteral(".tex"));
+        QVERIFY(tex.open(QIODevice::ReadOnly));
+        const QString t = QString::fromUtf8(tex.readAll());
+        QVERIFY(t.contains(QStringLiteral("\\begin{tabular}")) && t.contains(QStringLiteral(" & 3.0000 & 0.400\\\\")));
+        QVERIFY(t.contains(QStringLiteral("\\hlT{103,0,31}")));   // the top source's box in the scale's end colour
+        // A head with no look-up there: the error names the heads that have one.
+        r.head = 2;
+        HL_EXPECT_ERROR(renderFigure(document_, r, FigureFormat::Png, o), "no look-up of L0H2 in context 0 of L3N367", "L0H1");
+        if (!wide) return;
+        // The CLI draws the same bytes.
+        QProcess cli;
+        const QString out = dir_.filePath(QStringLiteral("cli-lookup.png"));
+        cli.start(QStringLiteral(HEADLIGHT_CLI_PATH), {QStringLiteral("study"), QStringLiteral("figure"), document_->path(), QStringLiteral("--kind"),
+                                                       QStringLiteral("lookup"), QStringLiteral("--neuron"), QStringLiteral("L3N367"),
+                                                       QStringLiteral("--context"), QStringLiteral("0"), QStringLiteral("--head"), QStringLiteral("L0H1"),
+                                                       QStringLiteral("--width"), QStringLiteral("double"), QStringLiteral("--out"), out});
+        QVERIFY(cli.waitForFinished(120000));
+        QCOMPARE(cli.exitCode(), 0);
+        QFile written(out);
+        QVERIFY(written.open(QIODevice::ReadOnly));
+        r.head = 1;
+        QCOMPARE(QImage::fromData(written.readAll()), QImage::fromData(renderFigure(document_, r, FigureFormat::Png, o)));
     }
 
     // `headlight-cli study figure` writes what the GUI's export writes, byte for byte.

@@ -20,7 +20,9 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
+#include <QTextDocument>
 #include <QtTest>
 
 #include <cmath>
@@ -33,9 +35,13 @@
 #include "test_util.h"
 #include "ui/app_settings.h"
 #include "ui/appearance.h"
+#include "ui/color_scale.h"
 #include "ui/context_list.h"
 #include "ui/download_dialog.h"
+#include "ui/export/figure.h"
 #include "ui/head_heatmap.h"
+#include "ui/head_view.h"
+#include "ui/lookup_view.h"
 #include "ui/main_window.h"
 #include "ui/neuron_table_model.h"
 #include "ui/neuron_table_panel.h"
@@ -162,6 +168,33 @@ Study syntheticStudy(bool withAblation) {
         a.ksStatistic = 1.0;
         a.ksPValue = 0.0022;
         s.ablations.push_back(a);
+    }
+    return s;
+}
+
+// syntheticStudy(true) with planted look-ups for neuron L4N20 (index 1): head L0H2 (2) in context 0
+// (prompt token 2 carries score - 0.5, token 0 carries 0.5), and head L0H6 (6, relevant: active in
+// kept contexts 0, 2, 4) in those contexts, prompt token 1 carrying 1.0 + 0.1 * context and BOS 0.25.
+Study lookupStudy() {
+    Study s = syntheticStudy(true);
+    for (int k : {0, 2, 4}) {
+        NeuronContext& c = s.neurons[1].contexts[std::size_t(k)];
+        const std::size_t length = std::size_t(c.position - c.start + 2);  // BOS + the kept prompt
+        auto planted = [length](int head, std::vector<std::pair<std::size_t, float>> values) {
+            HeadLookup look;
+            look.head = head;
+            look.attention.assign(length, 0.f);
+            look.contributions.assign(length, 0.f);
+            for (const auto& [j, v] : values) {
+                look.contributions[j] = v;
+                look.attention[j] = 0.1f * float(j);
+                look.score += v;
+            }
+            return look;
+        };
+        c.lookups.clear();
+        if (k == 0) c.lookups.push_back(planted(2, {{3, c.headScores[2] - 0.5f}, {1, 0.5f}}));
+        c.lookups.push_back(planted(6, {{2, 1.0f + 0.1f * float(k)}, {0, 0.25f}}));
     }
     return s;
 }
@@ -545,6 +578,169 @@ private Q_SLOTS:
         w.neuronPanel()->selectNeuron(1);
         w.selection()->setContextAndHead(0, 2);
         QVERIFY2(details->toPlainText().contains(QStringLiteral("Look-up: not stored")), qPrintable(details->toPlainText()));
+    }
+
+    // Issue 13, item 3: clicking a head of the layers x heads map (context selected) colours the
+    // context's tokens by that head's contributions, lists the top sources, switches to attention,
+    // shows numbers on hover as plain text, and moves across heads and contexts with the keyboard.
+    void lookupViewShowsContributions() {
+        const Study s = lookupStudy();
+        const QString path = dir_.filePath(QStringLiteral("lookup-view.headlight"));
+        saveBundle(s, path);
+        ui::MainWindow w;
+        w.resize(1400, 1000);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(w.openBundle(path));
+        w.neuronPanel()->selectNeuron(1);
+        w.selection()->setContext(0);
+        ui::HeadHeatMap* map = w.neuronView()->layerHeadMap();
+        QTest::mouseClick(map, Qt::LeftButton, {}, map->cellCenter(0, 2));   // L0H2
+        QCOMPARE(w.selection()->head(), 2);
+        ui::LookupView* v = w.neuronView()->lookupView();
+        QVERIFY(v->row().has_value());
+        const HeadLookup& want = s.neurons[1].contexts[0].lookups[0];
+        QCOMPARE(v->row()->contributions, want.contributions);
+        QVERIFY2(v->titleLabel()->text().contains(QStringLiteral("L0H2 reads in context #1 of L4N20: score %1").arg(want.score, 0, 'f', 4)),
+                 qPrintable(v->titleLabel()->text()));
+        // The strip: piece 3 (prompt token 2) carries the largest contribution, so the end of the scale.
+        const ui::HighlightedContext& h = v->strip()->context();
+        QCOMPARE(h.pieces[3].value, want.contributions[3]);
+        QCOMPARE(h.range, std::abs(want.contributions[3]));
+        QCOMPARE(ui::pieceColor(h.pieces[3], h.range), ui::divergingColor(1.0));
+        QCOMPARE(ui::pieceColor(h.pieces[2], h.range), ui::divergingColor(0.0));
+        QCOMPARE(ui::pieceColor(h.pieces[1], h.range), ui::divergingColor(0.5 / want.contributions[3]));
+        QTableWidget* top = v->sourcesTable();
+        QCOMPARE(top->item(0, 0)->text(), QStringLiteral("3"));
+        QCOMPARE(top->item(0, 2)->text(), QString::number(want.contributions[3], 'f', 4));
+        QCOMPARE(top->item(1, 0)->text(), QStringLiteral("1"));
+        QCOMPARE(top->item(1, 2)->text(), QStringLiteral("0.5000"));
+        // Hover: one position's numbers; the title holds the whole row (plain text).
+        const QString tip = v->strip()->toolTipAt(v->strip()->positionCenter(1));
+        QVERIFY2(tip.startsWith(QStringLiteral("1: \"")) && tip.contains(QStringLiteral("contribution 0.5000")) &&
+                     tip.contains(QStringLiteral("attention 0.100")), qPrintable(tip));
+        QTextDocument tooltip;   // the title's tooltip: the whole row, every position, as escaped plain text
+        tooltip.setHtml(v->titleLabel()->toolTip());
+        const QString whole = tooltip.toPlainText().replace(QChar::Nbsp, QLatin1Char(' '));
+        QVERIFY2(whole.contains(QStringLiteral("0: BOS  contribution 0.0000")) &&
+                     whole.contains(QStringLiteral("3: \"%1\"  contribution %2").arg(v->row()->tokens[3]).arg(want.contributions[3], 0, 'f', 4)),
+                 qPrintable(whole));
+        QCOMPARE(whole.count(QLatin1Char('\n')), int(want.contributions.size()));   // a title line, then one per position
+        // Attention: position 3 has 0.3, the most.
+        v->setMode(ui::LookupMode::Attention);
+        QCOMPARE(v->strip()->context().pieces[3].value, 0.3f);
+        QCOMPARE(top->item(0, 0)->text(), QStringLiteral("3"));
+        QCOMPARE(top->item(0, 3)->text(), QStringLiteral("0.300"));
+        v->setMode(ui::LookupMode::Contribution);
+        // The relevant-heads table: L0H6 (active in 3 of 5 kept contexts).
+        QTableView* relevant = w.neuronView()->relevantHeadsTable();
+        for (int r = 0; r < relevant->model()->rowCount(); ++r)
+            if (relevant->model()->index(r, 0).data().toString() == QStringLiteral("L0H6")) relevant->setCurrentIndex(relevant->model()->index(r, 0));
+        QCOMPARE(w.selection()->head(), 6);
+        QCOMPARE(v->row()->contributions[2], 1.0f);
+        // Keyboard: Down moves to the next kept context (1: L0H6 not active there, no look-up stored),
+        // Down again to 2 (stored: 1.2), Left to the previous candidate head (5).
+        v->setFocus();
+        QTest::keyClick(v, Qt::Key_Down);
+        QCOMPARE(w.selection()->context(), 1);
+        QVERIFY(!v->row());
+        QVERIFY2(v->messageLabel()->text().contains(QStringLiteral("No look-up stored for L0H6 in context #2")), qPrintable(v->messageLabel()->text()));
+        QVERIFY(v->computeButton()->isVisibleTo(v));   // the fixture model is there
+        QTest::keyClick(v, Qt::Key_Down);
+        QCOMPARE(w.selection()->context(), 2);
+        QCOMPARE(v->row()->contributions[2], 1.2f);
+        QTest::keyClick(v, Qt::Key_Left);
+        QCOMPARE(w.selection()->head(), 5);
+        QTest::keyClick(v, Qt::Key_BracketRight);
+        QCOMPARE(w.selection()->head(), 6);
+        QTest::keyClick(v, Qt::Key_Up);
+        QTest::keyClick(v, Qt::Key_Up);
+        QCOMPARE(w.selection()->context(), 0);
+    }
+
+    // Not stored: computed on the worker pool with the study's model (stories260k), for every kept
+    // context at once; the contributions add up to the computed score.
+    void lookupViewComputesMissing() {
+        const QString path = dir_.filePath(QStringLiteral("lookup-compute.headlight"));
+        saveBundle(lookupStudy(), path);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        w.neuronPanel()->selectNeuron(1);
+        w.selection()->setContextAndHead(1, 9);   // L1H1: not active anywhere, nothing stored
+        ui::LookupView* v = w.neuronView()->lookupView();
+        QVERIFY(!v->row());
+        QVERIFY(v->computeButton()->isEnabled());
+        QSignalSpy done(v, &ui::LookupView::computed);
+        QTest::mouseClick(v->computeButton(), Qt::LeftButton);
+        QVERIFY(done.wait(60000));
+        QVERIFY2(v->row().has_value(), qPrintable(v->messageLabel()->text()));
+        double sum = 0;
+        for (float x : v->row()->contributions) sum += x;
+        QVERIFY(std::abs(sum - v->row()->score) <= 1e-4 * std::max(1.0, double(std::abs(v->row()->score))));
+        QVERIFY(std::abs(v->row()->attention[0] + 0.f) <= 1.f);
+        // File > Export Figure > lookup writes what the view shows (here computed, not stored), also as LaTeX.
+        const QString tex = dir_.filePath(QStringLiteral("computed-lookup.tex"));
+        QVERIFY(w.exportFigure(ui::FigureKind::Lookup, tex, ui::FigureOptions::singleColumn()));
+        QFile file(tex);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString latex = QString::fromUtf8(file.readAll());
+        QVERIFY2(latex.contains(QStringLiteral("%1)}").arg(std::abs(v->row()->score), 0, 'f', 4)), qPrintable(latex.left(2000)));
+        QVERIFY(w.exportFigure(ui::FigureKind::Lookup, dir_.filePath(QStringLiteral("computed-lookup.pdf")), ui::FigureOptions::singleColumn()));
+        QVERIFY(QFileInfo(dir_.filePath(QStringLiteral("computed-lookup.pdf"))).size() > 1000);
+        w.selection()->setContext(3);   // computed with the others
+        QVERIFY(v->row().has_value());
+        QCOMPARE(v->row()->tokenIds.size(), std::size_t(lookupStudy().neurons[1].contexts[3].position - lookupStudy().neurons[1].contexts[3].start + 2));
+    }
+
+    // Issue 13, item 4: the Heads tab lists every neuron a head is active or relevant for, with the
+    // numbers of the study, and the summed contributions of its look-ups by source token; a row click
+    // shows that neuron with the head selected.
+    void headsViewListsNeuronsAndJumps() {
+        const Study s = lookupStudy();
+        const QString path = dir_.filePath(QStringLiteral("heads-view.headlight"));
+        saveBundle(s, path);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        ui::HeadsView* hv = w.headsView();
+        QSignalSpy ready(hv, &ui::HeadsView::ready);
+        hv->setHead(6);
+        QVERIFY(ready.wait(10000));
+        QTableWidget* t = hv->neuronsTable();
+        // L4N20: active in contexts 0, 2, 4 of 5 kept (relevant, E 0.550 LLM and baseline); L3N10: 1 of 5.
+        QCOMPARE(t->rowCount(), 2);
+        QCOMPARE(t->item(0, 0)->text(), QStringLiteral("L4N20"));
+        QCOMPARE(t->item(0, 2)->text(), QStringLiteral("3/5"));
+        QCOMPARE(t->item(0, 3)->text(), QStringLiteral("60 %"));
+        QCOMPARE(t->item(0, 4)->text(), QStringLiteral("yes"));
+        QCOMPARE(t->item(0, 5)->text(), QStringLiteral("0.550"));
+        QCOMPARE(t->item(1, 0)->text(), QStringLiteral("L3N10"));
+        QCOMPARE(t->item(1, 2)->text(), QStringLiteral("1/5"));
+        QCOMPARE(t->item(1, 4)->text(), QStringLiteral("no"));
+        // Sources: BOS 3 x 0.25 and prompt token 1 of contexts 0, 2, 4 (1.0, 1.2, 1.4 by token).
+        std::map<int, double> expected{{-1, 0.75}};
+        for (int k : {0, 2, 4}) {
+            const NeuronContext& c = s.neurons[1].contexts[std::size_t(k)];
+            expected[c.tokens[std::size_t(c.start - 1 + 1)]] += 1.0 + 0.1 * k;
+        }
+        QCOMPARE(hv->sourcesTable()->rowCount(), int(expected.size()));
+        double best = 0;
+        for (const auto& [id, sum] : expected) best = std::max(best, sum);
+        QCOMPARE(hv->sourcesTable()->item(0, 1)->text(), QString::number(best, 'f', 4));
+        bool bos = false;
+        for (int r = 0; r < hv->sourcesTable()->rowCount(); ++r)
+            if (hv->sourcesTable()->item(r, 0)->text() == QStringLiteral("BOS")) bos = hv->sourcesTable()->item(r, 1)->text() == QStringLiteral("0.7500");
+        QVERIFY(bos);
+        // Jump: L4N20 with L0H6 and its first active kept context (0), whose look-up shows.
+        w.tabs()->setCurrentWidget(hv);
+        QTest::mouseClick(t->viewport(), Qt::LeftButton, {}, t->visualItemRect(t->item(0, 0)).center());
+        QCOMPARE(w.selection()->neuron(), 1);
+        QCOMPARE(w.selection()->head(), 6);
+        QCOMPARE(w.selection()->context(), 0);
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.neuronView()));
+        QVERIFY(w.neuronView()->lookupView()->row().has_value());
+        QCOMPARE(w.neuronView()->lookupView()->row()->contributions[2], 1.0f);
     }
 
     // Issue 14: the modal dialogs open within a 1280x720 screen, and no label, check box or button in

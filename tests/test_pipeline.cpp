@@ -295,6 +295,34 @@ private Q_SLOTS:
         QVERIFY(lookups > 0);
         QVERIFY(Bundle::open(path).hasLookups());
 
+        // Look-ups on demand (the GUI's "Compute"): the stored look-up of an active head comes back, and
+        // a head that was not active in a context gets one whose contributions sum to its stored score.
+        const NeuronResult& first = single.neurons[0];
+        int stored = -1;
+        for (std::size_t k = 0; k < first.contexts.size() && stored < 0; ++k)
+            if (!first.contexts[k].lookups.empty()) stored = int(k);
+        QVERIFY(stored >= 0);
+        const HeadLookup& want = first.contexts[std::size_t(stored)].lookups.front();
+        int inactive = -1;
+        for (int h : first.candidateHeads)
+            if (!first.contexts[std::size_t(stored)].active[std::size_t(h)]) inactive = h;
+        QVERIFY(inactive >= 0);
+        const std::vector<HeadLookup> again1 = computeLookups(single.provenance, single.parameters, first, {stored}, want.head);
+        QCOMPARE(again1.size(), std::size_t(1));
+        QCOMPARE(again1[0].head, want.head);
+        QVERIFY(std::abs(again1[0].score - want.score) <= 1e-5f * std::max(1.f, std::abs(want.score)));
+        QCOMPARE(again1[0].contributions.size(), want.contributions.size());
+        for (std::size_t j = 0; j < want.contributions.size(); ++j) {
+            QVERIFY(std::abs(again1[0].contributions[j] - want.contributions[j]) <= 1e-5f * std::max(1.f, std::abs(want.score)));
+            QVERIFY(std::abs(again1[0].attention[j] - want.attention[j]) <= 1e-6f);
+        }
+        const std::vector<HeadLookup> other = computeLookups(single.provenance, single.parameters, first, {stored}, inactive);
+        const float storedScore = first.contexts[std::size_t(stored)].headScores[std::size_t(inactive)];
+        double sum = 0;
+        for (float x : other[0].contributions) sum += x;
+        QVERIFY2(std::abs(sum - storedScore) <= 1e-5 * std::max(1.0, double(std::abs(storedScore))), qPrintable(QString::number(sum)));
+        QVERIFY_THROWS_EXCEPTION(Error, computeLookups(single.provenance, single.parameters, first, {stored}, 4 * 8));
+
         // Two shards merged equal the single run.
         std::vector<Study> shards;
         for (int i = 0; i < 2; ++i) {

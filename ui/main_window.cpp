@@ -51,6 +51,8 @@
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
+#include "ui/head_view.h"
+#include "ui/lookup_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 
@@ -114,6 +116,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     tabs_->addTab(neuronView_, tr("&Neuron"));
     tabs_->addTab(overviewView_, tr("O&verview"));
     tabs_->addTab(playgroundView_, tr("&Playground"));
+    headsView_ = new HeadsView(selection_, this);
+    tabs_->addTab(headsView_, tr("He&ads"));
+    connect(headsView_, &HeadsView::showNeuronRequested, this, [this] { tabs_->setCurrentWidget(neuronView_); });
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(neuronPanel_);
     split->addWidget(tabs_);
@@ -130,7 +135,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     find->setShortcut(QKeySequence::Find);
     QAction* table = viewMenu_->addAction(tr("Neuron &Table"), this, [this] { neuronPanel_->table()->setFocus(); });
     table->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
-    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4")};
+    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4"),
+                                  QStringLiteral("Ctrl+5")};
     for (int i = 0; i < tabs_->count(); ++i) {
         QAction* a = viewMenu_->addAction(tabs_->tabText(i).remove(QLatin1Char('&')), this, [this, i] {
             tabs_->setCurrentIndex(i);
@@ -268,6 +274,7 @@ void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
     neuronView_->setDocument(document_);
     overviewView_->setDocument(document_);
     playgroundView_->setDocument(document_);
+    headsView_->setDocument(document_);
     for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
     setWindowTitle(document_ ? tr("%1 — Headlight").arg(QFileInfo(document_->path()).fileName()) : QStringLiteral("Headlight"));
     if (document_ && document_->neuronCount() > 0) {
@@ -357,6 +364,11 @@ FigureRequest MainWindow::figureRequest(FigureKind kind, bool dark) const {
     r.includeDropped = neuronView_->showDroppedBox()->isChecked();
     if (auto* choice = overviewView_->findChild<QComboBox*>()) r.ablation = std::max(0, choice->currentIndex());
     if (kind == FigureKind::Playground) r.playground = &playgroundView_->lastResult();
+    r.head = selection_->head();
+    if (const LookupView* lookup = neuronView_->lookupView(); kind == FigureKind::Lookup && lookup->row()) {
+        r.lookup = &*lookup->row();   // what the view shows, computed on demand or stored
+        r.attention = lookup->mode() == LookupMode::Attention;
+    }
     return r;
 }
 
@@ -443,7 +455,7 @@ void MainWindow::exportFigureDialog() {
     connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
     if (dialog.exec() != QDialog::Accepted) return;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Figure"), QString(),
-                                                      tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+                                                      tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png);;LaTeX, look-up only (*.tex)"));
     if (path.isEmpty()) return;
     FigureOptions o;
     o.widthInches = width->value();
@@ -575,7 +587,10 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
         if (n && !n->contexts.empty()) {
             const int head = !n->relevantHeads.empty() ? n->relevantHeads.front()
                                                        : (!n->candidateHeads.empty() ? n->candidateHeads.back() : -1);
-            selection_->setContextAndHead(0, head);
+            int context = 0;   // the first kept context where the head is active: its look-up shows
+            for (int c = static_cast<int>(n->contexts.size()) - 1; c >= 0; --c)
+                if (head >= 0 && n->contexts[c].kept && !n->contexts[c].lookups.empty() && n->contexts[c].active[head]) context = c;
+            selection_->setContextAndHead(context, head);
         }
         Q_UNUSED(neuron);
     }
@@ -583,6 +598,16 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     grab(neuronView_, QStringLiteral("neuron-view.png"));
     grab(neuronView_->contextHeadMap(), QStringLiteral("context-head-heatmap.png"));
     grab(neuronView_->contextList(), QStringLiteral("contexts.png"));
+    grab(neuronView_->lookupView(), QStringLiteral("lookup-view.png"));
+    if (document_ && selection_->head() >= 0) {   // the Heads tab on the selected head
+        tabs_->setCurrentWidget(headsView_);
+        QEventLoop loop;
+        connect(headsView_, &HeadsView::ready, &loop, &QEventLoop::quit);
+        QTimer::singleShot(60000, &loop, &QEventLoop::quit);
+        if (headsView_->busy()) loop.exec();
+        grab(this, QStringLiteral("heads.png"));
+        tabs_->setCurrentWidget(neuronView_);
+    }
     tabs_->setCurrentWidget(overviewView_);
     grab(this, QStringLiteral("overview.png"));
     tabs_->setCurrentWidget(neuronView_);

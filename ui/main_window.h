@@ -19,6 +19,7 @@ class NeuronTablePanel;
 class NeuronView;
 class OverviewView;
 class PlaygroundView;
+class HeadsView;
 class RunDialog;
 struct FigureOptions;
 struct FigureRequest;
@@ -59,6 +60,7 @@ public:
     NeuronView* neuronView() const { return neuronView_; }
     OverviewView* overviewView() const { return overviewView_; }
     PlaygroundView* playgroundView() const { return playgroundView_; }
+    HeadsView* headsView() const { return headsView_; }
     QTabWidget* tabs() const { return tabs_; }
     RunDialog* runDialog();
 
@@ -100,6 +102,7 @@ private:
     NeuronView* neuronView_;
     OverviewView* overviewView_;
     PlaygroundView* playgroundView_;
+    HeadsView* headsView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
     bool saving_ = false;  // a Save As is being written on the worker pool

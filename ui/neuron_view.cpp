@@ -16,6 +16,7 @@
 #include "core/study/study.h"
 #include "ui/context_list.h"
 #include "ui/head_heatmap.h"
+#include "ui/lookup_view.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -81,11 +82,14 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     bottom->addWidget(right);
     bottom->setStretchFactor(0, 3);
     bottom->setStretchFactor(1, 2);
+    lookup_ = new LookupView(selection_, this);
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(top);
+    split->addWidget(lookup_);
     split->addWidget(bottom);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setStretchFactor(2, 4);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);
@@ -119,6 +123,7 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
 
 void NeuronView::setDocument(std::shared_ptr<const StudyDocument> document) {
     document_ = std::move(document);
+    lookup_->setDocument(document_);
     onNeuronChanged(selection_->neuron());
 }
 

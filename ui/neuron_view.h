@@ -23,6 +23,7 @@ class StudyDocument;
 class StudySelection;
 class ContextListView;
 class HeadHeatMap;
+class LookupView;
 
 class NeuronView : public QWidget {
     Q_OBJECT
@@ -38,6 +39,7 @@ public:
     QCheckBox* boundariesBox() const { return boundaries_; }
     QPlainTextEdit* detailsPane() const { return details_; }
     QLabel* titleLabel() const { return title_; }
+    LookupView* lookupView() const { return lookup_; }   // what the selected head reads in the selected context
     const NeuronResult* neuron() const { return neuron_.get(); }
     // Candidate heads, in the context map's column order.
     const std::vector<int>& columnHeads() const { return columnHeads_; }
@@ -66,6 +68,7 @@ private:
     QTableView* relevant_;
     QStandardItemModel* relevantModel_;
     QPlainTextEdit* details_;
+    LookupView* lookup_;
 };
 
 }  // namespace headlight::ui

@@ -10,6 +10,7 @@
 #include "core/io/atomic_file.h"
 #include "ui/export/context_export.h"
 #include "ui/export/figure.h"
+#include "ui/export/lookup_figure.h"
 #include "ui/study_document.h"
 
 namespace headlight::cli {
@@ -54,7 +55,7 @@ int runStudyFigure(const QStringList& args) {
     QCommandLineParser parser;
     const QCommandLineOption kindOpt(QStringLiteral("kind"), QStringLiteral("What to draw (see below)."), QStringLiteral("KIND"));
     const QCommandLineOption neuronOpt(QStringLiteral("neuron"), QStringLiteral("The neuron, e.g. L3N367."), QStringLiteral("LxNy"));
-    const QCommandLineOption contextOpt(QStringLiteral("context"), QStringLiteral("layers-heads: context index (default: the first kept)."), QStringLiteral("I"));
+    const QCommandLineOption contextOpt(QStringLiteral("context"), QStringLiteral("layers-heads, lookup: context index (default: the first kept; lookup: the first kept with a look-up)."), QStringLiteral("I"));
     const QCommandLineOption ablationOpt(QStringLiteral("ablation"), QStringLiteral("ablation: record index (default 0)."), QStringLiteral("I"), QStringLiteral("0"));
     const QCommandLineOption textOpt(QStringLiteral("text"), QStringLiteral("playground: the text (head scores at its last token)."), QStringLiteral("TEXT"));
     const QCommandLineOption widthOpt(QStringLiteral("width"), QStringLiteral("single (3.25 in), double (6.75 in) or inches (default single)."), QStringLiteral("W"), QStringLiteral("single"));
@@ -62,12 +63,14 @@ int runStudyFigure(const QStringList& args) {
     const QCommandLineOption fontOpt(QStringLiteral("font-size"), QStringLiteral("Font size in points (default 8; contexts 9)."), QStringLiteral("PT"));
     const QCommandLineOption familyOpt(QStringLiteral("font"), QStringLiteral("Font family (default DejaVu Sans)."), QStringLiteral("FAMILY"));
     const QCommandLineOption dpiOpt(QStringLiteral("dpi"), QStringLiteral("PNG resolution (default 300)."), QStringLiteral("N"), QStringLiteral("300"));
-    const QCommandLineOption formatOpt(QStringLiteral("format"), QStringLiteral("png, svg, pdf; contexts: tex, html, svg, pdf (default: from --out)."), QStringLiteral("F"));
+    const QCommandLineOption formatOpt(QStringLiteral("format"), QStringLiteral("png, svg, pdf (lookup also tex); contexts: tex, html, svg, pdf (default: from --out)."), QStringLiteral("F"));
     const QCommandLineOption darkOpt(QStringLiteral("dark"), QStringLiteral("Dark theme instead of the light paper theme."));
     const QCommandLineOption droppedOpt(QStringLiteral("dropped"), QStringLiteral("Also the dropped contexts (heads-contexts, contexts)."));
+    const QCommandLineOption headOpt(QStringLiteral("head"), QStringLiteral("lookup: the head, e.g. L1H2 (default: the context's top-scoring head with a look-up)."), QStringLiteral("LxHy"));
+    const QCommandLineOption attentionOpt(QStringLiteral("attention"), QStringLiteral("lookup: colour by attention weight instead of contribution."));
     const QCommandLineOption outOpt(QStringLiteral("out"), QStringLiteral("The file to write."), QStringLiteral("FILE"));
-    for (const auto* o : {&kindOpt, &neuronOpt, &contextOpt, &ablationOpt, &textOpt, &widthOpt, &heightOpt, &fontOpt, &familyOpt,
-                          &dpiOpt, &formatOpt, &darkOpt, &droppedOpt, &outOpt})
+    for (const auto* o : {&kindOpt, &neuronOpt, &contextOpt, &ablationOpt, &textOpt, &headOpt, &attentionOpt, &widthOpt, &heightOpt,
+                          &fontOpt, &familyOpt, &dpiOpt, &formatOpt, &darkOpt, &droppedOpt, &outOpt})
         parser.addOption(*o);
     parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file."));
     parseOrThrow(parser, args, QStringLiteral("Draw a figure of a study as the GUI's File > Export does."), kindsHelp());
@@ -111,6 +114,21 @@ int runStudyFigure(const QStringList& args) {
     request.ablation = static_cast<int>(number(ablationOpt, 0, 1e9));
     request.includeDropped = parser.isSet(droppedOpt);
     request.dark = parser.isSet(darkOpt);
+    request.attention = parser.isSet(attentionOpt);
+    if (parser.isSet(headOpt)) {
+        const std::optional<HeadIndex> head = parseHeadName(parser.value(headOpt).toUpper().toStdString());
+        if (!head || head->layer >= document->nLayers() || head->head >= document->nHeads())
+            throw Error("--head: '" + parser.value(headOpt).toStdString() + "' is not a head of this study's model (L0H0 to L" +
+                        std::to_string(document->nLayers() - 1) + "H" + std::to_string(document->nHeads() - 1) + ")");
+        request.head = static_cast<int>(headFlatIndex(*head, document->nHeads()));
+    }
+    if (request.kind == ui::FigureKind::Lookup && format == QLatin1String("tex")) {
+        const ui::LookupRow row = ui::findLookupRow(*document, neuron, request.context, request.head);
+        io::writeFileAtomically(out, ui::lookupLatexDocument(row, request.attention ? ui::LookupMode::Attention : ui::LookupMode::Contribution,
+                                                             [document](const std::vector<int>& ids) { return document->decodeTokens(ids); })
+                                         .toUtf8());
+        return 0;
+    }
     ui::FigureOptions options = ui::FigureOptions::forWidth(parser.value(widthOpt));
     if (parser.isSet(heightOpt)) options.heightInches = number(heightOpt, 1, 40);
     if (parser.isSet(fontOpt)) options.fontPoints = number(fontOpt, 4, 36);

@@ -1,16 +1,19 @@
 // headlight-cli study SUBCOMMAND ...: work on .headlight bundles.
-//   study info X.headlight [--json]     summarise a bundle
+//   study info X.headlight [--json] [--head L1H2]   summarise a bundle (or one head: its neurons, its sources)
 //   study export X.headlight --json     the whole study as one JSON document on stdout (or --out FILE)
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include <QDir>
 #include <QFileInfo>
 
 #include "app/cli/cli_common.h"
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
+#include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
+#include "core/study/head_view.h"
 #include "core/study/study_export.h"
 
 namespace headlight::cli {
@@ -27,14 +30,51 @@ void writeStdoutChecked(const std::string& text) {
                     " (the output is incomplete)");
 }
 
+// The token text of the study's vocabulary, from the model folder the bundle records (absolute, then
+// relative to the bundle); ids only when neither holds a tokenizer. Never downloads.
+TokenDecoder studyTokenDecoder(const QString& bundlePath, const Study& study) {
+    QStringList folders;
+    if (!study.provenance.modelPath.empty()) folders << QString::fromStdString(study.provenance.modelPath);
+    if (!study.provenance.modelPathRelative.empty())
+        folders << QFileInfo(bundlePath).absoluteDir().filePath(QString::fromStdString(study.provenance.modelPathRelative));
+    for (const QString& folder : folders) {
+        if (!QFileInfo(folder).isDir()) continue;
+        try {
+            auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::fromFolder(folder));
+            return [tokenizer](int id) { return tokenizer->tokenText(id).toStdString(); };   // as the GUI shows it
+        } catch (const Error&) {
+        }
+    }
+    return {};
+}
+
+// `study info --head L1H2`: the head-centric view (core/study/head_view.h).
+int printHeadInfo(const QString& bundle, const Study& study, const QString& name, bool json) {
+    const std::optional<HeadIndex> head = parseHeadName(name.toStdString());
+    if (!head || head->layer >= study.nLayers || head->head >= study.nHeads)
+        throw Error("--head: '" + name.toStdString() + "' is not a head of this study's model (L0H0 to L" +
+                    std::to_string(study.nLayers - 1) + "H" + std::to_string(study.nHeads - 1) + ")");
+    const TokenDecoder decode = studyTokenDecoder(bundle, study);
+    const HeadView view = headView(study, static_cast<int>(headFlatIndex(*head, study.nHeads)));
+    writeStdoutChecked(json ? headViewJson(study, view, decode).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+                            : headViewText(study, view, decode));
+    return 0;
+}
+
 int runStudyInfo(const QStringList& args) {
     QCommandLineParser parser;
     const QCommandLineOption jsonOpt(QStringLiteral("json"), QStringLiteral("Print JSON instead of text."));
+    const QCommandLineOption headOpt(QStringLiteral("head"),
+                                     QStringLiteral("One head instead: the neurons it is active or relevant for, its typical source tokens."),
+                                     QStringLiteral("LxHy"));
     parser.addOption(jsonOpt);
+    parser.addOption(headOpt);
     parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file."));
     parseOrThrow(parser, args, QStringLiteral("Summarise a Headlight bundle."));
     if (parser.positionalArguments().size() != 1) throw Error("study info: give exactly one bundle");
     const Study study = loadStudy(parser.positionalArguments().front());
+    if (parser.isSet(headOpt))
+        return printHeadInfo(parser.positionalArguments().front(), study, parser.value(headOpt), parser.isSet(jsonOpt));
     if (parser.isSet(jsonOpt)) {
         nlohmann::ordered_json j = studySummaryJson(study);
         j["explanations"] = study.explanations.size();
@@ -64,7 +104,8 @@ int runStudyExport(const QStringList& args) {
     if (parser.positionalArguments().size() != 1) throw Error("study export: give exactly one bundle");
     if (!parser.isSet(jsonOpt)) throw Error("study export: --json is required (the only export format)");
     const Study study = loadStudy(parser.positionalArguments().front());
-    const std::string text = exportStudyJson(study).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const TokenDecoder decode = studyTokenDecoder(parser.positionalArguments().front(), study);
+    const std::string text = exportStudyJson(study, decode).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (parser.isSet(outOpt))
         io::writeFileAtomically(parser.value(outOpt), QByteArray::fromStdString(text));
     else

@@ -542,4 +542,32 @@ Study mergeStudies(const std::vector<Study>& shards, const QString& modelOverrid
     return merged;
 }
 
+std::vector<HeadLookup> computeLookups(const Provenance& provenance, const StudyParameters& p, const NeuronResult& neuron,
+                                       const std::vector<int>& contexts, int head, const QString& modelOverride,
+                                       const Progress& progress) {
+    const StudyModel m = loadStudyModel(provenance, modelOverride, progress);
+    const ModelConfig& config = m.model.config();
+    const std::vector<int> candidates = candidateHeads(neuron.neuron.ref.layer, config.nHeads, p.sameLayerHeads);
+    if (!std::binary_search(candidates.begin(), candidates.end(), head))
+        throw Error("look-up: head " + std::to_string(head) + " is not a candidate head of " + neuronName(neuron.neuron.ref));
+    std::vector<NeuronResult> one(1);
+    one[0].neuron = neuron.neuron;
+    for (int c : contexts) {
+        if (c < 0 || c >= static_cast<int>(neuron.contexts.size()))
+            throw Error("look-up: " + neuronName(neuron.neuron.ref) + " has no context " + std::to_string(c));
+        one[0].contexts.push_back(neuron.contexts[std::size_t(c)]);
+    }
+    const AttributionInputs in = attributionInputs(m.model, m.tokenizer, one, p);
+    if (in.prompts.size() != contexts.size())
+        throw Error("look-up: a context of " + neuronName(neuron.neuron.ref) + " has " + std::to_string(p.maxContextTokens) +
+                    " tokens or more (no attribution past the length cut)");
+    progress.report(0, 1, "look-up: " + std::to_string(in.prompts.size()) + " prompts");
+    const LookupSelector only = [head](std::size_t, const std::vector<float>&) { return std::vector<int>{head}; };
+    HeadAttribution a = attributeHeadsWithLookups(m.model, in.prompts, p.sameLayerHeads, only, p.batchTokens, p.attributionScore);
+    std::vector<HeadLookup> out;
+    for (auto& looks : a.lookups) out.push_back(looks.at(0));
+    progress.report(1, 1, "look-up: done");
+    return out;
+}
+
 }  // namespace headlight

@@ -51,6 +51,15 @@ std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, 
 // recorded in its provenance (same weights required: the weight hash is checked).
 void addAblations(Study& study, const QString& model = {}, const Progress& progress = {});
 
+// Look-ups on demand (issue 13): the look-up of flat head `head` in each of `contexts` (indices into
+// neuron.contexts), for pairs a bundle lacks (made before look-ups were stored, or a head that was not
+// active there). Runs step 3's attribution pass with the study's model (`model` overrides the one in
+// the provenance; the weight hash must match), weight processing and attribution score. Throws
+// headlight::Error when the head is not a candidate of the neuron or a context is past the length cut.
+std::vector<HeadLookup> computeLookups(const Provenance& provenance, const StudyParameters& parameters,
+                                       const NeuronResult& neuron, const std::vector<int>& contexts, int head,
+                                       const QString& model = {}, const Progress& progress = {});
+
 // Merges shard studies of one run (same model, corpus, parameters; shards 0..N-1): the scans' top N
 // merge exactly, then truncation and attribution run once on the merged contexts with the model
 // (`model` overrides the one recorded in the shards; the weight hash must match), so the result equals

@@ -33,7 +33,7 @@ ordered_json lookupsJson(const Study& s, const NeuronContext& c) {
 
 }  // namespace
 
-ordered_json exportStudyJson(const Study& s) {
+ordered_json exportStudyJson(const Study& s, const TokenDecoder& decode) {
     ordered_json doc;
     doc["schema"] = "headlight.export";
     doc["schema_version"] = Study::kSchemaVersion;
@@ -88,6 +88,7 @@ ordered_json exportStudyJson(const Study& s) {
         neurons.push_back(std::move(jn));
     }
     doc["neurons"] = std::move(neurons);
+    doc["heads"] = headViewsJson(s, decode);  // the head-centric view (core/study/head_view.h)
     ordered_json ablations = ordered_json::array();
     for (const AblationResult& a : s.ablations) ablations.push_back(toJson(a, s.nHeads));
     doc["ablations"] = std::move(ablations);

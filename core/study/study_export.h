@@ -6,11 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/study/head_view.h"
 #include "core/study/study.h"
 
 namespace headlight {
 
-nlohmann::ordered_json exportStudyJson(const Study& study);
+// `decode` gives the token text of the `heads` section's source tokens (ids only without it).
+nlohmann::ordered_json exportStudyJson(const Study& study, const TokenDecoder& decode = {});
 nlohmann::ordered_json studySummaryJson(const Study& study);
 std::string studySummaryText(const Study& study);
 

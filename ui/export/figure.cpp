@@ -9,6 +9,7 @@
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
 #include "core/study/study.h"
+#include "ui/export/lookup_figure.h"
 #include "ui/head_heatmap.h"
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
@@ -26,6 +27,8 @@ const std::vector<FigureKindInfo>& figureKinds() {
         {FigureKind::Congruence, "congruence", "histogram of the congruence of the selected neurons, real vs baseline"},
         {FigureKind::Ablation, "ablation", "head ablation: drop in p(token), active vs inactive contexts (--ablation)"},
         {FigureKind::Playground, "playground", "head scores of a text at its last token (--neuron, --text; loads the model)"},
+        {FigureKind::Lookup, "lookup", "what one head reads in one context: its tokens coloured by the head's contribution "
+                                       "(--neuron, --context, --head, --attention; also .tex)"},
     };
     return kinds;
 }
@@ -135,13 +138,28 @@ std::unique_ptr<QWidget> buildFigure(const std::shared_ptr<const StudyDocument>&
         *plot = map;
         break;
     }
+    case FigureKind::Lookup: throw Error("figure lookup: not a plot (renderFigure draws it)");
     }
     if (auto* map = qobject_cast<HeadHeatMap*>(*plot)) map->setSelectedCell(-1, -1);   // no selection outline on paper
     return host;
 }
 
+namespace {
+LookupRow requestedLookup(const StudyDocument& document, const FigureRequest& r) {
+    return r.lookup ? *r.lookup : findLookupRow(document, r.neuron, r.context, r.head);
+}
+TokenRunDecoder decoderOf(const std::shared_ptr<const StudyDocument>& document) {
+    return [document](const std::vector<int>& ids) { return document->decodeTokens(ids); };
+}
+}  // namespace
+
 QByteArray renderFigure(const std::shared_ptr<const StudyDocument>& document, const FigureRequest& request, FigureFormat format,
                         const FigureOptions& options) {
+    if (request.kind == FigureKind::Lookup) {
+        if (!document) throw Error("figure: no study open");
+        return renderLookupFigure(requestedLookup(*document, request), request.attention ? LookupMode::Attention : LookupMode::Contribution,
+                                  format, options, request.dark, decoderOf(document));
+    }
     QCustomPlot* plot = nullptr;
     const std::unique_ptr<QWidget> host = buildFigure(document, request, &plot);
     return renderPlot(*plot, format, options);
@@ -149,6 +167,11 @@ QByteArray renderFigure(const std::shared_ptr<const StudyDocument>& document, co
 
 void exportFigure(const std::shared_ptr<const StudyDocument>& document, const FigureRequest& request, const QString& path,
                   const FigureOptions& options) {
+    if (request.kind == FigureKind::Lookup && document && QFileInfo(path).suffix().compare(QLatin1String("tex"), Qt::CaseInsensitive) == 0) {
+        exportLookupFigure(requestedLookup(*document, request), request.attention ? LookupMode::Attention : LookupMode::Contribution,
+                           path, options, request.dark, decoderOf(document));
+        return;
+    }
     io::writeFileAtomically(path, renderFigure(document, request, figureFormatFor(path), options));
 }
 

@@ -14,6 +14,7 @@
 
 #include "ui/export/plot_export.h"
 #include "ui/token_layout.h"
+#include "ui/lookup_view.h"
 
 class QCustomPlot;
 class QWidget;
@@ -26,7 +27,7 @@ namespace headlight::ui {
 
 class StudyDocument;
 
-enum class FigureKind { HeadsContexts, LayersHeads, Scores, Congruence, Ablation, Playground };
+enum class FigureKind { HeadsContexts, LayersHeads, Scores, Congruence, Ablation, Playground, Lookup };
 
 struct FigureKindInfo {
     FigureKind kind;
@@ -44,6 +45,9 @@ struct FigureRequest {
     int ablation = 0;   // ablation: which record of the bundle
     bool includeDropped = false;  // heads-contexts: also the dropped contexts (as the GUI's toggle)
     const analysis::PlaygroundResult* playground = nullptr;  // playground: the computed text
+    int head = -1;          // lookup: flat head (-1: the context's head with the largest score)
+    bool attention = false; // lookup: colour by attention weight instead of contribution
+    const LookupRow* lookup = nullptr;  // lookup: this row (the GUI's, possibly computed) instead of the stored one
     bool dark = false;  // the dark theme instead of the paper theme
 };
 
@@ -51,7 +55,9 @@ struct FigureRequest {
 QPalette figurePalette(bool dark);
 
 // A hidden widget tree that draws the figure; *plot points at its plot. Throws headlight::Error when
-// the study lacks what the kind needs (no such neuron, no ablation record, ...).
+// the study lacks what the kind needs (no such neuron, no ablation record, ...). The lookup kind is no
+// plot (ui/export/lookup_figure.h): renderFigure and exportFigure draw it (its height follows its
+// content; exportFigure also writes it as .tex); buildFigure refuses it.
 std::unique_ptr<QWidget> buildFigure(const std::shared_ptr<const StudyDocument>& document, const FigureRequest& request,
                                      QCustomPlot** plot);
 QByteArray renderFigure(const std::shared_ptr<const StudyDocument>& document, const FigureRequest& request,
