@@ -20,6 +20,7 @@ class NeuronView;
 class OverviewView;
 class PlaygroundView;
 class RunDialog;
+class AblationDialog;
 struct FigureOptions;
 struct FigureRequest;
 enum class FigureKind;
@@ -70,6 +71,7 @@ public Q_SLOTS:
     void exportContextsDialog();
     void exportTableDialog();
     void showRunDialog();
+    void showAblationDialog();   // Validate > Ablate Heads… (ui/ablation_dialog.*)
     void showPreferences();
     // Asks for the folder of the open study's model when it was not found (tokens shown by id, no
     // playground); remembers it for the model id and reopens the study. Returns false if cancelled.
@@ -102,6 +104,7 @@ private:
     PlaygroundView* playgroundView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
+    AblationDialog* ablationDialog_ = nullptr;
     bool saving_ = false;  // a Save As is being written on the worker pool
 };
 

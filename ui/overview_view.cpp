@@ -13,6 +13,7 @@
 
 #include "core/analysis/statistics.h"
 #include "core/explain/scorer.h"
+#include "core/study/study_export.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -124,12 +125,16 @@ void OverviewView::setDocument(std::shared_ptr<const StudyDocument> document) {
     ablationChoice_->clear();
     if (document_)
         for (const AblationResult& a : document_->bundle().ablations())
-            ablationChoice_->addItem(QStringLiteral("%1 · %2").arg(QString::fromStdString(neuronName(a.neuron)),
-                                                                  document_->headLabel(a.head)));
+            ablationChoice_->addItem(QStringLiteral("%1 · %2 · %3").arg(QString::fromStdString(neuronName(a.neuron)),
+                                                                       QString::fromStdString(ablationHeadsName(a, document_->nHeads())), QLatin1String(ablationModeName(a.mode))));
     ablationChoice_->setEnabled(ablationChoice_->count() > 0);
     ablationChoice_->blockSignals(false);
     rebuildAblation(ablationChoice_->count() > 0 ? 0 : -1);
     rebuildCongruence();
+}
+
+void OverviewView::showAblationRecord(int record) {
+    if (record >= 0 && record < ablationChoice_->count()) ablationChoice_->setCurrentIndex(record);
 }
 
 void OverviewView::changeEvent(QEvent* event) {
@@ -233,10 +238,13 @@ void OverviewView::rebuildAblation(int record) {
     ablationPlot_->xAxis->setRange(0.4, 2.6);
     ablationPlot_->yAxis->scaleRange(1.15, ablationPlot_->yAxis->range().center());
     stylePlot(ablationPlot_, palette());
-    ablationStats_->setText(tr("%1, head %2: KS D = %3, p = %4")
-                                .arg(QString::fromStdString(neuronName(a.neuron)), document_->headLabel(a.head))
-                                .arg(a.ksStatistic, 0, 'f', 3)
-                                .arg(a.ksPValue, 0, 'g', 3));
+    QString stats = tr("%1, head %2: KS D = %3, p = %4")
+                        .arg(QString::fromStdString(neuronName(a.neuron)), QString::fromStdString(ablationHeadsName(a, document_->nHeads())))
+                        .arg(a.ksStatistic, 0, 'f', 3)
+                        .arg(a.ksPValue, 0, 'g', 3);
+    if (a.mode != AblationMode::Zero || a.headSet().size() > 1 || !a.activationActive.empty())
+        stats += QLatin1Char('\n') + QString::fromStdString(ablationRecordText(a, document_->nHeads()));
+    ablationStats_->setText(stats);
     ablationPlot_->replot();
 }
 

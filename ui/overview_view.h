@@ -24,6 +24,8 @@ class OverviewView : public QWidget {
 public:
     explicit OverviewView(QWidget* parent = nullptr);
     void setDocument(std::shared_ptr<const StudyDocument> document);
+    // Shows ablation record `record` (bundle order; ignored when out of range).
+    void showAblationRecord(int record);
 
     QCustomPlot* scorePlot() const { return scorePlot_; }
     QCustomPlot* ablationPlot() const { return ablationPlot_; }
