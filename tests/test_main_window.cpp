@@ -739,6 +739,13 @@ private Q_SLOTS:
         QVERIFY(!w.overviewView()->ablationPlot()->property("noData").isValid());
         QVERIFY2(w.overviewView()->ablationStats()->text().contains(QStringLiteral(" mean: p drop ")),
                  qPrintable(w.overviewView()->ablationStats()->text()));
+        QCOMPARE(w.overviewView()->ablationPlot()->plottableCount(), 2);   // active, inactive
+        w.overviewView()->ablationMeasure()->setCurrentIndex(1);          // the neuron's activation
+        QVERIFY(w.overviewView()->ablationPlot()->yAxis->label().contains(QStringLiteral("activation")));
+        if (n->relevantHeads.size() > 1) {  // the heads together: the sum of the single effects beside them
+            w.overviewView()->showAblationRecord(int(s.ablations.size()) - 1);
+            QCOMPARE(w.overviewView()->ablationPlot()->plottableCount(), 4);
+        }
 
         // Cancel: a second run stops without writing (or finishes first on a fast machine).
         QSignalSpy cancelled(d->runner(), &ui::AblationRunner::cancelled);

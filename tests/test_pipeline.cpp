@@ -293,6 +293,7 @@ private Q_SLOTS:
             const ActivationCache cache = model.run(withBos(contexts[k]), hooks);
             const double pre = cache.at("blocks.2.mlp.hook_pre")[0][0].item<double>();
             const double scale = cache.at("blocks.2.ln2.hook_scale")[0][0].item<double>();
+            QVERIFY2(std::abs(scale - 1) > 0.1, qPrintable(QString::number(scale)));  // the scale matters here
             const double s0 = scores[k][0] / scale, s1 = scores[k][1] / scale;
             joint.push_back(gelu(pre) - gelu(pre - s0 - s1));
             sum.push_back(2 * gelu(pre) - gelu(pre - s0) - gelu(pre - s1));

@@ -32,6 +32,7 @@ public:
     QCustomPlot* congruencePlot() const { return congruencePlot_; }
     QLabel* scoreStats() const { return scoreStats_; }
     QLabel* ablationStats() const { return ablationStats_; }
+    QComboBox* ablationMeasure() const { return ablationMeasure_; }
 
 protected:
     void changeEvent(QEvent* event) override;   // a live light/dark switch restyles the plots
@@ -48,6 +49,7 @@ private:
     QLabel* scoreStats_;
     QLabel* ablationStats_;
     QComboBox* ablationChoice_;
+    QComboBox* ablationMeasure_;   // drop in p(token) or in the neuron's activation
 };
 
 // Styles a plot from a palette (background, axes, labels); the data colours stay fixed.

@@ -170,9 +170,15 @@ std::map<int, std::vector<int>> byLayer(const std::vector<int>& heads, int nHead
     return out;
 }
 
-// ---- mean: z of every head of `layers`, averaged over every position of every prompt ([H, dh] per layer)
-std::map<int, at::Tensor> meanValues(const Transformer& model, const Prompts& pool, const std::set<int>& layers,
-                                     int64_t batchTokens) {
+// ---- mean: z of every head of `layers`, averaged over every position of the prompts ([H, dh] per layer):
+// at most `cap` of them (0: all), evenly spaced, run shortest first (little padding; the order does not
+// change a mean).
+std::map<int, at::Tensor> meanValues(const Transformer& model, const Prompts& all, const std::set<int>& layers,
+                                     int64_t batchTokens, int cap) {
+    Prompts pool;
+    const std::size_t n = cap > 0 ? std::min(all.size(), std::size_t(cap)) : all.size();
+    for (std::size_t i = 0; i < n; ++i) pool.push_back(all[i * all.size() / n]);
+    std::stable_sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
     std::map<int, at::Tensor> sum;
     int64_t positions = 0;
     forEachBatch(pool, batchTokens, [&](std::size_t first, std::size_t count) {
@@ -458,8 +464,8 @@ std::vector<AblationResult> runAblations(const Transformer& model, const Tokeniz
     if (options.mode == AblationMode::Mean || options.mode == AblationMode::Resample)
         pool = studyPrompts(neurons, tokenizer, model.bosTokenId());
     if (options.mode == AblationMode::Mean && !layers.empty()) {
-        progress.report(0, total, "mean head outputs over " + std::to_string(pool.size()) + " prompts");
-        st.means = meanValues(model, pool, layers, options.batchTokens);
+        progress.report(0, total, "mean head outputs over the study's prompts");
+        st.means = meanValues(model, pool, layers, options.batchTokens, options.meanPrompts);
     }
     std::vector<AblationResult> out;
     int64_t done = 0;

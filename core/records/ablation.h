@@ -13,7 +13,7 @@ namespace headlight {
 //   Zero      the head's value vectors zeroed at every position (the paper's ablation): z_h = 0, so its
 //             output r_h = z_h W_O[h] = 0 (b_V's share stays in b_O after fold_value_biases);
 //   Mean      the head's output z_h (hence r_h = z_h W_O[h]) replaced at every position by its mean over
-//             every position of every kept prompt of the study;
+//             every position of the study's kept prompts (up to 256 of them, evenly spaced);
 //   Resample  z_h replaced by its values on another kept prompt of the study (seeded, reproducible);
 //   Path      path patching head -> neuron: only the head's contribution to the neuron's MLP input at the
 //             last position is removed, the ln2 scale frozen (the direct path the attribution measures);
