@@ -14,6 +14,7 @@
 #include "core/study/bundle.h"
 #include "core/study/bundle_texts.h"
 #include "core/study/head_view.h"
+#include "core/study/study_export.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -65,7 +66,14 @@ Study makeStudy() {
         }
         s.neurons.push_back(std::move(r));
     }
-    s.ablations.push_back({{2, 0}, 3, {0.1f, 0.2f}, {0.01f}, 0.5, 0.25});
+    AblationResult a;  // as bundles before issue 15 held them: zero ablation of one head
+    a.neuron = {2, 0};
+    a.head = 3;
+    a.dropActive = {0.1f, 0.2f};
+    a.dropInactive = {0.01f};
+    a.ksStatistic = 0.5;
+    a.ksPValue = 0.25;
+    s.ablations.push_back(a);
     s.extra["note"] = "{\"x\": 1}";
     return s;
 }
@@ -390,6 +398,11 @@ private Q_SLOTS:
             {"a1", [](J& j) { j["ablations"][0]["head_index"] = 600; }, QStringLiteral("'ablations' entry 0")},
             {"a2", [](J& j) { j["ablations"] = J::object(); }, QStringLiteral("'ablations' is not an array")},
             {"a3", [](J& j) { j["ablations"][0]["ks_p_value"] = "x"; }, QStringLiteral("field 'ks_p_value'")},
+            {"a4", [](J& j) { j["ablations"][0]["mode"] = "median"; }, QStringLiteral("field 'mode': ablation mode 'median'")},
+            {"a5", [](J& j) { j["ablations"][0]["head_indices"] = J::array({3, 600}); }, QStringLiteral("'ablations' entry 0")},
+            {"a6", [](J& j) { j["ablations"][0]["head_indices"] = J::array({1, 3}); }, QStringLiteral("does not start with 'head_index'")},
+            {"a7", [](J& j) { j["ablations"][0]["group"] = J::array({"L2N0", "N9"}); }, QStringLiteral("field 'group' names 'N9'")},
+            {"a8", [](J& j) { j["ablations"][0]["total"] = J::object(); }, QStringLiteral("total: missing field 'drop_active'")},
             {"x1", [](J& j) { j["explanations"] = J::array({{{"layer", 2}, {"neuron", 0}, {"baseline", false}, {"head_index", 99},
                                                               {"source", "llm"}, {"explanation", "x"}}}); },
              QStringLiteral("'explanations' entry 0")},
@@ -416,6 +429,70 @@ private Q_SLOTS:
                             (void)w;
                         })),
                         "not a Headlight study");
+    }
+
+    void ablationModesRoundTripAndOldRecordsRead() {
+        // Issue 15: mode, head sets, activation effects, the total effect, the sum of single effects and
+        // the neuron group survive the bundle; export and info say the mode and the heads.
+        Study s = makeStudy();
+        AblationResult a;
+        a.neuron = {2, 0};
+        a.head = 1;
+        a.heads = {1, 3};
+        a.mode = AblationMode::Path;
+        a.dropActive = {0.2f};
+        a.dropInactive = {0.1f, 0.f};
+        a.ksStatistic = 1.0;
+        a.ksPValue = 0.5;
+        a.activationActive = {1.5f};
+        a.activationInactive = {0.25f, -0.5f};
+        a.activationKsStatistic = std::nan("");
+        a.activationKsPValue = 0.75;
+        a.total = {{0.3f}, {0.1f, 0.05f}, {2.f}, {0.5f, 0.f}};
+        a.sumOfSingles = {{0.25f}, {0.f, 0.f}, {1.f}, {0.f, 0.f}};
+        a.group = {{2, 0}, {2, 1}};
+        s.ablations.push_back(a);
+        saveBundle(s, path("modes.headlight"));
+        const Study t = loadStudy(path("modes.headlight"));
+        QCOMPARE(t.ablations.size(), std::size_t(2));
+        QCOMPARE(t.ablations[0].mode, AblationMode::Zero);  // a record built without mode or heads
+        QCOMPARE(t.ablations[0].heads, std::vector<int>{3});
+        const AblationResult& b = t.ablations[1];
+        QCOMPARE(b.mode, AblationMode::Path);
+        QCOMPARE(b.heads, a.heads);
+        QCOMPARE(b.head, 1);
+        QCOMPARE(b.dropInactive, a.dropInactive);
+        QCOMPARE(b.activationActive, a.activationActive);
+        QCOMPARE(b.activationInactive, a.activationInactive);
+        QVERIFY(std::isnan(b.activationKsStatistic));
+        QCOMPARE(b.activationKsPValue, 0.75);
+        QCOMPARE(b.total.activationActive, a.total.activationActive);
+        QCOMPARE(b.total.dropInactive, a.total.dropInactive);
+        QCOMPARE(b.sumOfSingles.activationActive, a.sumOfSingles.activationActive);
+        QVERIFY(b.group == a.group);
+        const nlohmann::ordered_json e = exportStudyJson(t)["ablations"];
+        QCOMPARE(e[0]["mode"].get<std::string>(), std::string("zero"));
+        QCOMPARE(e[0]["heads"], nlohmann::ordered_json::array({"L1H1"}));
+        QCOMPARE(e[1]["mode"].get<std::string>(), std::string("path"));
+        QCOMPARE(e[1]["heads"], nlohmann::ordered_json::array({"L0H1", "L1H1"}));
+        QCOMPARE(e[1]["group"], nlohmann::ordered_json::array({"L2N0", "L2N1"}));
+        const std::string info = studySummaryText(t);
+        QVERIFY2(info.find("ablations:  2 records (path 1, zero 1)") != std::string::npos, info.c_str());
+        QVERIFY2(info.find("L2N0 L0H1+L1H1 path [group of 2]: p drop 0.2 active") != std::string::npos, info.c_str());
+        QCOMPARE(studySummaryJson(t)["ablation_records"][1]["heads"], nlohmann::ordered_json::array({"L0H1", "L1H1"}));
+
+        // A bundle written before issue 15: no mode, heads or activation effects.
+        const QString old = rewritten("old-ablation.headlight", [](io::SafetensorsWriter&, nlohmann::json& j) {
+            for (const char* key : {"mode", "heads", "head_indices", "activation_active", "activation_inactive",
+                                    "activation_ks_statistic", "activation_ks_p_value"})
+                j["ablations"][0].erase(key);
+        });
+        const Study o = loadStudy(old);
+        QCOMPARE(o.ablations.size(), std::size_t(1));
+        QCOMPARE(o.ablations[0].mode, AblationMode::Zero);
+        QCOMPARE(o.ablations[0].heads, std::vector<int>{3});
+        QVERIFY(o.ablations[0].activationActive.empty());
+        QCOMPARE(o.ablations[0].dropActive, (std::vector<float>{0.1f, 0.2f}));
     }
 
     void hugeDeclaredShapeIsRefusedAtOnce() {

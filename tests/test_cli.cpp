@@ -265,6 +265,41 @@ private Q_SLOTS:
         QCOMPARE(a["neurons"][0]["contexts"][0]["head_scores"].size(), std::size_t(32));  // layers 0-3 x 8 heads
         QVERIFY(a == b);
         QVERIFY(run(single, QStringLiteral("2/2")).code != 0);
+
+        // study ablate --mode/--heads/--neurons: the records say their mode and heads (export and info).
+        const QString neuron = QStringLiteral("L%1N%2").arg(a["neurons"][0]["layer"].get<int>()).arg(a["neurons"][0]["neuron"].get<int>());
+        const QString ablated = dir.filePath(QStringLiteral("ablated.headlight"));
+        auto ablate = [&](const QStringList& extra) {
+            return runCli(QStringList{QStringLiteral("study"), QStringLiteral("ablate"), single, QStringLiteral("--out"), ablated} + extra);
+        };
+        const Result abl = ablate({QStringLiteral("--mode"), QStringLiteral("mean"), QStringLiteral("--heads"),
+                                   QStringLiteral("L0H1,L1H2"), QStringLiteral("--neurons"), neuron});
+        QVERIFY2(abl.code == 0, abl.err.constData());
+        const auto x = exported(ablated);
+        QCOMPARE(x["ablations"].size(), std::size_t(3));  // L0H1, L1H2, then both together
+        QCOMPARE(x["ablations"][2]["mode"].get<std::string>(), std::string("mean"));
+        QCOMPARE(x["ablations"][2]["heads"], nlohmann::json::array({"L0H1", "L1H2"}));
+        QCOMPARE(x["ablations"][0]["heads"], nlohmann::json::array({"L0H1"}));
+        QCOMPARE(x["ablations"][2]["drop_active"].size() + x["ablations"][2]["drop_inactive"].size(), std::size_t(3));
+        QVERIFY(x["ablations"][2].contains("sum_of_singles"));
+        const Result info = runCli({QStringLiteral("study"), QStringLiteral("info"), ablated});
+        QVERIFY2(info.out.contains("ablations:  3 records (mean 3)") && info.out.contains(" L0H1+L1H2 mean: p drop "),
+                 info.out.constData());
+        // Bad input: one line naming the option and the value.
+        const std::vector<std::pair<QStringList, QByteArray>> bad = {
+            {{QStringLiteral("--mode"), QStringLiteral("median")}, "--mode: ablation mode 'median' is not one of zero, mean, resample, path"},
+            {{QStringLiteral("--heads"), QStringLiteral("L9H0")}, "--heads: head L9H0 does not exist (the model has 5 layers of 8 heads)"},
+            {{QStringLiteral("--heads"), QStringLiteral("L1X2")}, "--heads: 'L1X2' is not a head name like L1H2"},
+            {{QStringLiteral("--neurons"), QStringLiteral("L0N0")}, "--neurons: L0N0 is not a neuron of this study"},
+            {{QStringLiteral("--mode"), QStringLiteral("path"), QStringLiteral("--heads"), QStringLiteral("L4H0"), QStringLiteral("--neurons"), neuron},
+             "does not write to the neuron's MLP input"},
+        };
+        for (const auto& [args, needle] : bad) {
+            const Result e = ablate(args);
+            QCOMPARE(e.code, 1);
+            QVERIFY2(e.err.startsWith("headlight-cli: error: ") && e.err.contains(needle), e.err.constData());
+            QCOMPARE(e.err.count('\n'), 1);
+        }
     }
 
     void tokenizeRejectsInvalidUtf8() {

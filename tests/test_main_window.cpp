@@ -40,6 +40,8 @@
 #include "ui/download_dialog.h"
 #include "ui/export/figure.h"
 #include "ui/head_heatmap.h"
+#include "ui/ablation_dialog.h"
+#include "ui/ablation_runner.h"
 #include "ui/head_view.h"
 #include "ui/lookup_view.h"
 #include "ui/main_window.h"
@@ -237,7 +239,7 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QStringList titles;
         for (QAction* a : w.menuBar()->actions()) titles << a->text().remove(QLatin1Char('&'));
-        QCOMPARE(titles, (QStringList{QStringLiteral("File"), QStringLiteral("View"), QStringLiteral("Help")}));
+        QCOMPARE(titles, (QStringList{QStringLiteral("File"), QStringLiteral("View"), QStringLiteral("Validate"), QStringLiteral("Help")}));
     }
 
     void aboutShowsVersions() {
@@ -887,6 +889,69 @@ private Q_SLOTS:
         QSettings s;
         for (const QString& key : s.allKeys()) QVERIFY(!s.value(key).toString().contains(QStringLiteral("sk-secret")));
         ui::setSessionApiKey(QString());
+    }
+
+    void ablationFromTheWindowLandsInTheBundle() {
+        // Validate > Ablate Heads… on a study whose model is found: bad input is refused in the dialog;
+        // the run goes to the worker pool (Cancel enabled at once), writes into the bundle, and the
+        // window reopens it with the Overview showing the new record.
+        const QString path = dir_.filePath(QStringLiteral("ablate.headlight"));
+        QFile::remove(path);
+        QVERIFY(QFile::copy(plainBundle_, path));
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        QVERIFY(!w.document()->modelPath().isEmpty());
+        auto* action = w.findChild<QAction*>(QStringLiteral("actionAblate"));
+        QVERIFY(action && action->isEnabled());
+        action->trigger();
+        auto* d = w.findChild<ui::AblationDialog*>();
+        QVERIFY(d && d->isVisible());
+        d->modeBox()->setCurrentIndex(d->modeBox()->findData(QStringLiteral("mean")));
+        d->neuronsField()->setText(QStringLiteral("L4N20"));
+        d->headsField()->setText(QStringLiteral("L9H0"));
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QVERIFY2(d->statusLabel()->text() == QStringLiteral("Heads: head L9H0 does not exist (the model has 5 layers of 8 heads)"),
+                 qPrintable(d->statusLabel()->text()));
+        QVERIFY(!d->runner()->isRunning());
+        d->headsField()->clear();
+        QSignalSpy done(d->runner(), &ui::AblationRunner::finished);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QVERIFY(d->cancelButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1 || d->statusLabel()->text().startsWith(QStringLiteral("Failed")), 300000);
+        QVERIFY2(done.count() == 1, qPrintable(d->statusLabel()->text()));
+        const Study s = loadStudy(path);
+        const NeuronResult* n = s.find({4, 20}, false);
+        QVERIFY(n && !n->relevantHeads.empty());
+        QCOMPARE(s.ablations.size(), n->relevantHeads.size() + (n->relevantHeads.size() > 1 ? 1 : 0));
+        for (const AblationResult& a : s.ablations) {
+            QCOMPARE(a.mode, AblationMode::Mean);
+            QVERIFY(a.neuron == (NeuronRef{4, 20}));
+            QCOMPARE(a.dropActive.size() + a.dropInactive.size(), std::size_t(5));
+            QCOMPARE(a.activationActive.size(), a.dropActive.size());
+        }
+        QCOMPARE(w.document()->bundle().ablations().size(), s.ablations.size());
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.overviewView()));
+        QVERIFY(!w.overviewView()->ablationPlot()->property("noData").isValid());
+        QVERIFY2(w.overviewView()->ablationStats()->text().contains(QStringLiteral(" mean: p drop ")),
+                 qPrintable(w.overviewView()->ablationStats()->text()));
+        QCOMPARE(w.overviewView()->ablationPlot()->plottableCount(), 2);   // active, inactive
+        w.overviewView()->ablationMeasure()->setCurrentIndex(1);          // the neuron's activation
+        QVERIFY(w.overviewView()->ablationPlot()->yAxis->label().contains(QStringLiteral("activation")));
+        if (n->relevantHeads.size() > 1) {  // the heads together: the sum of the single effects beside them
+            w.overviewView()->showAblationRecord(int(s.ablations.size()) - 1);
+            QCOMPARE(w.overviewView()->ablationPlot()->plottableCount(), 4);
+        }
+
+        // Cancel: a second run stops without writing (or finishes first on a fast machine).
+        QSignalSpy cancelled(d->runner(), &ui::AblationRunner::cancelled);
+        d->neuronsField()->clear();
+        d->modeBox()->setCurrentIndex(d->modeBox()->findData(QStringLiteral("path")));
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QTest::mouseClick(d->cancelButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(cancelled.count() + done.count() == 2, 300000);
+        if (cancelled.count() == 1) QCOMPARE(loadStudy(path).ablations.size(), s.ablations.size());
+        QVERIFY(d->runButton()->isEnabled());
     }
 
     void runDialogRunsThePipelineOnAWorkerThread() {

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/analysis/ablation.h"
+#include "core/analysis/attribution.h"
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
 #include "core/model/tokenizer.h"
@@ -145,7 +147,180 @@ class TestPipeline : public QObject {
         return Transformer::fromWeights(c, w, {}, "planted");
     }
 
+    // Issue 15's tiny case: hand-made kept contexts of neuron L2N0 of the planted model.
+    NeuronContext handContext(const QStringList& words, std::vector<uint8_t> active) {
+        NeuronContext c;
+        for (const QString& w : words) c.tokens.push_back(vocab_.at(w));
+        c.position = int(c.tokens.size());
+        c.start = 1;
+        active.resize(12, 0);
+        c.active = active;
+        c.headScores.assign(12, 0.f);
+        return c;
+    }
+
+    NeuronResult handNeuron(std::vector<NeuronContext> contexts) {
+        NeuronResult n;
+        n.neuron.ref = {2, 0};
+        n.neuron.token = kOnly.toStdString();
+        n.neuron.tokenId = vocab_.at(kOnly);
+        n.contexts = std::move(contexts);
+        n.candidateHeads = {0, 1, 2, 3, 4, 5, 6, 7};
+        n.relevantHeads = {0, 1};
+        return n;
+    }
+
+    std::vector<int64_t> withBos(const NeuronContext& c) {
+        std::vector<int64_t> ids = {vocab_.at(QStringLiteral("<bos>"))};
+        ids.insert(ids.end(), c.tokens.begin(), c.tokens.end());
+        return ids;
+    }
+
+    // p(" only") and L2N0's activation at the last position of BOS + the context, with `hooks` added.
+    std::pair<double, double> probAndActivation(const Transformer& m, const NeuronContext& c, HookSet hooks) {
+        hooks.capture("logits").capture("blocks.2.mlp.hook_post").atLastTokens();
+        const ActivationCache cache = m.run(withBos(c), hooks);
+        const double p = torch::softmax(cache.at("logits")[0].to(torch::kDouble), -1)[vocab_.at(kOnly)].item<double>();
+        return {p, cache.at("blocks.2.mlp.hook_post")[0][0].item<double>()};
+    }
+
+    // The test's own route to an ablation: head `head`'s hook_result (z W_O) set by `value(T)` ([T, d]).
+    std::pair<double, double> withResult(const Transformer& m, const NeuronContext& c, int head,
+                                         const std::function<at::Tensor(int64_t)>& value) {
+        HookSet hooks;
+        hooks.edit("blocks.0.attn.hook_result", [&](const at::Tensor& r, const HookId&) {
+            r[0].select(1, head).copy_(value(r.size(1)));
+            return r;
+        });
+        return probAndActivation(m, c, hooks);
+    }
+
+    at::Tensor resultOf(const Transformer& m, const NeuronContext& c) {  // [T, H, d]
+        HookSet hooks;
+        hooks.capture("blocks.0.attn.hook_result");
+        return m.run(withBos(c), hooks).at("blocks.0.attn.hook_result")[0].to(torch::kDouble);
+    }
+
+    static void near(double actual, double expected, const char* what) {
+        QVERIFY2(std::abs(actual - expected) <= 2e-5 + 1e-3 * std::abs(expected),
+                 qPrintable(QStringLiteral("%1: %2 vs %3").arg(QLatin1String(what)).arg(actual, 0, 'g', 9).arg(expected, 0, 'g', 9)));
+    }
+
 private Q_SLOTS:
+    void ablationModesByHand() {
+        // Zero, mean and resample ablation of L0H0 / L0H1 on two contexts of the planted model, against
+        // the test's own route: hook_result (z W_O) of the head replaced by 0, by its mean over every
+        // position of both prompts, or by the other prompt's (the only donor of equal length).
+        const Tokenizer tok = Tokenizer::fromFolder(writeTokenizer());
+        const Transformer model = plantedModel(tok.vocabSize());
+        const NeuronContext a = handContext({kTriggerA, QStringLiteral(" cat"), QStringLiteral(" sat")}, {1, 0});
+        const NeuronContext b = handContext({kTriggerB, QStringLiteral(" dog"), QStringLiteral(" ran")}, {0, 1});
+        const std::vector<NeuronResult> neurons = {handNeuron({a, b})};
+        const at::Tensor ra = resultOf(model, a), rb = resultOf(model, b);
+        const at::Tensor mean = (ra.sum(0) + rb.sum(0)) / double(ra.size(0) + rb.size(0));  // [H, d]
+        const auto cleanA = probAndActivation(model, a, {}), cleanB = probAndActivation(model, b, {});
+        QVERIFY(cleanA.second > 1.0 && cleanB.second > 1.0);  // the planted neuron fires on both triggers
+        for (AblationMode mode : {AblationMode::Zero, AblationMode::Mean, AblationMode::Resample}) {
+            analysis::AblationOptions o;
+            o.mode = mode;
+            o.seed = 3;
+            const std::vector<AblationResult> rs = analysis::runAblations(model, tok, neurons, o);
+            QCOMPARE(rs.size(), std::size_t(2));
+            for (const AblationResult& r : rs) {
+                QCOMPARE(r.mode, mode);
+                const int h = r.head;
+                QCOMPARE(r.heads, std::vector<int>{h});
+                auto value = [&](const at::Tensor& own, const at::Tensor& other) {
+                    return [&, own, other](int64_t T) -> at::Tensor {
+                        if (mode == AblationMode::Zero) return torch::zeros({T, 16});
+                        if (mode == AblationMode::Mean) return mean[h].to(torch::kFloat).expand({T, 16});
+                        return other.select(1, h).narrow(0, 0, T).to(torch::kFloat);
+                    };
+                };
+                const auto ablA = withResult(model, a, h, value(ra, rb)), ablB = withResult(model, b, h, value(rb, ra));
+                const auto& [onA, offA] = h == 0 ? std::pair{&r.dropActive, &r.dropInactive} : std::pair{&r.dropInactive, &r.dropActive};
+                const auto& actA = h == 0 ? r.activationActive : r.activationInactive;
+                const auto& actB = h == 0 ? r.activationInactive : r.activationActive;
+                QCOMPARE(onA->size(), std::size_t(1));
+                QCOMPARE(offA->size(), std::size_t(1));
+                near((*onA)[0], cleanA.first - ablA.first, "p drop, context A");
+                near((*offA)[0], cleanB.first - ablB.first, "p drop, context B");
+                near(actA[0], cleanA.second - ablA.second, "activation drop, context A");
+                near(actB[0], cleanB.second - ablB.second, "activation drop, context B");
+            }
+            // The head that reads its trigger carries the neuron there.
+            QVERIFY2(rs[0].activationActive[0] > 0.5, qPrintable(QString::number(rs[0].activationActive[0])));
+        }
+        // Resample is reproducible with a seed (three prompts: the donors are drawn).
+        const NeuronContext c = handContext({kTriggerA, QStringLiteral(" big"), QStringLiteral(" red")}, {1, 0});
+        analysis::AblationOptions o;
+        o.mode = AblationMode::Resample;
+        o.seed = 11;
+        const std::vector<NeuronResult> three = {handNeuron({a, b, c})};
+        const auto first = analysis::runAblations(model, tok, three, o), again = analysis::runAblations(model, tok, three, o);
+        QCOMPARE(again[0].dropActive, first[0].dropActive);
+        QCOMPARE(again[1].activationInactive, first[1].activationInactive);
+    }
+
+    void pathPatchingIsTheAttributionOverTheScale() {
+        // Path patching head -> neuron moves the neuron's input by exactly the head's attribution score
+        // over the ln2 scale at the last position (the direct path is linear once the scale is frozen):
+        // the activation drop is gelu(pre) - gelu(pre - score / s). With both triggers in one context the
+        // two planted heads together push the neuron through its bias: the joint effect is not the sum.
+        const Tokenizer tok = Tokenizer::fromFolder(writeTokenizer());
+        const Transformer model = plantedModel(tok.vocabSize());
+        const std::vector<NeuronContext> contexts = {
+            handContext({kTriggerA, QStringLiteral(" cat"), QStringLiteral(" sat")}, {1, 0}),
+            handContext({kTriggerB, QStringLiteral(" dog"), QStringLiteral(" ran")}, {0, 1}),
+            handContext({kTriggerA, kTriggerB, QStringLiteral(" big"), QStringLiteral(" red")}, {1, 1})};
+        std::vector<analysis::ContextInput> inputs;
+        for (const NeuronContext& c : contexts) {
+            const std::vector<int64_t> ids = withBos(c);
+            inputs.push_back({{2, 0}, std::vector<int>(ids.begin(), ids.end()), 0.f});
+        }
+        const auto scores = analysis::attributeHeads(model, inputs, false);
+        analysis::AblationOptions o;
+        o.mode = AblationMode::Path;
+        o.neurons = {{2, 0}};  // one neuron named: its relevant heads alone, then together
+        const std::vector<AblationResult> rs = analysis::runAblations(model, tok, {handNeuron(contexts)}, o);
+        QCOMPARE(rs.size(), std::size_t(3));  // L0H0, L0H1, both
+        QCOMPARE(rs[2].heads, (std::vector<int>{0, 1}));
+        auto gelu = [](double x) { return 0.5 * x * (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); };
+        std::vector<double> joint, sum;
+        for (std::size_t k = 0; k < contexts.size(); ++k) {
+            HookSet hooks;
+            hooks.capture("blocks.2.mlp.hook_pre").capture("blocks.2.ln2.hook_scale").atLastTokens();
+            const ActivationCache cache = model.run(withBos(contexts[k]), hooks);
+            const double pre = cache.at("blocks.2.mlp.hook_pre")[0][0].item<double>();
+            const double scale = cache.at("blocks.2.ln2.hook_scale")[0][0].item<double>();
+            QVERIFY2(std::abs(scale - 1) > 0.1, qPrintable(QString::number(scale)));  // the scale matters here
+            const double s0 = scores[k][0] / scale, s1 = scores[k][1] / scale;
+            joint.push_back(gelu(pre) - gelu(pre - s0 - s1));
+            sum.push_back(2 * gelu(pre) - gelu(pre - s0) - gelu(pre - s1));
+            for (int h : {0, 1}) {
+                const AblationResult& r = rs[std::size_t(h)];
+                const bool active = contexts[k].active[std::size_t(h)];
+                // index of context k within its side (active / inactive), in context order
+                std::size_t index = 0;
+                for (std::size_t j = 0; j < k; ++j) index += contexts[j].active[std::size_t(h)] == contexts[k].active[std::size_t(h)];
+                const double drop = (active ? r.activationActive : r.activationInactive).at(index);
+                near(drop, gelu(pre) - gelu(pre - (h == 0 ? s0 : s1)), "direct activation drop");
+                QCOMPARE((active ? r.total.activationActive : r.total.activationInactive).size(),
+                         (active ? r.activationActive : r.activationInactive).size());
+            }
+            QVERIFY(scores[k][contexts[k].active[0] ? 0 : 1] > 0.5);  // the active head's score is large
+        }
+        const AblationResult& both = rs[2];
+        QCOMPARE(both.activationActive.size(), std::size_t(3));  // active: at least one of the two heads
+        for (std::size_t k = 0; k < 3; ++k) {
+            near(both.activationActive[k], joint[k], "joint direct activation drop");
+            near(both.sumOfSingles.activationActive[k], sum[k], "sum of single direct drops");
+        }
+        QVERIFY2(std::abs(joint[2] - sum[2]) > 0.5, qPrintable(QStringLiteral("%1 vs %2").arg(joint[2]).arg(sum[2])));
+        // Removing the direct path lowers p(" only") where the head is active.
+        QVERIFY(rs[0].dropActive[0] > 0);
+    }
+
     void plantedCircuit() {
         const QString tokDir = writeTokenizer();
         const Tokenizer tok = Tokenizer::fromFolder(tokDir);

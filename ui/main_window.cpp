@@ -1,5 +1,7 @@
 #include "ui/main_window.h"
 
+#include "ui/ablation_dialog.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
@@ -154,6 +156,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     });
     fullScreen->setCheckable(true);
     fullScreen->setShortcuts(withFallback(QKeySequence::FullScreen, QKeySequence(Qt::Key_F11)));
+
+    QMenu* validateMenu = menuBar()->addMenu(tr("Va&lidate"));
+    QAction* ablate = validateMenu->addAction(tr("&Ablate Heads…"), this, &MainWindow::showAblationDialog);
+    ablate->setObjectName(QStringLiteral("actionAblate"));
+    studyActions_ << ablate;
 
     helpMenu_ = menuBar()->addMenu(tr("&Help"));
     QAction* about = helpMenu_->addAction(tr("&About Headlight"), this, &MainWindow::showAbout);
@@ -488,6 +495,23 @@ RunDialog* MainWindow::runDialog() {
 void MainWindow::showRunDialog() {
     runDialog()->show();
     runDialog()->raise();
+}
+
+void MainWindow::showAblationDialog() {
+    if (!ablationDialog_) {
+        ablationDialog_ = new AblationDialog(this);
+        connect(ablationDialog_, &AblationDialog::ablationReady, this, [this](const QString& path, int first) {
+            if (!document_ || document_->path() != path) return;   // another study was opened meanwhile
+            const int neuron = selection_->neuron();
+            if (!openBundle(path)) return;
+            if (neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
+            tabs_->setCurrentWidget(overviewView_);
+            overviewView_->showAblationRecord(first);
+        });
+    }
+    ablationDialog_->setDocument(document_, selection_->neuron());
+    ablationDialog_->show();
+    ablationDialog_->raise();
 }
 
 void MainWindow::showPreferences() {

@@ -21,6 +21,7 @@ class OverviewView;
 class PlaygroundView;
 class HeadsView;
 class RunDialog;
+class AblationDialog;
 struct FigureOptions;
 struct FigureRequest;
 enum class FigureKind;
@@ -72,6 +73,7 @@ public Q_SLOTS:
     void exportContextsDialog();
     void exportTableDialog();
     void showRunDialog();
+    void showAblationDialog();   // Validate > Ablate Heads… (ui/ablation_dialog.*)
     void showPreferences();
     // Asks for the folder of the open study's model when it was not found (tokens shown by id, no
     // playground); remembers it for the model id and reopens the study. Returns false if cancelled.
@@ -105,6 +107,7 @@ private:
     HeadsView* headsView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
+    AblationDialog* ablationDialog_ = nullptr;
     bool saving_ = false;  // a Save As is being written on the worker pool
 };
 

@@ -6,6 +6,7 @@
 #include <QComboBox>
 #include <QEvent>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QVBoxLayout>
 
@@ -13,6 +14,7 @@
 
 #include "core/analysis/statistics.h"
 #include "core/explain/scorer.h"
+#include "core/study/study_export.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -96,15 +98,24 @@ OverviewView::OverviewView(QWidget* parent) : QWidget(parent) {
     ablationStats_ = new QLabel(this);
     ablationStats_->setTextFormat(Qt::PlainText);
     ablationStats_->setObjectName(QStringLiteral("ablationStats"));
-    ablationChoice_ = new QComboBox(this);
+    ablationStats_->setWordWrap(true);  // mode, heads and effects make a long line
+    ablationChoice_ = new QComboBox(this);   // created first: figure export finds it as the view's first combo box
     ablationChoice_->setAccessibleName(tr("Ablation experiment"));
+    ablationMeasure_ = new QComboBox(this);
+    ablationMeasure_->setObjectName(QStringLiteral("ablationMeasure"));
+    ablationMeasure_->setAccessibleName(tr("Ablation measure"));
+    ablationMeasure_->addItem(tr("drop in p(token)"));
+    ablationMeasure_->addItem(tr("drop in activation"));
     auto* grid = new QGridLayout(this);
     grid->addWidget(scorePlot_, 0, 0);
     grid->addWidget(scoreStats_, 1, 0);
     auto* ablation = new QWidget(this);
     auto* ablationLayout = new QVBoxLayout(ablation);
     ablationLayout->setContentsMargins(0, 0, 0, 0);
-    ablationLayout->addWidget(ablationChoice_);
+    auto* choices = new QHBoxLayout;
+    choices->addWidget(ablationChoice_, 1);
+    choices->addWidget(ablationMeasure_);
+    ablationLayout->addLayout(choices);
     ablationLayout->addWidget(ablationPlot_, 1);
     grid->addWidget(ablation, 0, 1);
     grid->addWidget(ablationStats_, 1, 1);
@@ -114,6 +125,8 @@ OverviewView::OverviewView(QWidget* parent) : QWidget(parent) {
     grid->setRowStretch(0, 1);
     grid->setRowStretch(2, 1);
     connect(ablationChoice_, qOverload<int>(&QComboBox::currentIndexChanged), this, &OverviewView::rebuildAblation);
+    connect(ablationMeasure_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+            [this] { rebuildAblation(ablationChoice_->count() > 0 ? ablationChoice_->currentIndex() : -1); });
     setDocument(nullptr);
 }
 
@@ -124,12 +137,16 @@ void OverviewView::setDocument(std::shared_ptr<const StudyDocument> document) {
     ablationChoice_->clear();
     if (document_)
         for (const AblationResult& a : document_->bundle().ablations())
-            ablationChoice_->addItem(QStringLiteral("%1 · %2").arg(QString::fromStdString(neuronName(a.neuron)),
-                                                                  document_->headLabel(a.head)));
+            ablationChoice_->addItem(QStringLiteral("%1 · %2 · %3").arg(QString::fromStdString(neuronName(a.neuron)),
+                                                                       QString::fromStdString(ablationHeadsName(a, document_->nHeads())), QLatin1String(ablationModeName(a.mode))));
     ablationChoice_->setEnabled(ablationChoice_->count() > 0);
     ablationChoice_->blockSignals(false);
     rebuildAblation(ablationChoice_->count() > 0 ? 0 : -1);
     rebuildCongruence();
+}
+
+void OverviewView::showAblationRecord(int record) {
+    if (record >= 0 && record < ablationChoice_->count()) ablationChoice_->setCurrentIndex(record);
 }
 
 void OverviewView::changeEvent(QEvent* event) {
@@ -201,6 +218,11 @@ void OverviewView::rebuildAblation(int record) {
         return;
     }
     const AblationResult& a = document_->bundle().ablations()[record];
+    if (ablationMeasure_->currentIndex() == 1 && a.activationActive.empty() && a.activationInactive.empty()) {
+        showNoData(ablationPlot_, tr("This record has no activation effects (made before they were stored)"));
+        ablationStats_->setText(QString::fromStdString(ablationRecordText(a, document_->nHeads())));
+        return;
+    }
     ablationPlot_->clearPlottables();
     ablationPlot_->clearItems();
     ablationPlot_->setProperty("noData", QVariant());
@@ -221,22 +243,38 @@ void OverviewView::rebuildAblation(int record) {
         box->setWhiskerBarPen(QPen(text, 1));
         box->setOutlierStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, text, 4));
     };
-    addBox(a.dropActive, 1, kReal);
-    addBox(a.dropInactive, 2, kBaseline);
+    // Boxes: the record's effect (active, inactive), then beside it the total effect (path patching)
+    // or the sum of the single-head effects (head sets), in the chosen measure.
+    const bool activation = ablationMeasure_->currentIndex() == 1;
+    auto pick = [activation](const std::vector<float>& drop, const std::vector<float>& act) { return activation ? act : drop; };
+    const AblationEffects& beside = !a.total.empty() ? a.total : a.sumOfSingles;
+    const QString besideName = !a.total.empty() ? tr("total, ") : tr("sum of singles, ");
+    const std::vector<std::pair<QString, std::vector<float>>> boxes = {
+        {tr("head active"), pick(a.dropActive, a.activationActive)},
+        {tr("head inactive"), pick(a.dropInactive, a.activationInactive)},
+        {beside.empty() ? QString() : besideName + tr("active"), pick(beside.dropActive, beside.activationActive)},
+        {beside.empty() ? QString() : besideName + tr("inactive"), pick(beside.dropInactive, beside.activationInactive)}};
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    ticker->addTick(1, tr("head active\n(n = %1)").arg(a.dropActive.size()));
-    ticker->addTick(2, tr("head inactive\n(n = %1)").arg(a.dropInactive.size()));
+    const int shown = beside.empty() ? 2 : 4;
+    for (int k = 0; k < shown; ++k) {
+        addBox(boxes[std::size_t(k)].second, k + 1, k % 2 == 0 ? kReal : kBaseline);
+        ticker->addTick(k + 1, tr("%1\n(n = %2)").arg(boxes[std::size_t(k)].first).arg(boxes[std::size_t(k)].second.size()));
+    }
     ablationPlot_->xAxis->setTicker(ticker);
-    ablationPlot_->xAxis->setRange(0.4, 2.6);
-    ablationPlot_->yAxis->setLabel(tr("drop in p(%1)").arg(QString::fromStdString(neuronName(a.neuron))));
+    ablationPlot_->xAxis->setRange(0.4, shown + 0.6);
+    ablationPlot_->yAxis->setLabel(activation ? tr("drop in %1's activation").arg(QString::fromStdString(neuronName(a.neuron)))
+                                              : tr("drop in p(%1)").arg(QString::fromStdString(neuronName(a.neuron))));
     ablationPlot_->rescaleAxes(true);
-    ablationPlot_->xAxis->setRange(0.4, 2.6);
+    ablationPlot_->xAxis->setRange(0.4, shown + 0.6);
     ablationPlot_->yAxis->scaleRange(1.15, ablationPlot_->yAxis->range().center());
     stylePlot(ablationPlot_, palette());
-    ablationStats_->setText(tr("%1, head %2: KS D = %3, p = %4")
-                                .arg(QString::fromStdString(neuronName(a.neuron)), document_->headLabel(a.head))
-                                .arg(a.ksStatistic, 0, 'f', 3)
-                                .arg(a.ksPValue, 0, 'g', 3));
+    QString stats = tr("%1, head %2: KS D = %3, p = %4")
+                        .arg(QString::fromStdString(neuronName(a.neuron)), QString::fromStdString(ablationHeadsName(a, document_->nHeads())))
+                        .arg(a.ksStatistic, 0, 'f', 3)
+                        .arg(a.ksPValue, 0, 'g', 3);
+    if (a.mode != AblationMode::Zero || a.headSet().size() > 1 || !a.activationActive.empty())
+        stats += QLatin1Char('\n') + QString::fromStdString(ablationRecordText(a, document_->nHeads()));
+    ablationStats_->setText(stats);
     ablationPlot_->replot();
 }
 

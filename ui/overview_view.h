@@ -24,12 +24,15 @@ class OverviewView : public QWidget {
 public:
     explicit OverviewView(QWidget* parent = nullptr);
     void setDocument(std::shared_ptr<const StudyDocument> document);
+    // Shows ablation record `record` (bundle order; ignored when out of range).
+    void showAblationRecord(int record);
 
     QCustomPlot* scorePlot() const { return scorePlot_; }
     QCustomPlot* ablationPlot() const { return ablationPlot_; }
     QCustomPlot* congruencePlot() const { return congruencePlot_; }
     QLabel* scoreStats() const { return scoreStats_; }
     QLabel* ablationStats() const { return ablationStats_; }
+    QComboBox* ablationMeasure() const { return ablationMeasure_; }
 
 protected:
     void changeEvent(QEvent* event) override;   // a live light/dark switch restyles the plots
@@ -46,6 +49,7 @@ private:
     QLabel* scoreStats_;
     QLabel* ablationStats_;
     QComboBox* ablationChoice_;
+    QComboBox* ablationMeasure_;   // drop in p(token) or in the neuron's activation
 };
 
 // Styles a plot from a palette (background, axes, labels); the data colours stay fixed.

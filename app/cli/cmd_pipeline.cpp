@@ -3,7 +3,6 @@
 //   headlight-cli study run --model M --corpus FILE [--layers ...] [--top K] [--docs N] [--prompts P] [--shard i/N] --out X.headlight
 //       [--explain | --offline-baseline] [--heldout FILE] [LLM options of study explain/score]
 //   headlight-cli study merge A.headlight B.headlight ... --out C.headlight
-//   headlight-cli study ablate X.headlight --out Y.headlight [--model M]
 #include <QStringList>
 #include <nlohmann/json.hpp>
 
@@ -250,22 +249,6 @@ int runStudyMerge(const QStringList& args) {
     const Study merged = mergeStudies(shards, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token));
     interrupt.token.throwIfCancelled();
     saveBundle(merged, parser.value(QStringLiteral("out")));
-    return 0;
-}
-
-int runStudyAblate(const QStringList& args) {
-    QCommandLineParser parser;
-    addOption(parser, "out", "The bundle with the ablation results (may be the input).", "Y.headlight");
-    addOption(parser, "model", "Model folder or hub id (default: the one recorded in the bundle).", "DIR|HUB_ID");
-    parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file."));
-    parseOrThrow(parser, args, QStringLiteral("Add the head zero-ablation experiment (KS test, active vs inactive)."));
-    if (parser.positionalArguments().size() != 1) throw Error("study ablate: give exactly one bundle");
-    if (!parser.isSet(QStringLiteral("out"))) throw Error("study ablate: --out is required");
-    Study study = loadStudy(parser.positionalArguments().front());
-    InterruptGuard interrupt;
-    addAblations(study, parser.value(QStringLiteral("model")), terminalProgress(&interrupt.token));
-    interrupt.token.throwIfCancelled();
-    saveBundle(study, parser.value(QStringLiteral("out")));
     return 0;
 }
 

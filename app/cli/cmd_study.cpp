@@ -124,7 +124,7 @@ const SubCommand kSubCommands[] = {
     {"info", "summarise a bundle", runStudyInfo},
     {"export", "write the whole study as JSON", runStudyExport},
     {"merge", "merge shard bundles", runStudyMerge},
-    {"ablate", "add the head-ablation experiment", runStudyAblate},
+    {"ablate", "add a head-ablation experiment (zero, mean, resample, path patching)", runStudyAblate},
     {"explain", "explain relevant heads with an LLM and the offline baseline", runStudyExplain},
     {"score", "score explanations on a held-out corpus", runStudyScore},
     {"figure", "draw a figure (heat maps, histograms, ablation, contexts) as PNG/SVG/PDF/TeX", runStudyFigure},

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace headlight {
 
@@ -35,5 +36,11 @@ std::optional<HeadIndex> parseHeadName(const std::string& name);
 std::optional<std::pair<int, int>> parseLayerIndexName(const std::string& name, char kind);
 // Parses "L{layer}N{neuron}" (decimal, no sign, no spaces); empty if malformed.
 std::optional<NeuronRef> parseNeuronName(const std::string& name);
+
+// Comma-separated lists ("L1H2, L2H0", "L3N5,L3N9"), as --heads / --neurons and the Ablate dialog take
+// them; `what` names the option in the one-line error. Heads come back flat (layer * nHeads + head),
+// checked against nLayers x nHeads; duplicates are dropped, the order kept.
+std::vector<int> parseHeadList(const std::string& text, int nLayers, int nHeads, const std::string& what);
+std::vector<NeuronRef> parseNeuronList(const std::string& text, const std::string& what);
 
 }  // namespace headlight

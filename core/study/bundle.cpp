@@ -392,7 +392,13 @@ void Bundle::Impl::readRecords(const json& doc, const std::string& where) {
     };
     for (const json& a : doc.value("ablations", json::array())) {
         ablations.push_back(ablationFromJson(a, where));
-        checkRef(ablations.back().neuron, ablations.back().head, "ablations", ablations.size() - 1);
+        const AblationResult& r = ablations.back();
+        checkRef(r.neuron, r.head, "ablations", ablations.size() - 1);
+        for (int head : r.heads) checkRef(r.neuron, head, "ablations", ablations.size() - 1);
+        if (r.heads.empty() || r.heads.front() != r.head)
+            fail("metadata field 'ablations' entry " + std::to_string(ablations.size() - 1) +
+                 ": 'head_indices' does not start with 'head_index'");
+        for (const NeuronRef& member : r.group) checkRef(member, 0, "ablations", ablations.size() - 1);
     }
     json explanationRecords = doc.value("explanations", json::array());
     std::string_view texts;

@@ -402,8 +402,24 @@ static StudyModel loadStudyModel(const Provenance& provenance, const QString& mo
 }
 
 void addAblations(Study& study, const QString& modelOverride, const Progress& progress) {
+    addAblations(study, analysis::AblationOptions{}, modelOverride, progress);
+}
+
+std::vector<std::size_t> addAblations(Study& study, const analysis::AblationOptions& options, const QString& modelOverride,
+                                      const Progress& progress) {
+    for (int h : options.heads)
+        if (h < 0 || h >= study.nLayers * study.nHeads)
+            throw Error("ablation: head " + headName(h / std::max(study.nHeads, 1), h % std::max(study.nHeads, 1)) +
+                        " is outside the model (" + std::to_string(study.nLayers) + " layers of " +
+                        std::to_string(study.nHeads) + " heads)");
+    for (const NeuronRef& ref : options.neurons)
+        if (std::none_of(study.neurons.begin(), study.neurons.end(), [&](const NeuronResult& n) { return n.neuron.ref == ref; }))
+            throw Error("ablation: neuron " + neuronName(ref) + " is not a neuron of this study");
     const StudyModel m = loadStudyModel(study.provenance, modelOverride, progress);
-    study.ablations = runHeadAblations(m.model, m.tokenizer, study.neurons, 8192, stepProgress(progress, "ablate"));
+    analysis::AblationOptions o = options;
+    o.sameLayerHeads = study.parameters.sameLayerHeads;
+    return analysis::mergeAblations(study.ablations,
+                                    analysis::runAblations(m.model, m.tokenizer, study.neurons, o, stepProgress(progress, "ablate")));
 }
 
 Study runStudyPipeline(const PipelineOptions& options, const Progress& progress) {

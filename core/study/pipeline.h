@@ -5,6 +5,7 @@
 
 #include <QString>
 
+#include "core/analysis/ablation.h"
 #include "core/base/progress.h"
 #include "core/study/study.h"
 
@@ -48,8 +49,14 @@ std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, 
                                                 const Progress& progress = {});
 
 // Adds the head-ablation experiment (METHOD.md section 6) to a study; `model` overrides the model
-// recorded in its provenance (same weights required: the weight hash is checked).
+// recorded in its provenance (same weights required: the weight hash is checked). With options, the
+// experiments of analysis::runAblations (mode, heads, neuron groups; sameLayerHeads is taken from the
+// study); its records replace those of the same (neuron, mode, heads, group), the others are kept.
+// The heads and neurons are checked against the study before the model is loaded.
 void addAblations(Study& study, const QString& model = {}, const Progress& progress = {});
+// Returns where the fresh records are in study.ablations.
+std::vector<std::size_t> addAblations(Study& study, const analysis::AblationOptions& options, const QString& model = {},
+                                      const Progress& progress = {});
 
 // Look-ups on demand (issue 13): the look-up of flat head `head` in each of `contexts` (indices into
 // neuron.contexts), for pairs a bundle lacks (made before look-ups were stored, or a head that was not

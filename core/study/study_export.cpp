@@ -31,7 +31,78 @@ ordered_json lookupsJson(const Study& s, const NeuronContext& c) {
     return out;
 }
 
+double mean(const std::vector<float>& v) {
+    double sum = 0;
+    for (float x : v) sum += x;
+    return v.empty() ? std::nan("") : sum / double(v.size());
+}
+
+
+// One line per ablation record for `study info` (mode, heads, mean drops, KS tests).
+ordered_json ablationSummaryJson(const Study& s) {
+    ordered_json out = ordered_json::array();
+    for (const AblationResult& a : s.ablations) {
+        ordered_json j;
+        j["neuron"] = neuronName(a.neuron);
+        j["mode"] = ablationModeName(a.mode);
+        j["heads"] = headNames(s, a.headSet());
+        if (!a.group.empty()) {
+            ordered_json group = ordered_json::array();
+            for (const NeuronRef& n : a.group) group.push_back(neuronName(n));
+            j["group"] = group;
+        }
+        j["mean_drop_active"] = mean(a.dropActive);
+        j["mean_drop_inactive"] = mean(a.dropInactive);
+        j["ks_statistic"] = a.ksStatistic;
+        j["ks_p_value"] = a.ksPValue;
+        j["mean_activation_drop_active"] = mean(a.activationActive);
+        j["mean_activation_drop_inactive"] = mean(a.activationInactive);
+        if (!a.total.empty()) j["mean_total_activation_drop_active"] = mean(a.total.activationActive);
+        if (!a.sumOfSingles.empty()) j["mean_sum_of_singles_activation_drop_active"] = mean(a.sumOfSingles.activationActive);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::string ablationSummaryText(const Study& s) {
+    std::map<std::string, int> modes;
+    for (const AblationResult& a : s.ablations) ++modes[ablationModeName(a.mode)];
+    std::ostringstream out;
+    out << "ablations:  " << s.ablations.size() << " records";
+    for (const auto& [mode, count] : modes) out << (mode == modes.begin()->first ? " (" : ", ") << mode << " " << count;
+    out << (modes.empty() ? "" : ")") << "\n";
+    int shown = 0;
+    for (const AblationResult& a : s.ablations) {
+        if (shown++ >= 10) {
+            out << "  ... (study export --json has them all)\n";
+            break;
+        }
+        out << "  " << ablationRecordText(a, s.nHeads) << "\n";
+    }
+    return out.str();
+}
+
 }  // namespace
+
+std::string ablationHeadsName(const AblationResult& a, int nHeads) {
+    std::string out;
+    for (int h : a.headSet()) out += (out.empty() ? "" : "+") + headName(h / nHeads, h % nHeads);
+    return out;
+}
+
+std::string ablationRecordText(const AblationResult& a, int nHeads) {
+    std::ostringstream out;
+    out << neuronName(a.neuron) << " " << ablationHeadsName(a, nHeads) << " " << ablationModeName(a.mode);
+    if (!a.group.empty()) out << " [group of " << a.group.size() << "]";
+    out << ": p drop " << mean(a.dropActive) << " active / " << mean(a.dropInactive) << " inactive (KS D "
+        << a.ksStatistic << ", p " << a.ksPValue << ")";
+    if (!a.activationActive.empty() || !a.activationInactive.empty())
+        out << "; activation drop " << mean(a.activationActive) << " / " << mean(a.activationInactive);
+    if (!a.total.empty()) out << "; total " << mean(a.total.activationActive) << " / " << mean(a.total.activationInactive);
+    if (!a.sumOfSingles.empty())
+        out << "; sum of singles " << mean(a.sumOfSingles.activationActive) << " / " << mean(a.sumOfSingles.activationInactive);
+    return out.str();
+}
 
 ordered_json exportStudyJson(const Study& s, const TokenDecoder& decode) {
     ordered_json doc;
@@ -112,6 +183,7 @@ ordered_json studySummaryJson(const Study& s) {
     j["contexts"] = contexts;
     j["relevant_heads"] = relevant;
     j["ablations"] = s.ablations.size();
+    j["ablation_records"] = ablationSummaryJson(s);
     return j;
 }
 
@@ -129,6 +201,7 @@ std::string studySummaryText(const Study& s) {
     out << "contexts:   " << j["contexts"].get<int>() << "\n";
     out << "relevant:   " << j["relevant_heads"].get<int>() << " (neuron, head) pairs\n";
     out << "created:    " << s.provenance.createdAt << " by " << s.provenance.software << "\n";
+    if (!s.ablations.empty()) out << ablationSummaryText(s);
     int shown = 0;
     for (const NeuronResult& n : s.neurons) {
         if (shown++ >= 10) break;

@@ -15,5 +15,9 @@ namespace headlight {
 nlohmann::ordered_json exportStudyJson(const Study& study, const TokenDecoder& decode = {});
 nlohmann::ordered_json studySummaryJson(const Study& study);
 std::string studySummaryText(const Study& study);
+// One ablation record: "L2N0 L0H1+L1H1 path: p drop <mean> active / <mean> inactive (KS D .., p ..);
+// activation drop ..; total ..; sum of singles .." (means; the parts the record has), and its heads "L0H1+L1H1".
+std::string ablationRecordText(const AblationResult& a, int nHeads);
+std::string ablationHeadsName(const AblationResult& a, int nHeads);
 
 }  // namespace headlight

@@ -116,17 +116,61 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     return p;
 }
 
-ordered_json toJson(const AblationResult& a, int nHeads) {
-    return {{"layer", a.neuron.layer},
-            {"neuron", a.neuron.neuron},
-            {"head", headName(a.head / nHeads, a.head % nHeads)},
-            {"head_index", a.head},
-            {"drop_active", a.dropActive},
-            {"drop_inactive", a.dropInactive},
-            {"ks_statistic", a.ksStatistic},
-            {"ks_p_value", a.ksPValue}};
+namespace {
+
+ordered_json effectsJson(const AblationEffects& e) {
+    return {{"drop_active", e.dropActive}, {"drop_inactive", e.dropInactive},
+            {"activation_active", e.activationActive}, {"activation_inactive", e.activationInactive}};
 }
 
+AblationEffects effectsFromJson(const json& j, const std::string& w) {
+    AblationEffects e;
+    read(j, "drop_active", e.dropActive, w);
+    read(j, "drop_inactive", e.dropInactive, w);
+    read(j, "activation_active", e.activationActive, w);
+    read(j, "activation_inactive", e.activationInactive, w);
+    return e;
+}
+
+// A statistic that may be NaN (one side empty), written as null.
+void readNullable(const json& j, const char* key, double& value, const std::string& w, bool required) {
+    if (j.contains(key) && j.at(key).is_null())
+        value = std::numeric_limits<double>::quiet_NaN();
+    else
+        read(j, key, value, w, required);
+}
+
+}  // namespace
+
+ordered_json toJson(const AblationResult& a, int nHeads) {
+    ordered_json heads = ordered_json::array();
+    for (int h : a.headSet()) heads.push_back(headName(h / nHeads, h % nHeads));
+    ordered_json j = {{"layer", a.neuron.layer},
+                      {"neuron", a.neuron.neuron},
+                      {"head", headName(a.head / nHeads, a.head % nHeads)},
+                      {"head_index", a.head},
+                      {"mode", ablationModeName(a.mode)},
+                      {"heads", heads},
+                      {"head_indices", a.headSet()},
+                      {"drop_active", a.dropActive},
+                      {"drop_inactive", a.dropInactive},
+                      {"ks_statistic", a.ksStatistic},
+                      {"ks_p_value", a.ksPValue},
+                      {"activation_active", a.activationActive},
+                      {"activation_inactive", a.activationInactive},
+                      {"activation_ks_statistic", a.activationKsStatistic},
+                      {"activation_ks_p_value", a.activationKsPValue}};
+    if (!a.total.empty()) j["total"] = effectsJson(a.total);
+    if (!a.sumOfSingles.empty()) j["sum_of_singles"] = effectsJson(a.sumOfSingles);
+    if (!a.group.empty()) {
+        ordered_json group = ordered_json::array();
+        for (const NeuronRef& n : a.group) group.push_back(neuronName(n));
+        j["group"] = group;
+    }
+    return j;
+}
+
+// Bundles made before issue 15 have neither mode nor heads: zero ablation of head_index alone.
 AblationResult ablationFromJson(const json& j, const std::string& where) {
     AblationResult a;
     const std::string w = where + " ablation";
@@ -135,12 +179,29 @@ AblationResult ablationFromJson(const json& j, const std::string& where) {
     read(j, "head_index", a.head, w);
     read(j, "drop_active", a.dropActive, w);
     read(j, "drop_inactive", a.dropInactive, w);
-    // NaN (one side empty) is written as null.
-    for (auto [key, value] : {std::pair<const char*, double*>{"ks_statistic", &a.ksStatistic}, {"ks_p_value", &a.ksPValue}}) {
-        if (j.contains(key) && j.at(key).is_null())
-            *value = std::numeric_limits<double>::quiet_NaN();
-        else
-            read(j, key, *value, w);
+    readNullable(j, "ks_statistic", a.ksStatistic, w, true);
+    readNullable(j, "ks_p_value", a.ksPValue, w, true);
+    std::string mode = "zero";
+    read(j, "mode", mode, w, false);
+    try {
+        a.mode = parseAblationMode(mode);
+    } catch (const Error& e) {
+        throw Error(w + ": field 'mode': " + e.what());
+    }
+    a.heads = {a.head};
+    read(j, "head_indices", a.heads, w, false);
+    read(j, "activation_active", a.activationActive, w, false);
+    read(j, "activation_inactive", a.activationInactive, w, false);
+    readNullable(j, "activation_ks_statistic", a.activationKsStatistic, w, false);
+    readNullable(j, "activation_ks_p_value", a.activationKsPValue, w, false);
+    if (j.contains("total")) a.total = effectsFromJson(j.at("total"), w + " total");
+    if (j.contains("sum_of_singles")) a.sumOfSingles = effectsFromJson(j.at("sum_of_singles"), w + " sum_of_singles");
+    std::vector<std::string> group;
+    read(j, "group", group, w, false);
+    for (const std::string& name : group) {
+        const std::optional<NeuronRef> ref = parseNeuronName(name);
+        if (!ref) throw Error(w + ": field 'group' names '" + name + "', not a neuron like L3N5");
+        a.group.push_back(*ref);
     }
     return a;
 }
