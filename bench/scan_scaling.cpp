@@ -6,10 +6,13 @@
 // own (peak RSS is per process), and also as one document per forward pass (the scan before its
 // batching plan) on the first 20k tokens, for the gain of packing.
 // Usage: bench_scan_scaling [MAX_TOKENS]   (default 10000: only the 10k corpora; 1000000: all)
+//        bench_scan_scaling --one TOKENS DOC_TOKENS [MODEL_DIR]   (one configuration; another model's
+//        last three layers, e.g. the gpt2-mini fixture, whose n_ctx of 128 packs 8 documents a pass)
 // Prints per configuration: "scan_scaling tokens=<n> doc_tokens=<L> tokens_per_s=<wall>
 // cpu_tokens_per_s=<per CPU second> one_pass_cpu_tokens_per_s=<per CPU second> peak_rss_mb=<MB>".
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -54,19 +57,22 @@ void writeCorpus(const QString& path, int64_t documents, int64_t words) {
     }
 }
 
-int runOne(int64_t tokens, int64_t docTokens) {
+int runOne(int64_t tokens, int64_t docTokens, const QString& modelDir) {
     configureTorchThreads();
     const QString fixtures = QStringLiteral(HEADLIGHT_FIXTURES_DIR);
     const ModelConfig c = gpt2SmallConfig();
-    const Transformer model = Transformer::fromWeights(c, randomWeights(c, 1), {}, "gpt2-small-random");
-    const Tokenizer tokenizer = Tokenizer::fromFolder(QDir(fixtures).filePath(QStringLiteral("tokenizers/gpt2")));
+    const Transformer model = modelDir.isEmpty() ? Transformer::fromWeights(c, randomWeights(c, 1), {}, "gpt2-small-random")
+                                                 : Transformer::load(modelDir);
+    const Tokenizer tokenizer = Tokenizer::fromFolder(
+        modelDir.isEmpty() ? QDir(fixtures).filePath(QStringLiteral("tokenizers/gpt2")) : modelDir);
+    const int layers = model.config().nLayers, dMlp = model.config().dMlp;
     QTemporaryDir dir;
     const QString corpus = dir.filePath(QStringLiteral("corpus.jsonl"));
     writeCorpus(corpus, tokens / docTokens, docTokens - 1);  // + BOS
 
     analysis::ScanOptions o;
-    for (int l = 9; l < 12; ++l)
-        for (int n = 0; n < 20; ++n) o.neurons.push_back({l, n * 97});
+    for (int l = std::max(0, layers - 3); l < layers; ++l)
+        for (int n = 0; n < 20; ++n) o.neurons.push_back({l, n * 97 % dMlp});
     const auto start = std::chrono::steady_clock::now();
     const double cpu0 = cpuSeconds();
     const analysis::ScanResult r = analysis::runActivationScan(model, tokenizer, corpus, o);
@@ -83,7 +89,7 @@ int runOne(int64_t tokens, int64_t docTokens) {
     while (oneTokens < 20000 && reader.next(d)) {
         const std::vector<int> ids = analysis::documentTokens(model, tokenizer, d.text);
         HookSet hooks;
-        for (int l = 9; l < 12; ++l) hooks.capture("blocks." + std::to_string(l) + ".mlp.hook_post");
+        for (int l = std::max(0, layers - 3); l < layers; ++l) hooks.capture("blocks." + std::to_string(l) + ".mlp.hook_post");
         model.run(TokenBatch::single(ids), hooks);
         oneTokens += static_cast<int64_t>(ids.size());
     }
@@ -99,7 +105,8 @@ int runOne(int64_t tokens, int64_t docTokens) {
 
 int main(int argc, char** argv) {
     QCoreApplication app(argc, argv);
-    if (argc == 4 && std::string(argv[1]) == "--one") return runOne(std::stoll(argv[2]), std::stoll(argv[3]));
+    if (argc >= 4 && std::string(argv[1]) == "--one")
+        return runOne(std::stoll(argv[2]), std::stoll(argv[3]), argc > 4 ? QString::fromLocal8Bit(argv[4]) : QString());
     const int64_t maxTokens = argc > 1 ? std::stoll(argv[1]) : 10000;
     for (const int64_t tokens : {10000, 100000, 1000000}) {
         if (tokens > maxTokens) break;
