@@ -291,7 +291,7 @@ private Q_SLOTS:
         for (const Transformer* model : {&randomGpt2, &llama}) {
             const int64_t T = std::min<int64_t>(model->config().nCtx, 600) - 20;
             const at::Tensor ids = at::randint(3, 500, {2, T}, at::kLong);
-            const TokenBatch batch{ids, {T, T - 77}};
+            const TokenBatch batch{ids, {T, T - 77}, {}};
             HookSet blocked;
             blocked.capture({L(1, "attn.hook_z"), L(1, "hook_resid_post")});
             HookSet whole = blocked;

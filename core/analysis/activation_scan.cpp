@@ -277,8 +277,8 @@ struct ScanRun {
     const std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
     const int64_t tokensAtStart = result.tokens;
     int64_t sinceCheckpoint = 0;
-    std::vector<PendingDocument> group;  // the documents of the group being read
-    CorpusPosition groupStart;           // reader position before its first document
+    std::vector<PendingDocument> group = {};  // the documents of the group being read
+    CorpusPosition groupStart = {};           // reader position before its first document
 
     void report(int64_t tokensDone) const {
         const CorpusStats stats = reader.stats();
