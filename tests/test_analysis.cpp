@@ -339,6 +339,18 @@ private Q_SLOTS:
                  (std::vector<std::vector<int64_t>>{{3}, {4}, {5}, {6}, {8}}));
         QCOMPARE(scanPlan({{0, 500}, {1, 524}, {2, 1}}), (std::vector<std::vector<int64_t>>{{0, 1}, {2}}));
 
+        // A shard reads whole blocks of shardBlock consecutive indices, dealt round-robin.
+        CorpusOptions blocks = o.corpus;
+        blocks.shardBlock = 8;
+        blocks.shardCount = 2;
+        blocks.shardIndex = 1;
+        std::vector<int64_t> read;
+        CorpusReader shardReader = CorpusReader::open(corpus, blocks);
+        while (shardReader.next(d)) read.push_back(d.index);
+        QCOMPARE(read, (std::vector<int64_t>{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29}));
+        blocks.shardBlock = 0;
+        HL_EXPECT_ERROR(CorpusReader::open(corpus, blocks), "corpus option shard block: must be at least 1, got 0");
+
         // Shards (whole groups) merged equal the single run bit for bit.
         ScanResult merged;
         for (int i = 0; i < 3; ++i) {
