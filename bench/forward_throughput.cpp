@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
                                              (earlyStop ? "_stop" : "_full");
                     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
                     const at::Tensor ids = at::randint(0, config.dVocab, {B, T}, at::kLong);
-                    const TokenBatch batch{ids, std::vector<int64_t>(B, T)};
+                    const TokenBatch batch{ids, std::vector<int64_t>(B, T), {}};
                     HookSet hooks;
                     hooks.capture({"blocks.9.mlp.hook_post", "blocks.10.mlp.hook_post", "blocks.11.mlp.hook_post"});
                     if (!earlyStop) hooks.runToEnd();

@@ -1,5 +1,5 @@
-// bench/pipeline_speedup: steps 1-3 end to end as Headlight runs them (one scan pass per document
-// for all neurons, stopped after the last hooked layer; batched rounds of the truncation search; batched
+// bench/pipeline_speedup: steps 1-3 end to end as Headlight runs them (the scan's packed passes for all neurons,
+// stopped after the last hooked layer; batched rounds of the truncation search; batched
 // attribution) against the same engine driven the way the paper's code does it (every pass run to the
 // logits, one binary-search step per forward pass, one prompt at a time).
 // Usage: bench_pipeline_speedup [MODEL] [CORPUS] [DOCUMENTS]   (default: gpt2-mini on 60 documents of

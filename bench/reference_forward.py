@@ -14,6 +14,14 @@ it, LNPre with an explicit scale) and caching activations the way run_with_cache
 Usage: /usr/bin/python3 bench/reference_forward.py [FILTER] [SECONDS]
 Needs Debian's python3-torch (apt-get install python3-torch). Prints one line per configuration:
   forward_tokens_per_s <mode>_<dtype>_T<T>_B<B> <tokens/s>
+
+Scan mode (the baseline of bench_scan_throughput, which writes TOKENS and runs this alternately with
+its own scan): /usr/bin/python3 bench/reference_forward.py --scan TOKENS [DTYPE]
+  TOKENS: one document per line, its token ids (BOS first) separated by spaces. Runs the scan as a
+  TransformerLens user writes it: one document per forward pass (batch 1), the whole model to the
+  logits, hook_post of layers 9-11 cached (names_filter), then each document's max over positions
+  1.. of neurons 0, 97, ..., 19 * 97 of each layer, kept in a top-30 per neuron. Prints
+  "scan_tokens_per_s <wall> cpu_s=<process CPU seconds> wall_s=<seconds>".
 """
 import math
 import os
@@ -81,7 +89,36 @@ def forward(w, tokens, cache_all):
     return logits, cache
 
 
+SCAN_NEURONS = [n * 97 for n in range(20)]
+
+
+def scan(path, dtype_name):
+    dtype = torch.bfloat16 if dtype_name == "bf16" else torch.float32
+    docs = [torch.tensor([int(t) for t in line.split()]) for line in open(path) if line.strip()]
+    w = random_weights(dtype)
+    index = torch.tensor(SCAN_NEURONS)
+    with torch.inference_mode():
+        forward(w, docs[0][:8].unsqueeze(0), False)  # warm-up
+        tokens, wall, cpu = 0, time.perf_counter(), time.process_time()
+        rows = []
+        for doc in docs:
+            logits, cache = forward(w, doc.unsqueeze(0), False)
+            maxima = [cache[f"blocks.{l}.mlp.hook_post"][0, 1:, index].float().max(0).values for l in (9, 10, 11)]
+            rows.append(torch.cat(maxima))
+            tokens += doc.numel()
+            del logits, cache
+        top = torch.stack(rows).topk(min(30, len(rows)), dim=0)  # the top-N per neuron
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    del top
+    print(f"scan_tokens_per_s {tokens / wall:.1f} cpu_s={cpu:.3f} wall_s={wall:.3f} tokens={tokens}", flush=True)
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--scan":
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+        torch.set_grad_enabled(False)
+        scan(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "fp32")
+        return
     flt = sys.argv[1] if len(sys.argv) > 1 else ""
     budget = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
     torch.set_num_threads(os.cpu_count() or 1)

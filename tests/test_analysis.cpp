@@ -274,6 +274,97 @@ private Q_SLOTS:
         HL_EXPECT_ERROR(parseAttributionScore("gate"), "attribution score 'gate'", "gate_aware");
     }
 
+    void batchedScanEqualsOnePassPerDocument() {
+        // gpt2-mini cuts documents at n_ctx = 128 tokens: eight documents share a packed pass.
+        const QString model = test::fixture(QStringLiteral("gpt2-mini"));
+        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(corpus);
+        const Transformer m = Transformer::load(model);
+        const Tokenizer tok = Tokenizer::fromFolder(model);
+        ScanOptions o;
+        for (int n = 0; n < 512; n += 37) o.neurons.push_back({3, n});
+        for (int n = 5; n < 512; n += 101) o.neurons.push_back({1, n});
+        o.topDocuments = 6;
+        o.corpus.maxDocuments = 30;
+        const ScanResult batched = runActivationScan(m, tok, corpus, o);
+        QCOMPARE(batched.documents, int64_t(30));
+
+        // The same scan, one document per forward pass (how the scan ran before the batching plan).
+        TopKAccumulator single(static_cast<int64_t>(o.neurons.size()), o.topDocuments);
+        std::vector<std::pair<int64_t, int64_t>> lengths;
+        CorpusReader reader = CorpusReader::open(corpus, o.corpus);
+        Document d;
+        while (reader.next(d)) {
+            const std::vector<int> ids = documentTokens(m, tok, d.text);
+            lengths.push_back({d.index, int64_t(ids.size())});
+            HookSet hooks;
+            hooks.capture(std::vector<std::string>{"blocks.1.mlp.hook_post", "blocks.3.mlp.hook_post"});
+            const ActivationCache cache = m.run(TokenBatch::single(ids), hooks);
+            for (std::size_t i = 0; i < o.neurons.size(); ++i) {
+                const at::Tensor column = cache.at("blocks." + std::to_string(o.neurons[i].layer) + ".mlp.hook_post")[0]
+                                              .select(1, o.neurons[i].neuron).slice(0, 1);
+                single.offer(int64_t(i), column.max().item<float>(), d.index, int32_t(column.argmax().item<int64_t>() + 1));
+            }
+        }
+        int bitwise = 0, entries = 0;
+        for (int64_t n = 0; n < single.neurons(); ++n) {
+            const std::vector<TopKEntry> a = batched.top.sorted(n), b = single.sorted(n);
+            QCOMPARE(a.size(), b.size());
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                QCOMPARE(a[i].document, b[i].document);
+                QCOMPARE(a[i].position, b[i].position);
+                QVERIFY2(std::abs(a[i].value - b[i].value) <= 1e-5f * std::max(1.f, std::abs(b[i].value)),
+                         qPrintable(QStringLiteral("%1 vs %2").arg(a[i].value).arg(b[i].value)));
+                bitwise += a[i].value == b[i].value;
+                ++entries;
+            }
+        }
+        qInfo("batched vs one pass per document: %d of %d kept values bit for bit equal", bitwise, entries);
+
+        // The plan depends only on global indices: 8 documents of at most 128 tokens per pass, groups of
+        // 8 consecutive indices; a shard's plan is the full plan's passes of its groups; a cut corpus
+        // (maxDocuments) cuts the passes, never regroups them.
+        const std::vector<std::vector<int64_t>> plan = scanPlan(lengths);
+        QCOMPARE(plan.size(), std::size_t(4));
+        QCOMPARE(plan[0], (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+        QCOMPARE(plan[3], (std::vector<int64_t>{24, 25, 26, 27, 28, 29}));
+        std::vector<std::pair<int64_t, int64_t>> shard1, prefix;
+        for (const auto& l : lengths) {
+            if ((l.first / 8) % 3 == 1) shard1.push_back(l);
+            if (l.first < 20) prefix.push_back(l);
+        }
+        QCOMPARE(scanPlan(shard1), (std::vector<std::vector<int64_t>>{plan[1]}));
+        QCOMPARE(scanPlan(prefix), (std::vector<std::vector<int64_t>>{plan[0], plan[1], {16, 17, 18, 19}}));
+        QCOMPARE(scanPlan({{3, 600}, {4, 500}, {5, 1024}, {6, 1}, {8, 2}}),
+                 (std::vector<std::vector<int64_t>>{{3}, {4}, {5}, {6}, {8}}));
+        QCOMPARE(scanPlan({{0, 500}, {1, 524}, {2, 1}}), (std::vector<std::vector<int64_t>>{{0, 1}, {2}}));
+
+        // A shard reads whole blocks of shardBlock consecutive indices, dealt round-robin.
+        CorpusOptions blocks = o.corpus;
+        blocks.shardBlock = 8;
+        blocks.shardCount = 2;
+        blocks.shardIndex = 1;
+        std::vector<int64_t> read;
+        CorpusReader shardReader = CorpusReader::open(corpus, blocks);
+        while (shardReader.next(d)) read.push_back(d.index);
+        QCOMPARE(read, (std::vector<int64_t>{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29}));
+        blocks.shardBlock = 0;
+        HL_EXPECT_ERROR(CorpusReader::open(corpus, blocks), "corpus option shard block: must be at least 1, got 0");
+
+        // Shards (whole groups) merged equal the single run bit for bit.
+        ScanResult merged;
+        for (int i = 0; i < 3; ++i) {
+            ScanOptions s = o;
+            s.corpus.shardCount = 3;
+            s.corpus.shardIndex = i;
+            ScanResult r = runActivationScan(m, tok, corpus, s);
+            if (i == 0) merged = std::move(r);
+            else merged.top.merge(r.top), merged.documents += r.documents;
+        }
+        compareTop(merged.top, batched.top);
+        QCOMPARE(merged.documents, batched.documents);
+    }
+
     void scanResumesAndShardsExactly() {
         const QString model = test::fixture(QStringLiteral("stories260k"));
         const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));

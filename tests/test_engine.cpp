@@ -244,6 +244,42 @@ private Q_SLOTS:
         }
     }
 
+    // Packed sequences (the scan's passes): each computes what it computes alone, learned (gpt2-tiny) and
+    // rotary positions (pythia-tiny: parallel residual; stories260k: GQA, a sequence past one query block).
+    void packedBatchEqualsSingleRuns() {
+        for (const char* f : {"gpt2-tiny", "pythia-tiny", "stories260k"}) {
+            const Transformer model = loadFixture(f);
+            const auto& prompt = std::string(f) == "gpt2-tiny" ? kGpt2Prompt
+                                 : std::string(f) == "pythia-tiny" ? kPythiaPrompt : kLlamaPrompt;
+            std::vector<int> longRow;
+            for (int i = 0; i < 300 && int64_t(longRow.size()) < model.config().nCtx; ++i)
+                longRow.push_back(static_cast<int>(prompt[i % prompt.size()]));
+            const std::vector<std::vector<int>> rows = {std::vector<int>(prompt.begin(), prompt.begin() + 3), longRow,
+                                                        std::vector<int>(prompt.begin() + 1, prompt.begin() + 7), {7}};
+            const std::vector<std::string> names = {L(1, "hook_resid_pre"), L(2, "mlp.hook_post"), L(1, "attn.hook_z")};
+            HookSet hooks;
+            hooks.capture(names);
+            const ActivationCache packed = model.run(TokenBatch::packed(rows), hooks);
+            int64_t start = 0;
+            for (const std::vector<int>& row : rows) {
+                const ActivationCache single = model.run(TokenBatch::single(row), hooks);
+                const int64_t n = static_cast<int64_t>(row.size());
+                for (const std::string& name : names) EXPECT_CLOSE(packed.at(name)[0].narrow(0, start, n), single.at(name)[0], 2e-5);
+                start += n;
+            }
+            HookSet pattern;
+            pattern.capture(L(0, "attn.hook_pattern"));
+            HL_EXPECT_ERROR(model.run(TokenBatch::packed(rows), pattern), "hook_pattern", "packed");
+            HookSet edit = hooks;
+            edit.replace(L(0, "hook_resid_pre"), at::zeros({1, start, model.config().dModel}));
+            HL_EXPECT_ERROR(model.run(TokenBatch::packed(rows), edit), "packed sequences take captures only");
+        }
+        const Transformer gpt2 = loadFixture("gpt2-tiny");
+        const std::vector<int> tooLong(size_t(gpt2.config().nCtx + 1), 5);
+        HL_EXPECT_ERROR(gpt2.run(TokenBatch::packed({{5, 6}, tooLong}), HookSet{}), "packed sequence of 129 tokens", "n_ctx");
+        HL_EXPECT_ERROR(TokenBatch::packed({{5}, {}}), "empty sequence");
+    }
+
     // Long sequences run attention in blocks of query rows against the keys they can see; capturing the
     // pattern switches to one block of all rows. Both must agree (GQA stories260k and a random GPT-2).
     void blockedAttentionEqualsWholePattern() {
@@ -255,7 +291,7 @@ private Q_SLOTS:
         for (const Transformer* model : {&randomGpt2, &llama}) {
             const int64_t T = std::min<int64_t>(model->config().nCtx, 600) - 20;
             const at::Tensor ids = at::randint(3, 500, {2, T}, at::kLong);
-            const TokenBatch batch{ids, {T, T - 77}};
+            const TokenBatch batch{ids, {T, T - 77}, {}};
             HookSet blocked;
             blocked.capture({L(1, "attn.hook_z"), L(1, "hook_resid_post")});
             HookSet whole = blocked;

@@ -53,35 +53,78 @@ std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::ve
     return out;
 }
 
-// Runs the documents (one, in the scan) and offers each one's per-neuron maximum (positions >= 1, i.e.
-// after BOS).
-void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
-               const std::vector<PendingDocument>& docs, TopKAccumulator& top) {
+// ---- the batching plan -------------------------------------------------------------------------------
+// Documents are scanned in groups of kGroupDocuments consecutive global indices (a shard holds whole
+// groups: CorpusOptions::shardBlock), and inside a group packed in order into passes of at most
+// kPackTokens tokens (a longer document runs alone, as before). Each packed document keeps positions
+// 0.. of its own and attends only to itself, so the plan, and with it every number, depends only on the
+// corpus: never on sharding, maxDocuments cutting a later group, or a resume (checkpoints fall between
+// groups).
+constexpr int64_t kGroupDocuments = kScanGroupDocuments;
+constexpr int64_t kPackTokens = 1024;
+
+int64_t groupOf(int64_t documentIndex) { return documentIndex / kGroupDocuments; }
+
+// The passes of a group (its documents' token counts, in order): [begin, end) ranges of documents.
+std::vector<std::pair<std::size_t, std::size_t>> packGroup(const std::vector<int64_t>& lengths) {
+    std::vector<std::pair<std::size_t, std::size_t>> passes;
+    int64_t tokens = 0;
+    for (std::size_t i = 0; i < lengths.size(); ++i) {
+        const int64_t n = lengths[i];
+        if (passes.empty() || tokens + n > kPackTokens) {
+            passes.push_back({i, i});
+            tokens = 0;
+        }
+        ++passes.back().second;
+        tokens += n;
+    }
+    return passes;
+}
+
+// One document's per-neuron maxima (all scanned neurons, in ScanOptions order), to be offered.
+struct DocumentMaxima {
+    int64_t document = -1;
+    std::vector<float> values;
+    std::vector<int32_t> positions;
+};
+
+// THE place every document's activations pass through: `acts` [positions, k] are the scanned neurons
+// of one layer (selection `s`) at every position of the document, BOS included. Keeps each neuron's
+// maximum over positions >= 1 (after BOS) and its position.
+void takeDocumentActivations(const LayerSelection& s, const at::Tensor& acts, DocumentMaxima& out) {
+    const auto [values, argmax] = acts.narrow(0, 1, acts.size(0) - 1).max(0);  // [k]
+    const at::Tensor v = values.to(at::kFloat).contiguous();
+    const at::Tensor p = argmax.to(torch::kInt).contiguous();
+    const float* vp = v.data_ptr<float>();
+    const int32_t* pp = p.data_ptr<int32_t>();
+    for (std::size_t j = 0; j < s.slots.size(); ++j) {
+        out.values[s.slots[j]] = vp[j];
+        out.positions[s.slots[j]] = pp[j] + 1;
+    }
+}
+
+// Runs one pass of the plan (documents packed in one row; a single one alone) and appends each
+// document's maxima to `out`.
+void scanPass(const Transformer& model, const std::vector<LayerSelection>& layers, std::size_t neurons,
+              const PendingDocument* docs, std::size_t count, std::vector<DocumentMaxima>& out) {
     std::vector<std::vector<int>> rows;
-    rows.reserve(docs.size());
-    for (const PendingDocument& d : docs) rows.push_back(d.ids);
-    const TokenBatch batch = TokenBatch::padded(rows, 0);
+    for (std::size_t i = 0; i < count; ++i) rows.push_back(docs[i].ids);
+    const TokenBatch batch = count == 1 ? TokenBatch::single(rows[0]) : TokenBatch::packed(rows);
     HookSet hooks;
     for (const LayerSelection& s : layers) hooks.capture("blocks." + std::to_string(s.layer) + ".mlp.hook_post");
     const ActivationCache cache = model.run(batch, hooks);
-
-    const int64_t B = batch.rows(), T = batch.ids.size(1);
-    const at::Tensor positions = torch::arange(T, torch::kLong).unsqueeze(0);                    // [1, T]
-    const at::Tensor lengths = torch::tensor(batch.lengths, torch::kLong).unsqueeze(1);          // [B, 1]
-    const at::Tensor invalid = (positions < 1) | (positions >= lengths);                         // [B, T]
+    const std::size_t first = out.size();
+    for (std::size_t i = 0; i < count; ++i) {
+        out.push_back({docs[i].index, std::vector<float>(neurons), std::vector<int32_t>(neurons)});
+    }
     for (const LayerSelection& s : layers) {
-        const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post");  // [B, T, m]
-        at::Tensor acts = post.index_select(2, s.neuronTensor);                                    // [B, T, k]
-        acts = acts.masked_fill(invalid.unsqueeze(2), -std::numeric_limits<float>::infinity());
-        const auto [values, argmax] = acts.max(1);                                                 // [B, k]
-        const at::Tensor v = values.contiguous();
-        const at::Tensor p = argmax.to(torch::kInt).contiguous();
-        const float* vp = v.data_ptr<float>();
-        const int32_t* pp = p.data_ptr<int32_t>();
-        const int64_t k = static_cast<int64_t>(s.slots.size());
-        for (int64_t b = 0; b < B; ++b) {
-            if (batch.lengths[b] < 2) continue;  // BOS only: nothing to offer
-            for (int64_t j = 0; j < k; ++j) top.offer(s.slots[j], vp[b * k + j], docs[b].index, pp[b * k + j]);
+        const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post")[0];  // [T, m]
+        const at::Tensor acts = post.index_select(1, s.neuronTensor);                                // [T, k]
+        int64_t start = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const int64_t n = static_cast<int64_t>(docs[i].ids.size());
+            takeDocumentActivations(s, acts.narrow(0, start, n), out[first + i]);
+            start += n;
         }
     }
 }
@@ -95,7 +138,8 @@ nlohmann::json scanIdentity(const Transformer& model, const ScanOptions& o, cons
             {"neurons", neurons},                 {"top_documents", o.topDocuments},
             {"corpus_hash", corpusHash},          {"text_field", o.corpus.textField},
             {"max_documents", o.corpus.maxDocuments}, {"shard_index", o.corpus.shardIndex},
-            {"shard_count", o.corpus.shardCount}};
+            {"shard_count", o.corpus.shardCount},  {"plan", "groups of " + std::to_string(kGroupDocuments) +
+                                                                " documents, packed to " + std::to_string(kPackTokens) + " tokens"}};
 }
 
 void writeCheckpoint(const QString& path, const nlohmann::json& identity, const TopKAccumulator& top,
@@ -194,6 +238,22 @@ std::string formatEta(double seconds) {
 
 }  // namespace
 
+std::vector<std::vector<int64_t>> scanPlan(const std::vector<std::pair<int64_t, int64_t>>& documents) {
+    std::vector<std::vector<int64_t>> passes;
+    for (std::size_t first = 0; first < documents.size();) {
+        std::size_t end = first;
+        std::vector<int64_t> lengths;
+        while (end < documents.size() && groupOf(documents[end].first) == groupOf(documents[first].first))
+            lengths.push_back(documents[end++].second);
+        for (const auto& [b, e] : packGroup(lengths)) {
+            passes.emplace_back();
+            for (std::size_t i = b; i < e; ++i) passes.back().push_back(documents[first + i].first);
+        }
+        first = end;
+    }
+    return passes;
+}
+
 std::vector<int> documentTokens(const Transformer& model, const Tokenizer& tokenizer, const std::string& text) {
     std::vector<int> ids;
     if (const auto bos = model.bosTokenId()) ids.push_back(*bos);
@@ -202,6 +262,70 @@ std::vector<int> documentTokens(const Transformer& model, const Tokenizer& token
     ids.insert(ids.end(), enc.ids.begin(), enc.ids.begin() + std::min(room, enc.ids.size()));
     return ids;
 }
+
+namespace {
+
+// One scan in progress: the pending group, the counters, progress and checkpoints.
+struct ScanRun {
+    const Transformer& model;
+    const std::vector<LayerSelection>& layers;
+    const ScanOptions& options;
+    const Progress& progress;
+    const nlohmann::json& identity;
+    ScanResult& result;
+    CorpusReader& reader;
+    const std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
+    const int64_t tokensAtStart = result.tokens;
+    int64_t sinceCheckpoint = 0;
+    std::vector<PendingDocument> group = {};  // the documents of the group being read
+    CorpusPosition groupStart = {};           // reader position before its first document
+
+    void report(int64_t tokensDone) const {
+        const CorpusStats stats = reader.stats();
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        const double rate = elapsed > 0 ? double(tokensDone - tokensAtStart) / elapsed : 0;
+        const double fraction = stats.totalBytes > 0 ? double(stats.bytesRead) / double(stats.totalBytes) : 0;
+        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : -1;
+        progress.report(stats.bytesRead, stats.totalBytes,
+                        std::to_string(result.documents) + " documents, " + std::to_string(tokensDone) + " tokens, " +
+                            std::to_string(static_cast<int64_t>(rate)) + " tokens/s, ETA " + formatEta(eta));
+    }
+    void checkpoint(const CorpusPosition& at) {
+        if (options.checkpointPath.isEmpty()) return;
+        writeCheckpoint(options.checkpointPath, identity, result.top, at, result.documents, result.tokens);
+        sinceCheckpoint = 0;
+    }
+    // Cancelled: the checkpoint at `at` (everything before it offered, nothing after), then Cancelled.
+    void stopIfCancelled(const CorpusPosition& at) {
+        if (!progress.isCancelled()) return;
+        checkpoint(at);
+        throw Cancelled();
+    }
+    // Scans the group pass by pass (a cancellation between passes forgets the group: the checkpoint
+    // goes before it), then offers its documents; `after` is the reader position after the group.
+    void runGroup(const CorpusPosition& after) {
+        if (group.empty()) return stopIfCancelled(after);
+        std::vector<DocumentMaxima> maxima;
+        int64_t tokens = result.tokens;
+        std::vector<int64_t> lengths;
+        for (const PendingDocument& d : group) lengths.push_back(static_cast<int64_t>(d.ids.size()));
+        for (const auto& [begin, end] : packGroup(lengths)) {
+            scanPass(model, layers, options.neurons.size(), group.data() + begin, end - begin, maxima);
+            for (std::size_t i = begin; i < end; ++i) tokens += static_cast<int64_t>(group[i].ids.size());
+            report(tokens);
+            if (end < group.size()) stopIfCancelled(groupStart);
+        }
+        for (const DocumentMaxima& m : maxima) result.top.offerDocument(m.document, m.values.data(), m.positions.data());
+        result.tokens = tokens;
+        result.documents += static_cast<int64_t>(group.size());
+        sinceCheckpoint += static_cast<int64_t>(group.size());
+        group.clear();
+        stopIfCancelled(after);
+        if (sinceCheckpoint >= options.checkpointEveryDocuments) checkpoint(after);
+    }
+};
+
+}  // namespace
 
 ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenizer, const QString& corpusPath,
                              const ScanOptions& options, const Progress& progress) {
@@ -216,59 +340,28 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     const nlohmann::json identity = scanIdentity(model, options, result.corpusHash);
 
     CorpusPosition start;
-    const bool hasCheckpoint = !options.checkpointPath.isEmpty();
-    if (hasCheckpoint)
+    if (!options.checkpointPath.isEmpty())
         result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top, start,
                                         result.documents, result.tokens);
-    CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
-                                         : CorpusReader::open(corpusPath, options.corpus);
+    CorpusOptions corpus = options.corpus;
+    corpus.shardBlock = kGroupDocuments;  // shards of whole groups
+    CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, corpus, start)
+                                         : CorpusReader::open(corpusPath, corpus);
 
-    const auto began = std::chrono::steady_clock::now();
-    const int64_t tokensAtStart = result.tokens;
-    int64_t sinceCheckpoint = 0;
-    std::vector<PendingDocument> pending;  // the document to run (one at a time: see the header)
-
-    // Scans the pending documents; afterwards every document the reader returned has been offered, so
-    // reader.position() is exactly where a resumed scan must go on.
-    auto flush = [&] {
-        if (pending.empty()) return;
-        scanBatch(model, layers, pending, result.top);
-        for (const PendingDocument& d : pending) result.tokens += static_cast<int64_t>(d.ids.size());
-        result.documents += static_cast<int64_t>(pending.size());
-        sinceCheckpoint += static_cast<int64_t>(pending.size());
-        pending.clear();
-        const CorpusStats stats = reader.stats();
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-        const double rate = elapsed > 0 ? double(result.tokens - tokensAtStart) / elapsed : 0;
-        const double fraction = stats.totalBytes > 0 ? double(stats.bytesRead) / double(stats.totalBytes) : 0;
-        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : -1;
-        progress.report(stats.bytesRead, stats.totalBytes,
-                        std::to_string(result.documents) + " documents, " + std::to_string(result.tokens) +
-                            " tokens, " + std::to_string(static_cast<int64_t>(rate)) + " tokens/s, ETA " +
-                            formatEta(eta));
-    };
-    auto saveCheckpoint = [&] {
-        if (!hasCheckpoint) return;
-        writeCheckpoint(options.checkpointPath, identity, result.top, reader.position(), result.documents,
-                        result.tokens);
-        sinceCheckpoint = 0;
-    };
-
+    ScanRun run{model, layers, options, progress, identity, result, reader};
     Document doc;
-    while (reader.next(doc)) {
+    for (;;) {
+        const CorpusPosition here = reader.position();
+        if (!reader.next(doc)) break;
+        if (!run.group.empty() && groupOf(doc.index) != groupOf(run.group.front().index)) run.runGroup(here);
+        if (run.group.empty()) run.groupStart = here;
         std::vector<int> ids = documentTokens(model, tokenizer, doc.text);
         if (ids.size() < 2) continue;  // a document with nothing after BOS has no activation to offer
-        pending.push_back({doc.index, std::move(ids)});
-        flush();
-        if (sinceCheckpoint >= options.checkpointEveryDocuments) saveCheckpoint();
-        if (progress.isCancelled()) {
-            saveCheckpoint();
-            throw Cancelled();
-        }
+        run.group.push_back({doc.index, std::move(ids)});
     }
-    flush();
+    run.runGroup(reader.position());
     result.stats = reader.stats();
-    saveCheckpoint();
+    run.checkpoint(reader.position());
     return result;
 }
 

@@ -1,10 +1,12 @@
 // Step 2 of METHOD.md, the scan: one pass over a corpus computes, for all selected neurons (of any
 // layers) at once, each document's max activation (blocks.{l}.mlp.hook_post[n], BOS prepended, cut at
 // n_ctx, positions after BOS) and keeps the top N documents per neuron in memory neurons x N.
-// Each document runs in a forward pass of its own (no padding, no neighbours), as the paper's code runs
-// it: a document's activations never depend on which other documents are in the corpus or shard, so a
-// merge of shards equals the single run bit for bit. Cancellable, resumable from a checkpoint file,
-// shardable. Torch-free header.
+// Batching plan (fixed, depends only on global document indices): groups of 8 consecutive indices;
+// inside a group, documents packed in order into passes of at most 1,024 tokens (no padding: each keeps
+// positions 0.. of its own and attends only to itself; a longer document runs alone). A shard holds
+// whole groups (CorpusOptions::shardBlock) and checkpoints fall between groups, so a document always
+// meets the same neighbours in the same pass: a merge of shards, or a resumed scan, equals the single
+// run bit for bit. Cancellable, resumable from a checkpoint file, shardable. Torch-free header.
 #pragma once
 
 #include <string>
@@ -23,6 +25,10 @@ class Tokenizer;
 }  // namespace headlight
 
 namespace headlight::analysis {
+
+// Documents per group of the batching plan; a shard holds whole groups, so a reader of the documents a
+// shard scanned sets CorpusOptions::shardBlock to it (the scan does so itself).
+constexpr int64_t kScanGroupDocuments = 8;
 
 struct ScanOptions {
     std::vector<NeuronRef> neurons;           // neurons to scan, any layers; results follow this order
@@ -47,6 +53,10 @@ struct ScanResult {
 // from another scan).
 ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenizer, const QString& corpusPath,
                              const ScanOptions& options, const Progress& progress = {});
+
+// The batching plan: the passes the scan runs for `documents` (global index, tokens with BOS), given in
+// reading order; each pass the global indices of the documents packed into it.
+std::vector<std::vector<int64_t>> scanPlan(const std::vector<std::pair<int64_t, int64_t>>& documents);
 
 // Token ids of a document as the scan runs it: BOS (if the model has one) + tokens, cut at n_ctx.
 std::vector<int> documentTokens(const Transformer& model, const Tokenizer& tokenizer, const std::string& text);

@@ -475,6 +475,8 @@ CorpusReader CorpusReader::open(const QString& path, const CorpusOptions& option
     if (options.shardIndex < 0 || options.shardIndex >= options.shardCount)
         throw Error("corpus option shard index: must be in [0, " + std::to_string(options.shardCount) + "), got " +
                     std::to_string(options.shardIndex));
+    if (options.shardBlock < 1)
+        throw Error("corpus option shard block: must be at least 1, got " + std::to_string(options.shardBlock));
     if (options.maxDocuments < 0)
         throw Error("corpus option max documents: must be >= 0 (0 = all), got " + std::to_string(options.maxDocuments));
     if (options.textField.empty()) throw Error("corpus option text field: must not be empty");
@@ -523,7 +525,7 @@ bool CorpusReader::next(Document& out) {
     const int64_t shards = d.options.shardCount, shard = d.options.shardIndex;
     for (;;) {
         if (d.options.maxDocuments > 0 && d.nextIndex >= d.options.maxDocuments) return false;
-        const bool mine = d.nextIndex % shards == shard;
+        const bool mine = (d.nextIndex / d.options.shardBlock) % shards == shard;
         if (!d.nextAny(out, mine)) return false;
         const int64_t index = d.nextIndex++;
         d.stats.documentsSeen = d.nextIndex;

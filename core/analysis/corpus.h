@@ -20,8 +20,9 @@
 // Identity of a document: `source` (relative path of its file) + `line` (0-based line in that file;
 // METHOD.md's `doc` for a single JSONL corpus), and `index`: the 0-based position of the document among
 // all documents of the corpus in reading order. Skipped lines (empty, malformed, oversized) take no
-// index. `index` does not depend on sharding: shard i of N yields exactly the documents whose index
-// % N == i, so merging the shards' results by index restores the single-pass order exactly.
+// index. `index` does not depend on sharding: shard i of N yields exactly the documents whose
+// (index / shardBlock) % N == i (blocks of shardBlock consecutive indices, dealt round-robin; 1: index % N),
+// so merging the shards' results by index restores the single-pass order exactly.
 // maxDocuments applies to `index` before sharding (the corpus is cut to its first maxDocuments
 // documents, then sharded), so the shards of a prefix together cover that same prefix.
 #pragma once
@@ -57,8 +58,9 @@ struct CorpusOptions {
     CorpusFormat format = CorpusFormat::Auto;  // how files are interpreted
     MalformedPolicy malformed = MalformedPolicy::Skip;  // bad JSON / missing or non-string text field
     int64_t maxDocuments = 0;                  // keep only documents with index < maxDocuments; 0 = all
-    int shardIndex = 0;                        // this reader yields documents with index % shardCount == shardIndex
+    int shardIndex = 0;                        // this reader yields the blocks of index / shardBlock % shardCount == shardIndex
     int shardCount = 1;                        // number of shards (1 = no sharding)
+    int64_t shardBlock = 1;                    // consecutive indices dealt to a shard together (the scan: its groups)
     int64_t maxDocumentBytes = 16ll << 20;     // longer lines / .txt files are skipped and counted (an
                                                // error under MalformedPolicy::Fail); never held in memory
 };

@@ -2,6 +2,7 @@
 // Hkv key/value heads, G = H/Hkv query heads per key/value head, dh d_head, m d_mlp, V vocab.
 #include "core/model/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -193,6 +194,7 @@ private:
     void store(HookPoint p, int l, const at::Tensor& t, bool selected);
     at::Tensor atPositions(const at::Tensor& t, int64_t dim) const;  // [B, ..T.., ...] -> one position per row
     void prepareAttention(const at::TensorOptions& opts);
+    void prepareSegments(const TokenBatch& batch);
 
     const ModelConfig& c_;
     const Params& P_;
@@ -205,10 +207,13 @@ private:
     int lastLayer_ = -1;
     bool finalNorm_ = false, unembed_ = false;
     at::Tensor rows_, positions_;         // [B] when captures are restricted to one position per row
-    at::Tensor mask_;                     // [T, T]: 0 on and below the diagonal, -inf above
-    at::Tensor localMask_;                // [T, T]: also -inf at keys window or more behind (sliding-window layers)
+    at::Tensor mask_;                     // [S, S], S the longest sequence: 0 on and below the diagonal, -inf above
+    at::Tensor localMask_;                // [S, S]: also -inf at keys window or more behind (sliding-window layers)
     at::Tensor cos_, sin_, cosLocal_, sinLocal_;  // [T, r] rotary tables for these positions
     at::Tensor ids_;                      // [N] int64
+    std::vector<int64_t> segmentStarts_;  // per row: where each sequence begins (packed: several; else {0})
+    std::vector<int64_t> segmentLengths_; // and its length
+    at::Tensor positionIds_;              // [T] int64: position of each token in its sequence
     ActivationCache cache_;
 };
 
@@ -223,7 +228,7 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
     T_ = batch.ids.size(1);
     N_ = B_ * T_;
     if (B_ < 1 || T_ < 1) throw Error("token batch is empty");
-    if (T_ > c.nCtx)
+    if (batch.segments.empty() && T_ > c.nCtx)
         throw Error("sequence of " + std::to_string(T_) + " tokens is longer than the model's context of " +
                     std::to_string(c.nCtx) + " (n_ctx); split or truncate it first");
     if (static_cast<int64_t>(batch.lengths.size()) != B_)
@@ -324,19 +329,52 @@ Pass::Pass(const Transformer::Impl& model, const TokenBatch& batch, const HookSe
         positions_ = at::tensor(pos, at::kLong).to(device);
         rows_ = at::arange(B_, at::TensorOptions().dtype(at::kLong).device(device));
     }
+    prepareSegments(batch);
     prepareAttention(at::TensorOptions().dtype(P_.W_E.scalar_type()).device(device));
+}
+
+// The sequences of a row: the whole row, or the packed ones (each with positions 0.. of its own).
+void Pass::prepareSegments(const TokenBatch& batch) {
+    if (batch.segments.empty()) {
+        segmentStarts_ = {0};
+        segmentLengths_ = {T_};
+        positionIds_ = at::arange(T_, at::kLong);
+    } else {
+        if (B_ != 1) throw Error("token batch: packed sequences need a batch of one row");
+        int64_t start = 0;
+        std::vector<int64_t> positions;
+        for (int64_t n : batch.segments) {
+            if (n < 1) throw Error("token batch: a packed sequence is empty");
+            if (n > c_.nCtx)
+                throw Error("packed sequence of " + std::to_string(n) + " tokens is longer than the model's context of " +
+                            std::to_string(c_.nCtx) + " (n_ctx)");
+            segmentStarts_.push_back(start);
+            segmentLengths_.push_back(n);
+            for (int64_t i = 0; i < n; ++i) positions.push_back(i);
+            start += n;
+        }
+        if (start != T_ || batch.lengths[0] != T_)
+            throw Error("token batch: packed sequences of " + std::to_string(start) + " tokens in a row of " +
+                        std::to_string(T_));
+        if (!hooks_.edits().empty() || hooks_.positions() || hooks_.lastTokens())
+            throw Error("token batch: packed sequences take captures only (no edits, no chosen positions)");
+        positionIds_ = at::tensor(positions, at::kLong);
+    }
+    const c10::Device device = P_.W_E.device();
+    if (!device.is_cpu()) positionIds_ = positionIds_.to(device);
 }
 
 // The causal and sliding-window masks and the rotary tables for this batch's positions.
 void Pass::prepareAttention(const at::TensorOptions& opts) {
     const ModelConfig& c = c_;
-    mask_ = at::full({T_, T_}, -std::numeric_limits<float>::infinity(), opts).triu(1);
+    const int64_t S = *std::max_element(segmentLengths_.begin(), segmentLengths_.end());  // the longest sequence
+    mask_ = at::full({S, S}, -std::numeric_limits<float>::infinity(), opts).triu(1);
     // HF >= 4.46: a sliding-window query sees `window` keys, itself included (q - window < k <= q).
-    localMask_ = c.slidingWindow > 0 && T_ > c.slidingWindow
-                     ? mask_ + at::full({T_, T_}, -std::numeric_limits<float>::infinity(), opts).tril(-c.slidingWindow)
+    localMask_ = c.slidingWindow > 0 && S > c.slidingWindow
+                     ? mask_ + at::full({S, S}, -std::numeric_limits<float>::infinity(), opts).tril(-c.slidingWindow)
                      : mask_;
     auto tables = [&](const at::Tensor& invFreq, at::Tensor& cos, at::Tensor& sin) {
-        const at::Tensor angle = at::outer(at::arange(T_, at::kDouble), invFreq);  // [T, r/2], float64
+        const at::Tensor angle = at::outer(positionIds_.to(at::kCPU, at::kDouble), invFreq);  // [T, r/2], float64
         cos = at::cat({angle.cos(), angle.cos()}, 1).to(at::kFloat).to(opts);
         sin = at::cat({angle.sin(), angle.sin()}, 1).to(at::kFloat).to(opts);
     };
@@ -462,12 +500,16 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
     const int64_t rows = wholePattern ? T : std::min<int64_t>(T, kQueryBlock);
     const int64_t batchBlock = wholePattern ? B : 1;
     const at::Tensor& layerMask = c_.isLocalLayer(l) ? localMask_ : mask_;
+    if (wholePattern && segmentStarts_.size() > 1)
+        throw Error("hook " + HookId{HookPoint::Pattern, l}.name() + ": not available for packed sequences");
     for (int64_t b0 = 0; b0 < B; b0 += batchBlock) {
-        for (int64_t q0 = 0; q0 < T; q0 += rows) {
-            const int64_t nb = batchBlock, nq = std::min(rows, T - q0), keys = q0 + nq;  // rows see keys 0..keys-1
-            const at::Tensor qb = qg.narrow(0, b0, nb).narrow(3, q0, nq).reshape({nb * Hkv, G * nq, dh});
-            const at::Tensor kb = kt.narrow(0, b0, nb).narrow(3, 0, keys).reshape({nb * Hkv, dh, keys});
-            const at::Tensor vb = vg.narrow(0, b0, nb).narrow(2, 0, keys).reshape({nb * Hkv, keys, dh});
+      for (std::size_t seg = 0; seg < segmentStarts_.size(); ++seg) {  // packed sequences: each on its own
+        const int64_t s0 = segmentStarts_[seg], S = segmentLengths_[seg];
+        for (int64_t q0 = 0; q0 < S; q0 += rows) {
+            const int64_t nb = batchBlock, nq = std::min(rows, S - q0), keys = q0 + nq;  // rows see keys 0..keys-1
+            const at::Tensor qb = qg.narrow(0, b0, nb).narrow(3, s0 + q0, nq).reshape({nb * Hkv, G * nq, dh});
+            const at::Tensor kb = kt.narrow(0, b0, nb).narrow(3, s0, keys).reshape({nb * Hkv, dh, keys});
+            const at::Tensor vb = vg.narrow(0, b0, nb).narrow(2, s0, keys).reshape({nb * Hkv, keys, dh});
             const at::Tensor mask = layerMask.narrow(0, q0, nq).narrow(1, 0, keys).repeat({G, 1}).expand({nb * Hkv, G * nq, keys});
             at::Tensor scores = scaledScores(qb, kb, mask);                                      // q.k / sqrt(dh), causal
             at::Tensor pattern;
@@ -478,8 +520,9 @@ at::Tensor Pass::attention(int l, const at::Tensor& h) {  // h: [B, T, d] normal
                 pattern = at::_softmax_out(scores, scores, -1, false);                          // in place
             }
             const at::Tensor zb = at::bmm(pattern, vb).view({nb, Hkv, G, nq, dh});             // [nb, Hkv, G, nq, dh]
-            z.narrow(0, b0, nb).narrow(1, q0, nq).view({nb, nq, Hkv, G, dh}).copy_(zb.permute({0, 3, 1, 2, 4}));
+            z.narrow(0, b0, nb).narrow(1, s0 + q0, nq).view({nb, nq, Hkv, G, dh}).copy_(zb.permute({0, 3, 1, 2, 4}));
         }
+      }
     }
     if (G > 1)
         for (int64_t head : zeroValues_[l]) z.select(2, head).zero_();                        // = zero values, per query head
@@ -557,7 +600,9 @@ ActivationCache Pass::forward() {
     if (c_.embedScale != 1.0) x = x * c_.embedScale;                                          // Gemma: sqrt(d_model)
     x = tap(HookPoint::Embed, -1, x);
     if (c_.positional == PositionalKind::Learned)
-        x = x + tap(HookPoint::PosEmbed, -1, P_.W_pos.narrow(0, 0, T_).unsqueeze(0).expand({B_, T_, d}));
+        x = x + tap(HookPoint::PosEmbed, -1, (segmentStarts_.size() == 1 ? P_.W_pos.narrow(0, 0, T_)
+                                                                         : P_.W_pos.index_select(0, positionIds_))
+                                                  .unsqueeze(0).expand({B_, T_, d}));
     for (int l = 0; l <= lastLayer_; ++l) x = block(l, x);
     cache_.setRunInfo(lastLayer_ + 1, unembed_);
     if (!finalNorm_) return std::move(cache_);
@@ -601,6 +646,19 @@ TokenBatch TokenBatch::padded(const std::vector<std::vector<int>>& rows, int64_t
     std::vector<std::vector<int64_t>> wide;
     for (const auto& r : rows) wide.emplace_back(r.begin(), r.end());
     return padded(wide, padId);
+}
+
+TokenBatch TokenBatch::packed(const std::vector<std::vector<int>>& sequences) {
+    std::vector<int64_t> row;
+    std::vector<int64_t> segments;
+    for (const auto& s : sequences) {
+        if (s.empty()) throw Error("token batch: an empty sequence (give at least one token, e.g. BOS)");
+        row.insert(row.end(), s.begin(), s.end());
+        segments.push_back(static_cast<int64_t>(s.size()));
+    }
+    TokenBatch batch = padded(std::vector<std::vector<int64_t>>{row});
+    batch.segments = std::move(segments);
+    return batch;
 }
 
 TokenBatch TokenBatch::single(const std::vector<int64_t>& ids) { return padded(std::vector<std::vector<int64_t>>{ids}); }

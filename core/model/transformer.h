@@ -46,14 +46,19 @@ c10::Device resolveDevice(const std::string& name);
 
 // Token ids of one or more sequences, right-padded to a common length. With a causal mask real
 // tokens never attend to the padding behind them, so each row computes exactly what it would alone.
+// Packed: several sequences concatenated in one row (`segments` their lengths); each gets positions
+// 0.. of its own and attends only within itself (a block-diagonal causal mask, run block by block), so
+// it computes what it would alone, up to the summation order of the GEMMs over all rows.
 struct TokenBatch {
     at::Tensor ids;                 // [B, T] int64
     std::vector<int64_t> lengths;   // real tokens per row, 1..T
+    std::vector<int64_t> segments;  // packed (B = 1): lengths of the sequences in the row; empty: one per row
 
     static TokenBatch single(const std::vector<int64_t>& ids);
     static TokenBatch single(const std::vector<int>& ids);
     static TokenBatch padded(const std::vector<std::vector<int64_t>>& rows, int64_t padId = 0);
     static TokenBatch padded(const std::vector<std::vector<int>>& rows, int64_t padId = 0);
+    static TokenBatch packed(const std::vector<std::vector<int>>& sequences);  // one row, no padding
     int64_t rows() const { return static_cast<int64_t>(lengths.size()); }
 };
 

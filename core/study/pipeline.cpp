@@ -311,6 +311,7 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
     scan.corpus.maxDocuments = p.maxDocuments;
     scan.corpus.shardIndex = p.shardIndex;
     scan.corpus.shardCount = p.shardCount;
+    scan.corpus.shardBlock = kScanGroupDocuments;  // shards of whole groups (fetchDocuments reads the same shard)
     scan.checkpointPath = options.checkpointPath;
     ScanResult scanned = runActivationScan(model, tokenizer, corpus, scan, stepProgress(progress, "scan"));
 
