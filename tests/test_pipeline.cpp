@@ -24,6 +24,7 @@
 #include "core/model/weights.h"
 #include "core/study/bundle.h"
 #include "core/study/pipeline.h"
+#include "core/study/study_json.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -533,6 +534,15 @@ private Q_SLOTS:
         }
         HL_EXPECT_ERROR(mergeStudies({shards[0]}), "shards of 2");
         HL_EXPECT_ERROR(mergeStudies({shards[0], shards[0]}), "given twice");
+        // A shard made before shards were dealt in blocks of 8 (its bundle has no shard_block: 1)
+        // never merges with one made after: they hold other documents.
+        Study oldShard = shards[1];
+        oldShard.parameters.shardBlock = 1;
+        HL_EXPECT_ERROR(mergeStudies({shards[0], oldShard}), "differs from shard 0 in its parameters");
+        nlohmann::json oldParameters = toJson(shards[0].parameters);
+        QCOMPARE(oldParameters.at("shard_block").get<int64_t>(), int64_t(8));
+        oldParameters.erase("shard_block");
+        QCOMPARE(parametersFromJson(oldParameters, "old").shardBlock, int64_t(1));
 
         // The ablation experiment: one result per relevant (neuron, head), drops split by activity.
         Study withAblation = loaded;

@@ -312,6 +312,9 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
     scan.corpus.shardIndex = p.shardIndex;
     scan.corpus.shardCount = p.shardCount;
     scan.corpus.shardBlock = kScanGroupDocuments;  // shards of whole groups (fetchDocuments reads the same shard)
+    if (p.shardBlock != kScanGroupDocuments)
+        throw Error("shard block " + std::to_string(p.shardBlock) + ": this build deals shards in blocks of " +
+                    std::to_string(kScanGroupDocuments) + " documents");
     scan.checkpointPath = options.checkpointPath;
     ScanResult scanned = runActivationScan(model, tokenizer, corpus, scan, stepProgress(progress, "scan"));
 

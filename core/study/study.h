@@ -39,6 +39,9 @@ struct StudyParameters {
     bool mimicNewlineRoundTrip = false;     // paper: replace newlines by spaces and re-tokenize
     int shardIndex = 0;                     // this run scanned shard shardIndex of shardCount
     int shardCount = 1;
+    int64_t shardBlock = 8;                 // documents dealt to a shard together (the scan's groups,
+                                            // analysis::kScanGroupDocuments; 1 in bundles made before
+                                            // the scan packed documents): shards merge only with equals
     int64_t batchTokens = 4096;             // padded tokens per forward batch (results are bit-identical
                                             // across runs and shard merges for the same value)
 };

@@ -76,6 +76,7 @@ ordered_json toJson(const StudyParameters& p) {
             {"mimic_newline_round_trip", p.mimicNewlineRoundTrip},
             {"shard_index", p.shardIndex},
             {"shard_count", p.shardCount},
+            {"shard_block", p.shardBlock},
             {"batch_tokens", p.batchTokens}};
 }
 
@@ -103,6 +104,9 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     read(j, "shard_index", p.shardIndex, w);
     read(j, "shard_count", p.shardCount, w);
     read(j, "batch_tokens", p.batchTokens, w, false);
+    p.shardBlock = 1;  // absent: made before shards were dealt in blocks (every shard_count-th document)
+    read(j, "shard_block", p.shardBlock, w, false);
+    if (p.shardBlock < 1) throw Error(w + ": field 'shard_block' " + std::to_string(p.shardBlock) + " is below 1");
     if (p.shardCount < 1 || p.shardIndex < 0 || p.shardIndex >= p.shardCount)
         throw Error(w + ": field 'shard_index' " + std::to_string(p.shardIndex) + " is outside shard_count " +
                     std::to_string(p.shardCount));
