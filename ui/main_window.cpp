@@ -53,6 +53,7 @@
 #include "ui/playground_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
+#include "ui/validate_dialog.h"
 
 namespace headlight::ui {
 
@@ -121,6 +122,32 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     split->setStretchFactor(1, 5);
     split->setSizes({560, 1040});
     setCentralWidget(split);
+
+    // Validate: steps 4-5 on the open bundle (ui/validate_dialog.*).
+    QMenu* validateMenu = menuBar()->addMenu(tr("Va&lidate"));
+    validateMenu->setObjectName(QStringLiteral("validateMenu"));
+    auto openValidate = [this](ValidateDialog::Mode mode) {
+        if (!document_) return;
+        auto* d = findChild<ValidateDialog*>();
+        if (!d) {
+            d = new ValidateDialog(this);
+            connect(d, &ValidateDialog::bundleUpdated, this, [this](const QString& path) {
+                const int neuron = selection_->neuron();  // reopen where the user was: the new records show
+                if (openBundle(path) && neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
+            });
+        }
+        if (!d->isRunning()) {
+            d->setStudy(document_->path(), document_->modelPath());
+            d->setMode(mode);
+        }
+        d->show();
+        d->raise();
+    };
+    QAction* explainHeads = validateMenu->addAction(tr("&Explain Heads…"), this, [openValidate] { openValidate(ValidateDialog::Mode::Explain); });
+    explainHeads->setObjectName(QStringLiteral("actionExplainHeads"));
+    QAction* scoreExplanations = validateMenu->addAction(tr("&Score Explanations…"), this, [openValidate] { openValidate(ValidateDialog::Mode::Score); });
+    scoreExplanations->setObjectName(QStringLiteral("actionScoreExplanations"));
+    studyActions_ << explainHeads << scoreExplanations;
 
     viewMenu_ = menuBar()->addMenu(tr("&View"));
     QAction* find = viewMenu_->addAction(tr("&Find Neuron"), this, [this] {
