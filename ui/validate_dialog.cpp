@@ -188,8 +188,6 @@ void ValidateDialog::setPrices(double prompt, double completion) {
     completionPrice_->setValue(completion);
 }
 
-bool ValidateDialog::isRunning() const { return watcher_->isRunning(); }
-
 ValidateDialog::Options ValidateDialog::jobOptions() const {
     Options o;
     explain::LlmStepsOptions& s = o.steps;
@@ -310,7 +308,7 @@ void ValidateDialog::onProgress(qint64 done, qint64 total, const QString& messag
 }
 
 void ValidateDialog::onResult(const Result& result) {
-    setRunning(false);
+    setRunning(false);  // before the signals: a slot may start the next run
     switch (result.kind) {
     case Result::Kind::Cancelled:
         status_->setText(tr("Cancelled: the bundle is unchanged."));
@@ -333,6 +331,7 @@ void ValidateDialog::onResult(const Result& result) {
 }
 
 void ValidateDialog::setRunning(bool running) {
+    running_ = running;
     run_->setEnabled(!running);
     cancel_->setEnabled(running);
     for (QWidget* w : std::initializer_list<QWidget*>{modeBox_, offline_, endpoint_, explainerModel_, classifierModel_, apiKey_,

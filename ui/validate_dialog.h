@@ -53,7 +53,7 @@ public:
     QLabel* statusLabel() const { return status_; }
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
-    bool isRunning() const;
+    bool isRunning() const { return running_; }  // from Run until the result is handled (bundleUpdated sent)
 
 public Q_SLOTS:
     void startRun();
@@ -92,6 +92,7 @@ private:
     QLabel *estimate_, *status_;
     QProgressBar* progress_;
     QPushButton *run_, *cancel_, *browse_;
+    bool running_ = false;
     std::shared_ptr<CancellationToken> token_;
     QFutureWatcher<Result>* watcher_;
 };
