@@ -45,7 +45,55 @@ ServerAction ServerAction::of(Kind kind, int latencyMs) {
     return a;
 }
 
+ServerAction ServerAction::withLogprobs(std::string content, Logprobs format, std::vector<std::pair<std::string, double>> candidates) {
+    ServerAction a = ok(std::move(content));
+    a.logprobs = format;
+    a.candidates = std::move(candidates);
+    return a;
+}
+
 namespace {
+
+std::vector<int> utf8Bytes(const std::string& s) { return std::vector<int>(s.begin(), s.end()); }
+
+// choices[0].logprobs as each server family writes it (one answer token):
+//   OpenAI (platform.openai.com/docs/api-reference/chat/object): {"content": [{"token": "Yes",
+//     "logprob": -0.31, "bytes": [89, 101, 115], "top_logprobs": [{"token", "logprob", "bytes"}, ...]}],
+//     "refusal": null}
+//   vLLM (vllm/entrypoints/openai/protocol.py: ChatCompletionLogProbsContent(ChatCompletionLogProb):
+//     token, logprob = -9999.0, bytes, top_logprobs: list[ChatCompletionLogProb]): the same shape,
+//     with a -9999.0 alternative added here
+//   vLLM 0.3 (PR #2918, its first chat logprobs): the legacy Completions shape, SentencePiece tokens:
+//     {"content": null, "text_offset": [0], "token_logprobs": [-0.31], "tokens": ["▁Yes"],
+//      "top_logprobs": [{"▁Yes": -0.31, "▁No": -1.6}]}
+//   llama.cpp server (tools/server: probs_vector_to_json): {"content": [{"id": 7414, "token": " Yes",
+//     "bytes": [...], "logprob": -0.31, "top_logprobs": [{"id", "token", "bytes", "logprob"}]}]}, the
+//     float lowest (-3.4028234663852886e+38) for a zero probability
+nlohmann::json logprobsJson(ServerAction::Logprobs format, const std::vector<std::pair<std::string, double>>& candidates) {
+    using nlohmann::json;
+    using F = ServerAction::Logprobs;
+    if (candidates.empty()) return json();
+    if (format == F::VllmLegacy) {
+        json top = json::object();
+        for (const auto& [token, lp] : candidates) top[token] = lp;
+        return {{"content", nullptr}, {"text_offset", {0}}, {"token_logprobs", {candidates[0].second}},
+                {"tokens", {candidates[0].first}}, {"top_logprobs", json::array({top})}};
+    }
+    auto entry = [&](const std::string& token, double lp, int id) {
+        json e = {{"token", token}, {"logprob", lp}, {"bytes", utf8Bytes(token)}};
+        if (format == F::LlamaCpp) e["id"] = id;
+        return e;
+    };
+    json top = json::array();
+    for (std::size_t i = 0; i < candidates.size(); ++i) top.push_back(entry(candidates[i].first, candidates[i].second, 7000 + int(i)));
+    if (format == F::Vllm) top.push_back(entry("Perhaps", -9999.0, 0));
+    if (format == F::LlamaCpp) top.push_back(entry("Maybe", -3.4028234663852886e+38, 42));
+    json first = entry(candidates[0].first, candidates[0].second, 7000);
+    first["top_logprobs"] = top;
+    json out = {{"content", json::array({first})}};
+    if (format == F::OpenAi) out["refusal"] = nullptr;
+    return out;
+}
 
 QByteArray reasonPhrase(int status) {
     switch (status) {
@@ -177,6 +225,8 @@ struct LlmTestServer::Impl {
                                 {"usage", {{"prompt_tokens", action.promptTokens},
                                            {"completion_tokens", action.completionTokens},
                                            {"total_tokens", action.promptTokens + action.completionTokens}}}};
+            if (action.logprobs != ServerAction::Logprobs::None)
+                j["choices"][0]["logprobs"] = logprobsJson(action.logprobs, action.candidates);
             body = QByteArray::fromStdString(j.dump());
         }
         QByteArray head = "HTTP/1.1 " + QByteArray::number(action.status) + " " + reasonPhrase(action.status) + "\r\n";

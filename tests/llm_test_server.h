@@ -39,10 +39,17 @@ struct ServerAction {
     int promptTokens = 10, completionTokens = 1;  // usage of the default 200 body
     QByteArray body;                        // when not empty: sent instead of the default body
     std::vector<std::pair<QByteArray, QByteArray>> headers;  // extra response headers
+    // Log-probabilities of the default 200 body: the first answer token's candidates (the first is the
+    // sampled token), spelled as the chosen server does (see llm_test_server.cpp); None: no field.
+    enum class Logprobs { None, OpenAi, Vllm, VllmLegacy, LlamaCpp };
+    Logprobs logprobs = Logprobs::None;
+    std::vector<std::pair<std::string, double>> candidates;  // (token, logprob)
 
     static ServerAction ok(std::string content, int latencyMs = 0);
     static ServerAction error(int status, const std::string& message, std::vector<std::pair<QByteArray, QByteArray>> headers = {});
     static ServerAction of(Kind kind, int latencyMs = 0);
+    // A reply `content` whose first token has `candidates` in `format`.
+    static ServerAction withLogprobs(std::string content, Logprobs format, std::vector<std::pair<std::string, double>> candidates);
 };
 
 class LlmTestServer {

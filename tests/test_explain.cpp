@@ -3,11 +3,13 @@
 // baseline on a planted case, the records in the bundle and in `study export --json`, the API key in
 // no output file, and the cache making an interrupted run resume without repeating paid requests.
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <QDirIterator>
@@ -17,14 +19,17 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
+#include "core/analysis/statistics.h"
 #include "core/explain/baseline.h"
 #include "core/explain/explainer.h"
+#include "core/explain/llm_steps.h"
 #include "core/explain/scorer.h"
 #include "core/io/atomic_file.h"
 #include "core/llm/prompts.h"
 #include "core/llm/response_cache.h"
 #include "core/study/bundle.h"
 #include "core/study/study_export.h"
+#include "core/study/study_json.h"
 #include "tests/llm_test_server.h"
 #include "tests/test_util.h"
 
@@ -297,7 +302,7 @@ private Q_SLOTS:
         // tp 3, fn 1, fp 2, tn 4, invalid 2: E = (3/4 + 4/6) / 2.
         HeadExplanation e;
         auto add = [&](bool label, std::optional<bool> predicted, int n) {
-            for (int i = 0; i < n; ++i) e.tests.push_back({0, 0, "x", 0.f, label, predicted, "", ""});
+            for (int i = 0; i < n; ++i) e.tests.push_back({0, 0, "x", 0.f, label, predicted, "", "", std::nullopt});
         };
         add(true, true, 3);
         add(true, false, 1);
@@ -307,7 +312,7 @@ private Q_SLOTS:
         add(false, std::nullopt, 1);
         // A failed request: counted nowhere, and no score until it is retried.
         HeadExplanation withFailure = e;
-        withFailure.tests.push_back({0, 0, "x", 0.f, true, std::nullopt, "", "HTTP 500"});
+        withFailure.tests.push_back({0, 0, "x", 0.f, true, std::nullopt, "", "HTTP 500", std::nullopt});
         tally(withFailure);
         QVERIFY(!withFailure.score);
         QCOMPARE(withFailure.tp + withFailure.fn + withFailure.fp + withFailure.tn + withFailure.invalid, int64_t(12));
@@ -321,15 +326,15 @@ private Q_SLOTS:
         QVERIFY(std::abs(*e.score - (0.75 + 4.0 / 6.0) / 2) < 1e-12);
         // Perfect and inverted classifiers.
         HeadExplanation p;
-        p.tests = {{0, 0, "", 0.f, true, true, "", ""}, {0, 0, "", 0.f, false, false, "", ""}};
+        p.tests = {{0, 0, "", 0.f, true, true, "", "", std::nullopt}, {0, 0, "", 0.f, false, false, "", "", std::nullopt}};
         tally(p);
         QCOMPARE(*p.score, 1.0);
-        p.tests = {{0, 0, "", 0.f, true, false, "", ""}, {0, 0, "", 0.f, false, true, "", ""}};
+        p.tests = {{0, 0, "", 0.f, true, false, "", "", std::nullopt}, {0, 0, "", 0.f, false, true, "", "", std::nullopt}};
         tally(p);
         QCOMPARE(*p.score, 0.0);
         // All labels one class: no score (not 0, not 0.5), whatever the predictions.
         HeadExplanation one;
-        one.tests = {{0, 0, "", 0.f, true, true, "", ""}, {0, 0, "", 0.f, true, false, "", ""}, {0, 0, "", 0.f, false, std::nullopt, "", ""}};
+        one.tests = {{0, 0, "", 0.f, true, true, "", "", std::nullopt}, {0, 0, "", 0.f, true, false, "", "", std::nullopt}, {0, 0, "", 0.f, false, std::nullopt, "", "", std::nullopt}};
         tally(one);
         QVERIFY(!one.score);
         QCOMPARE(one.invalid, int64_t(1));
@@ -364,6 +369,170 @@ private Q_SLOTS:
         QCOMPARE(rnd.scored, int64_t(1));
         QCOMPARE(rnd.summary.mean, 0.25);
         QCOMPARE(rnd.histogram.counts[2], int64_t(1));
+    }
+
+    // Step 5 with log-probabilities (OpenAI format over loopback): each test's p_yes, the AUC of a head
+    // equal to rocAuc of its tests, a reproducible bootstrap interval around E; bundle, old bundles,
+    // export. A Yes/No-only server: no p_yes, AUC null, the interval still there.
+    void logprobsGiveAucAndIntervals() {
+        LlmTestServer server;
+        // The classifier answers Yes for "purposes only" with p(Yes) 0.6 + 0.03 * (length % 10), else
+        // No with p(Yes) 0.05 + 0.04 * (length % 10).
+        server.setHandler([](const ReceivedRequest& r) {
+            if (r.json.value("max_tokens", 0) != 1) return scriptedModels(r);
+            const std::string prompt = r.lastUserMessage();
+            const std::string excerpt = prompt.substr(std::min(prompt.size(), prompt.find("Here is a text excerpt")));
+            const bool yes = excerpt.find("purposes only") != std::string::npos;
+            const double p = (yes ? 0.6 : 0.05) + (yes ? 0.03 : 0.04) * double(excerpt.size() % 10);
+            return ServerAction::withLogprobs(yes ? "Yes" : "No", ServerAction::Logprobs::OpenAi,
+                                              {{yes ? "Yes" : "No", std::log(yes ? p : 1 - p)}, {yes ? " No" : " Yes", std::log(yes ? 1 - p : p)}});
+        });
+        QTemporaryDir dir;
+        LlmStepsOptions options;
+        options.explainer = endpointFor(server, "explainer-model");
+        options.classifier = endpointFor(server, "classifier-model");
+        options.client = fastOptions();
+        options.cacheDir = dir.path() + "/cache";
+        Study study = makeStudy();
+        explainStudy(study, options);
+        HeldOutProvenance provenance;
+        provenance.corpus = "heldout.jsonl";
+        scoreStudy(study, makeHeldOut(study), provenance, options);
+        int withAuc = 0;
+        for (const HeadExplanation& e : study.explanations) {
+            if (e.source != "llm") {
+                QVERIFY(!e.auc);  // the offline classifier gives no probabilities
+                continue;
+            }
+            QVERIFY(QString::fromStdString(e.classifierParameters).contains("\"top_logprobs\":10"));
+            std::vector<double> p;
+            std::vector<bool> labels;
+            for (const ExplanationTest& t : e.tests) {
+                QVERIFY(t.pYes);
+                QCOMPARE(*t.pYes > 0.5, t.predicted.value_or(false));
+                p.push_back(*t.pYes);
+                labels.push_back(t.label);
+            }
+            QVERIFY(e.auc && e.score && e.ci95);
+            QCOMPARE(*e.auc, *analysis::rocAuc(p, labels));
+            QVERIFY(e.ci95->low <= *e.score && *e.score <= e.ci95->high);
+            ++withAuc;
+        }
+        QCOMPARE(withAuc, 3);
+        // Reproducible: scoring again (from the cache) gives the same intervals.
+        Study again = study;
+        scoreStudy(again, makeHeldOut(again), provenance, options);
+        for (std::size_t i = 0; i < study.explanations.size(); ++i) {
+            QCOMPARE(again.explanations[i].ci95.has_value(), study.explanations[i].ci95.has_value());
+            if (study.explanations[i].ci95) {
+                QCOMPARE(again.explanations[i].ci95->low, study.explanations[i].ci95->low);
+                QCOMPARE(again.explanations[i].ci95->high, study.explanations[i].ci95->high);
+            }
+        }
+        // Bundle round trip, and a bundle of before (no ci95 / auc / p_yes keys) gets the same interval.
+        const QString path = dir.path() + "/lp.headlight";
+        saveBundle(study, path);
+        const Study loaded = loadStudy(path);
+        for (std::size_t i = 0; i < study.explanations.size(); ++i) {
+            const HeadExplanation& a = study.explanations[i];
+            const HeadExplanation& b = loaded.explanations[i];
+            QCOMPARE(b.auc, a.auc);
+            QCOMPARE(b.ci95->low, a.ci95->low);
+            QCOMPARE(b.ci95->high, a.ci95->high);
+            for (std::size_t t = 0; t < a.tests.size(); ++t) QCOMPARE(b.tests[t].pYes, a.tests[t].pYes);
+            nlohmann::json old = nlohmann::json::parse(toJson(a, study.nHeads).dump());
+            old.erase("ci95");
+            old.erase("auc");
+            const HeadExplanation o = headExplanationFromJson(old, "old bundle");
+            QCOMPARE(o.ci95->low, a.ci95->low);
+            QCOMPARE(o.ci95->high, a.ci95->high);
+            QVERIFY(!o.auc);
+        }
+        const nlohmann::ordered_json exported = exportStudyJson(loaded);
+        const auto& je = exported["neurons"][0]["explanations"][1];
+        QCOMPARE(QString::fromStdString(je["source"].get<std::string>()), QStringLiteral("llm"));
+        QVERIFY(je["ci95"].is_array() && je["ci95"].size() == 2);
+        QCOMPARE(je["auc"].get<double>(), *loaded.explanations[1].auc);
+        QVERIFY(je["tests"][0]["p_yes"].is_number());
+        QVERIFY(exported["neurons"][0]["explanations"][0]["auc"].is_null());  // baseline
+        QVERIFY(QString::fromStdString(describeScoreSummary(summarizeScores(loaded, "llm", false))).contains("[95% CI "));
+        QVERIFY(QString::fromStdString(describeScoreSummary(summarizeScores(loaded, "llm", false))).contains("mean AUC "));
+
+        // A Yes/No-only server: no p_yes, no AUC; E and its interval as before.
+        LlmTestServer plain;
+        plain.setHandler(scriptedModels);
+        options.explainer = endpointFor(plain, "explainer-model");
+        options.classifier = endpointFor(plain, "classifier-model");
+        Study yesNo = makeStudy();
+        explainStudy(yesNo, options);
+        scoreStudy(yesNo, makeHeldOut(yesNo), provenance, options);
+        for (const HeadExplanation& e : yesNo.explanations) {
+            QVERIFY(e.score && e.ci95);
+            QVERIFY(!e.auc);
+            for (const ExplanationTest& t : e.tests) QVERIFY(!t.pYes);
+        }
+        QVERIFY(exportStudyJson(yesNo)["neurons"][0]["explanations"][1]["auc"].is_null());
+        QVERIFY(!exportStudyJson(yesNo)["neurons"][0]["explanations"][1]["tests"][0].contains("p_yes"));
+    }
+
+    // Detection-style scoring: several mixed test contexts per request, the model names the active ones;
+    // fewer requests and prompt tokens per label than one Yes/No request per test, the same E here.
+    void detectionScorerNamesActiveContexts() {
+        QCOMPARE(parseDetection("2, 5", 5), std::optional<std::vector<int>>(std::vector<int>{2, 5}));
+        QCOMPARE(parseDetection("<think>1?</think> Excerpts 3 and 1.", 4), std::optional<std::vector<int>>(std::vector<int>{3, 1}));
+        QCOMPARE(parseDetection("None.", 4), std::optional<std::vector<int>>(std::vector<int>{}));
+        QVERIFY(!parseDetection("6", 5));       // out of range: the whole request is invalid
+        QVERIFY(!parseDetection("maybe", 5));   // neither numbers nor none
+        const auto groups = detectionGroups(10, 4);
+        QCOMPARE(groups, (std::vector<std::vector<std::size_t>>{{0, 3, 6, 9}, {1, 4, 7}, {2, 5, 8}}));
+        QVERIFY(detectionGroups(0, 4).empty());
+
+        LlmTestServer server;
+        server.setHandler([](const ReceivedRequest& r) {
+            const std::string prompt = r.lastUserMessage();
+            if (prompt.find("numbered text excerpts") == std::string::npos) return scriptedModels(r);
+            std::string named;
+            std::istringstream lines(prompt);
+            for (std::string line; std::getline(lines, line);) {
+                const std::size_t dot = line.find(". ");
+                if (dot == std::string::npos || dot > 3 || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+                if (line.find("purposes only") != std::string::npos) named += (named.empty() ? "" : ", ") + line.substr(0, dot);
+            }
+            return ServerAction::ok(named.empty() ? "None" : named);
+        });
+        QTemporaryDir dir;
+        LlmStepsOptions options;
+        options.explainer = endpointFor(server, "explainer-model");
+        options.classifier = endpointFor(server, "classifier-model");
+        options.client = fastOptions();
+        options.cacheDir = dir.path() + "/cache";
+        Study study = makeStudy();
+        explainStudy(study, options);
+        const int before = server.requestCount();
+        options.scorerSettings.detect = 4;
+        HeldOutProvenance provenance;
+        const StepReport report = scoreStudy(study, makeHeldOut(study), provenance, options);
+        QCOMPARE(report.requests, int64_t(3 * 3));  // 3 explanations x ceil(10 / 4) requests
+        QCOMPARE(server.requestCount() - before, 9);
+        QCOMPARE(QString::fromStdString(study.heldOut.classifierTemplate), QString::fromStdString(llm::builtInTemplate("detector").text));
+        for (const HeadExplanation& e : study.explanations) {
+            if (e.source != "llm") continue;
+            QCOMPARE(e.score, std::optional<double>(1.0));
+            QCOMPARE(e.invalid, int64_t(0));
+            QVERIFY(!e.auc);
+            QVERIFY(QString::fromStdString(e.classifierParameters).contains("\"max_tokens\":40"));
+            for (const ExplanationTest& t : e.tests) QCOMPARE(t.predicted, std::optional<bool>(t.label));
+        }
+        // Cheaper per label: fewer requests and prompt tokens for the same 30 labels.
+        ScorerSettings yesNo, detection;
+        detection.detect = 5;
+        const auto one = estimateCost(scoreRequests(study, yesNo), options.classifier, QString(), false);
+        const auto grouped = estimateCost(scoreRequests(study, detection), options.classifier, QString(), false);
+        QCOMPARE(one.requests, int64_t(30));
+        QCOMPARE(grouped.requests, int64_t(6));
+        QVERIFY2(grouped.promptTokens * 2 < one.promptTokens, qPrintable(QString("%1 vs %2").arg(grouped.promptTokens).arg(one.promptTokens)));
+        qInfo("30 labels: Yes/No %lld requests, ~%lld prompt tokens; detection (5 per request) %lld requests, ~%lld prompt tokens",
+              (long long)one.requests, (long long)one.promptTokens, (long long)grouped.requests, (long long)grouped.promptTokens);
     }
 
     void offlineBaselineOnPlantedCase() {

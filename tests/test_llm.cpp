@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -692,6 +693,113 @@ private Q_SLOTS:
         // Another 400 is final, not adapted.
         QCOMPARE(QString::fromStdString(unsupportedParameter(R"({"error": {"message": "max_tokens is too large"}})")), QString());
         QCOMPARE(QString::fromStdString(unsupportedParameter("{\"error\": {\"message\": \"Unsupported parameter: max_tokens\"}}")), QStringLiteral("max_tokens"));
+    }
+
+    // Log-probabilities in the three servers' formats (tests/llm_test_server.cpp quotes each shape),
+    // served over loopback, read into the first answer token's candidates and p(Yes); the cache keeps them.
+    void logprobsOfThreeServerFormats_data() {
+        QTest::addColumn<int>("format");
+        QTest::addColumn<QStringList>("tokens");
+        using F = ServerAction::Logprobs;
+        QTest::newRow("OpenAI") << int(F::OpenAi) << QStringList{"Yes", "No", " yes", "Maybe"};
+        QTest::newRow("vLLM") << int(F::Vllm) << QStringList{"Yes", "No", "yes", "Maybe"};
+        QTest::newRow("vLLM 0.3 legacy") << int(F::VllmLegacy) << QStringList{"\u2581Yes", "\u2581No", "YES", "Maybe"};
+        QTest::newRow("llama.cpp") << int(F::LlamaCpp) << QStringList{" Yes", " No", "yes", "Maybe"};
+    }
+    void logprobsOfThreeServerFormats() {
+        QFETCH(int, format);
+        QFETCH(QStringList, tokens);
+        // p = 0.7, 0.2, 0.05, 0.05: p(Yes) = (0.7 + 0.05) / (0.7 + 0.2 + 0.05) = 0.7894736842105263
+        const std::vector<double> p = {0.7, 0.2, 0.05, 0.05};
+        std::vector<std::pair<std::string, double>> candidates;
+        for (int i = 0; i < 4; ++i) candidates.push_back({tokens[i].toStdString(), std::log(p[i])});
+        LlmTestServer server;
+        server.setHandler([&](const ReceivedRequest&) {
+            return ServerAction::withLogprobs("Yes", ServerAction::Logprobs(format), candidates);
+        });
+        QTemporaryDir dir;
+        auto inner = std::make_shared<OpenAiChatClient>(endpointFor(server), fastOptions());
+        CachedLlmClient client(inner, std::make_shared<ResponseCache>(dir.path()));
+        ChatRequest req = ask("is it?", 1);
+        req.topLogprobs = 10;
+        const ChatOutcome o = runOne(client, req);
+        QVERIFY2(o.ok(), o.errorMessage().c_str());
+        const nlohmann::json sent = server.requests().at(0).json;
+        QCOMPARE(sent.value("logprobs", false), true);
+        QCOMPARE(sent.value("top_logprobs", 0), 10);
+        QVERIFY(o.response.firstTokenLogprobs);
+        QCOMPARE(QString::fromStdString(o.response.firstTokenLogprobs->at(0).token), tokens[0]);
+        const auto no = std::find_if(o.response.firstTokenLogprobs->begin(), o.response.firstTokenLogprobs->end(),
+                                     [&](const TokenLogprob& t) { return QString::fromStdString(t.token) == tokens[1]; });
+        QVERIFY(no != o.response.firstTokenLogprobs->end());
+        QVERIFY(std::fabs(no->logprob - std::log(0.2)) < 1e-12);
+        QVERIFY(std::fabs(*yesProbability(*o.response.firstTokenLogprobs) - 0.7894736842105263) < 1e-12);
+        QVERIFY(o.response.parameters.find("\"top_logprobs\":10") != std::string::npos);
+        const ChatOutcome again = runOne(client, req);  // from the cache, candidates included
+        QVERIFY(again.ok() && again.response.cached);
+        QCOMPARE(server.requestCount(), 1);
+        QVERIFY(again.response.firstTokenLogprobs);
+        QCOMPARE(*yesProbability(*again.response.firstTokenLogprobs), *yesProbability(*o.response.firstTokenLogprobs));
+    }
+
+    // Yes/No-only servers: one that ignores logprobs, one that refuses them with a 400 (then every
+    // later request of the endpoint goes without, as for max_tokens).
+    void serversWithoutLogprobsFallBack() {
+        LlmTestServer ignoring;
+        OpenAiChatClient plain(endpointFor(ignoring), fastOptions());
+        ChatRequest req = ask("is it?", 1);
+        req.topLogprobs = 5;
+        const ChatOutcome o = runOne(plain, req);
+        QVERIFY(o.ok());
+        QVERIFY(!o.response.firstTokenLogprobs);
+
+        LlmTestServer refusing;
+        refusing.setHandler([](const ReceivedRequest& r) {
+            if (r.json.contains("logprobs") || r.json.contains("top_logprobs"))
+                return badRequest(R"({"error": {"message": "logprobs is not supported with this model", "type": "invalid_request_error", "param": "logprobs", "code": "unsupported_parameter"}})");
+            return ServerAction::ok("No");
+        });
+        ClientOptions one = fastOptions();
+        one.concurrency = 1;
+        OpenAiChatClient client(endpointFor(refusing, "no-logprobs-model"), one);
+        const ChatOutcome first = runOne(client, req);
+        QVERIFY2(first.ok(), first.errorMessage().c_str());
+        QCOMPARE(QString::fromStdString(first.response.content), QStringLiteral("No"));
+        QVERIFY(!first.response.firstTokenLogprobs);
+        QCOMPARE(first.response.attempts, 2);
+        QCOMPARE(QString::fromStdString(first.response.parameters), QStringLiteral("{\"max_tokens\":1}"));
+        const ChatOutcome second = runOne(client, req);
+        QCOMPARE(second.response.attempts, 1);  // remembered for the endpoint
+        QCOMPARE(refusing.requestCount(), 3);
+        QCOMPARE(QString::fromStdString(unsupportedParameter(R"({"error": {"message": "top_logprobs must be between 0 and 5"}})")),
+                 QStringLiteral("logprobs"));
+    }
+
+    void yesProbabilityEdgeCases() {
+        QCOMPARE(QString::fromStdString(answerWord(" \u2581YES \n")), QStringLiteral("yes"));
+        QCOMPARE(QString::fromStdString(answerWord("\u0120No")), QStringLiteral("no"));
+        QCOMPARE(QString::fromStdString(answerWord("Nope")), QStringLiteral("nope"));
+        QVERIFY(!yesProbability({{"Maybe", -0.1}, {"Perhaps", -2}}));  // neither: no p(Yes)
+        QCOMPARE(*yesProbability({{"Yes", -0.1}}), 1.0);
+        QCOMPARE(*yesProbability({{"No", -0.1}, {"yes", -9999.0}}), 0.0);  // the servers' "very unlikely"
+        // Far below exp's range: shifted by the largest, still a ratio (1 / (1 + e^-1)).
+        QVERIFY(std::fabs(*yesProbability({{"Yes", -800.0}, {"No", -801.0}}) - 1 / (1 + std::exp(-1.0))) < 1e-12);
+        // Whitespace tokens and a leading think block are skipped: the answer token is "No".
+        const nlohmann::json choice = {{"logprobs", {{"content", {{{"token", "<think>"}, {"logprob", 0}},
+                                                                 {{"token", "hmm"}, {"logprob", 0}},
+                                                                 {{"token", "</think>"}, {"logprob", 0}},
+                                                                 {{"token", "\n"}, {"logprob", 0}},
+                                                                 {{"token", "No"}, {"logprob", -0.5},
+                                                                  {"top_logprobs", {{{"token", "Yes"}, {"logprob", -1.5}}}}}}}}}};
+        const auto c = firstAnswerTokenLogprobs(choice);
+        QVERIFY(c && c->size() == 2);
+        QVERIFY(std::fabs(*yesProbability(*c) - 1 / (1 + std::exp(1.0))) < 1e-12);
+        // llama.cpp with post_sampling_probs: probabilities, not logs.
+        const nlohmann::json post = {{"logprobs", {{"content", {{{"token", "Yes"}, {"prob", 0.6},
+                                                                 {"top_probs", {{{"token", "No"}, {"prob", 0.2}}}}}}}}}};
+        QVERIFY(std::fabs(*yesProbability(*firstAnswerTokenLogprobs(post)) - 0.75) < 1e-12);
+        QVERIFY(!firstAnswerTokenLogprobs(nlohmann::json{{"logprobs", nullptr}}));
+        QVERIFY(!firstAnswerTokenLogprobs(nlohmann::json::object()));
     }
 
     // A 404 for the model names it and lists the server's /models; without a list, a hint.

@@ -23,6 +23,8 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextDocument>
+#include <algorithm>
+
 #include <QtTest>
 
 #include <cmath>
@@ -52,6 +54,7 @@
 #include "ui/playground_view.h"
 #include "ui/qcp.h"
 #include "ui/run_dialog.h"
+#include "ui/validate_dialog.h"
 #include "ui/study_document.h"
 #include "ui/study_runner.h"
 #include "tests/hub_test_server.h"
@@ -145,9 +148,9 @@ Study syntheticStudy(bool withAblation) {
                 e.source = "llm";
                 e.model = "test-explainer";
                 e.explanation = "Active when the text mentions <b>animals</b> & pets.";
-                ExplanationTest t1{0, 0, "The cat sat", 2.0f, true, true, "Yes", ""};
-                ExplanationTest t2{1, 1, "A <i>car</i> drove", 1.0f, false, true, "Yes", ""};
-                ExplanationTest t3{2, 2, "The dog ran", 1.5f, true, std::nullopt, "Maybe", ""};
+                ExplanationTest t1{0, 0, "The cat sat", 2.0f, true, true, "Yes", "", std::nullopt};
+                ExplanationTest t2{1, 1, "A <i>car</i> drove", 1.0f, false, true, "Yes", "", std::nullopt};
+                ExplanationTest t3{2, 2, "The dog ran", 1.5f, true, std::nullopt, "Maybe", "", std::nullopt};
                 e.tests = {t1, t2, t3};
                 e.tp = 1;
                 e.fp = 1;
@@ -239,7 +242,7 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QStringList titles;
         for (QAction* a : w.menuBar()->actions()) titles << a->text().remove(QLatin1Char('&'));
-        QCOMPARE(titles, (QStringList{QStringLiteral("File"), QStringLiteral("View"), QStringLiteral("Validate"), QStringLiteral("Help")}));
+        QCOMPARE(titles, (QStringList{QStringLiteral("File"), QStringLiteral("Validate"), QStringLiteral("View"), QStringLiteral("Help")}));
     }
 
     void aboutShowsVersions() {
@@ -1127,6 +1130,90 @@ private Q_SLOTS:
     // The Run dialog with steps 4-5: the LLM (a Chat Completions server on 127.0.0.1) explains every
     // relevant head and classifies the held-out test contexts; the bundle that opens has LLM and
     // baseline explanations with scores; the session's API key is in no file written.
+    // Validate > Explain Heads… and Score Explanations… on the open bundle: the API key is checked
+    // before anything runs, the cost estimate follows the number of test contexts per head, and the
+    // offline baseline's explanations and scores (held-out corpus labelled with the study's model on
+    // the worker pool) land in the bundle and in the window.
+    void validateMenuExplainsAndScoresIntoTheBundle() {
+        const QString heldout = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_heldout.jsonl");
+        HL_REQUIRE_FIXTURE(heldout);
+        const QString path = dir_.filePath(QStringLiteral("validate.headlight"));
+        QFile::remove(path);
+        QVERIFY(QFile::copy(plainBundle_, path));
+        QVERIFY(loadStudy(path).explanations.empty());
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        QAction* explainAction = w.findChild<QAction*>(QStringLiteral("actionExplainHeads"));
+        QAction* scoreAction = w.findChild<QAction*>(QStringLiteral("actionScoreExplanations"));
+        QVERIFY(explainAction && scoreAction && explainAction->isEnabled());
+        explainAction->trigger();
+        auto* d = w.findChild<ui::ValidateDialog*>();
+        QVERIFY(d && d->isVisible());
+        QCOMPARE(d->mode(), ui::ValidateDialog::Mode::Explain);
+
+        // No key for a remote endpoint: refused before the run starts, nothing written.
+        const QByteArray envKey = qgetenv("OPENAI_API_KEY");
+        qunsetenv("OPENAI_API_KEY");
+        ui::setSessionApiKey(QString());
+        ui::LlmSettings remote;
+        remote.endpoint = QStringLiteral("https://api.example.invalid/v1");
+        d->setLlmSettings(remote);
+        d->setOfflineBaseline(false);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QVERIFY2(d->statusLabel()->text().startsWith(QStringLiteral("No API key")), qPrintable(d->statusLabel()->text()));
+        QVERIFY(!d->isRunning());
+
+        // The estimate of step 5 scales with the tests per head (prices give USD).
+        d->setMode(ui::ValidateDialog::Mode::Score);
+        d->setPrices(1.0, 2.0);
+        d->setTestsPerHead(5);
+        const QString five = d->estimateLabel()->text();
+        d->setTestsPerHead(10);
+        const QString ten = d->estimateLabel()->text();
+        QVERIFY2(ten.contains(QStringLiteral("at most $")) && ten != five, qPrintable(five + " | " + ten));
+        QVERIFY(ten.contains(QStringLiteral("10 test contexts per head")));
+
+        // Step 4 with the offline baseline, from the window.
+        d->setMode(ui::ValidateDialog::Mode::Explain);
+        d->setOfflineBaseline(true);
+        QVERIFY(d->estimateLabel()->text().contains(QStringLiteral("free")));
+        QSignalSpy updated(d, &ui::ValidateDialog::bundleUpdated);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!d->isRunning(), 120000);
+        QVERIFY2(updated.count() == 1, qPrintable(d->statusLabel()->text()));
+        const Study explained = loadStudy(path);
+        QVERIFY(!explained.explanations.empty());
+        for (const HeadExplanation& e : explained.explanations) QCOMPARE(QString::fromStdString(e.source), QStringLiteral("baseline"));
+        QCOMPARE(w.document()->bundle().explanations().size(), explained.explanations.size());  // the window reopened it
+
+        // Step 5: held-out corpus labelled with the study's model on the worker pool, 6 tests per head.
+        scoreAction->trigger();
+        QCOMPARE(d->mode(), ui::ValidateDialog::Mode::Score);
+        d->setHeldOutCorpus(heldout);
+        d->setTestsPerHead(6);
+        QTest::mouseClick(d->runButton(), Qt::LeftButton);
+        QVERIFY(d->cancelButton()->isEnabled());  // returned at once: the job runs elsewhere
+        QTRY_VERIFY_WITH_TIMEOUT(!d->isRunning(), 400000);
+        QVERIFY2(updated.count() == 2, qPrintable(d->statusLabel()->text()));
+        const Study scored = loadStudy(path);
+        QCOMPARE(QString::fromStdString(scored.heldOut.corpus), heldout);
+        QCOMPARE(scored.heldOut.testsPerHead, 6);
+        int withTests = 0;
+        for (const HeadExplanation& e : scored.explanations) {
+            QVERIFY(int(e.tests.size()) <= 6);
+            withTests += e.tests.empty() ? 0 : 1;
+            if (e.score) QVERIFY(e.ci95 && e.ci95->low <= *e.score && *e.score <= e.ci95->high);
+        }
+        QVERIFY(withTests > 0);
+        const auto& shown = w.document()->bundle().explanations();
+        QCOMPARE(shown.size(), scored.explanations.size());
+        QVERIFY(std::any_of(shown.begin(), shown.end(), [](const HeadExplanation& e) { return !e.tests.empty(); }));
+        if (!envKey.isEmpty()) qputenv("OPENAI_API_KEY", envKey);
+        d->close();
+    }
+
+
     void runDialogExplainsAndScoresWithTheLlm() {
         const QString model = test::fixture(QStringLiteral("stories260k"));
         const QString corpus = QStringLiteral(HEADLIGHT_SOURCE_DIR "/resources/demo/gutenberg_sample.jsonl");

@@ -1,6 +1,7 @@
 // Tests of core/analysis/statistics. Reference numbers were computed with scipy 1.10.1 / numpy 1.24.2
 // (Debian bookworm) by the calls quoted next to them; the hand-checkable ones say why.
 #include <cmath>
+#include <random>
 
 #include <QtTest>
 
@@ -242,6 +243,111 @@ private Q_SLOTS:
         HL_CLOSE(smirnovSf(10, 0.55), 0.0011402551607421862, 1e-11);
         HL_CLOSE(smirnovSf(100, 0.1), 0.1265906584562817, 1e-11);
         HL_CLOSE(smirnovSf(1000, 0.05), 0.006506037390545166, 1e-10);
+    }
+
+    // ROC AUC against an independent reference: the pairwise definition, computed in Python 3 with
+    //   def auc(s, l): pos = [a for a, b in zip(s, l) if b]; neg = [a for a, b in zip(s, l) if not b]
+    //       return sum(1 if p > n else 0.5 if p == n else 0 for p in pos for n in neg) / (len(pos) * len(neg))
+    // (sklearn.metrics.roc_auc_score gives the same: it is the trapezoid ROC area, ties counted 1/2).
+    void rocAucReference() {
+        // sklearn's documentation example: roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+        HL_CLOSE(*rocAuc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}), 0.75, 1e-15);
+        // auc(s1, l1) == 0.7676767676767676 (20 scores, no ties)
+        const std::vector<double> s1 = {0.9, 0.8, 0.7, 0.6, 0.55, 0.54, 0.53, 0.52, 0.51, 0.505,
+                                        0.4, 0.39, 0.38, 0.37, 0.36, 0.35, 0.34, 0.33, 0.30, 0.1};
+        const std::vector<bool> l1 = {1, 1, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0};
+        HL_CLOSE(*rocAuc(s1, l1), 0.7676767676767676, 1e-15);
+        // auc(s2, l2) == 0.68 (ties across the classes count 1/2)
+        const std::vector<double> s2 = {0.9, 0.9, 0.5, 0.5, 0.5, 0.1, 0.1, 1.0, 0.0, 0.5};
+        const std::vector<bool> l2 = {1, 0, 1, 0, 1, 0, 1, 1, 0, 0};
+        HL_CLOSE(*rocAuc(s2, l2), 0.68, 1e-15);
+        QCOMPARE(*rocAuc({0.2, 0.2, 0.2, 0.2}, {true, false, true, false}), 0.5);  // all tied: chance
+        QCOMPARE(*rocAuc({0.9, 0.8, 0.1}, {true, true, false}), 1.0);
+        QCOMPARE(*rocAuc({0.1, 0.8, 0.9}, {true, false, false}), 0.0);
+        QVERIFY(!rocAuc({0.1, 0.8}, {true, true}));  // one class: no AUC
+        QVERIFY(!rocAuc({}, {}));
+        const std::vector<double> one = {0.1};
+        const std::vector<bool> two = {true, false};
+        HL_EXPECT_ERROR(rocAuc(one, two), "rocAuc: 1 scores for 2 labels");
+    }
+
+    void bootstrapReproducible() {
+        ConfusionMatrix m;
+        m.tp = 4; m.fn = 1; m.fp = 2; m.tn = 3;  // E = (0.8 + 0.6) / 2 = 0.7
+        const auto a = bootstrapBalancedAccuracy(m, 2000, 7), b = bootstrapBalancedAccuracy(m, 2000, 7);
+        QVERIFY(a && b);
+        QCOMPARE(a->low, b->low);
+        QCOMPARE(a->high, b->high);
+        QVERIFY(a->low < 0.7 && 0.7 < a->high);
+        QVERIFY(a->low >= 0 && a->high <= 1);
+        // Another seed draws other resamples (with 5 + 5 tests E* takes few values: compare many seeds).
+        bool differs = false;
+        for (uint64_t seed = 1; seed < 20 && !differs; ++seed) {
+            const auto c = bootstrapBalancedAccuracy(m, 200, seed);
+            differs = c->low != bootstrapBalancedAccuracy(m, 200, 7)->low || c->high != bootstrapBalancedAccuracy(m, 200, 7)->high;
+        }
+        QVERIFY(differs);
+        // Perfect and one-class cases by hand: every resample of 5/5 correct is 5/5 correct.
+        ConfusionMatrix perfect;
+        perfect.tp = 5; perfect.tn = 5;
+        QCOMPARE(bootstrapBalancedAccuracy(perfect)->low, 1.0);
+        QCOMPARE(bootstrapBalancedAccuracy(perfect)->high, 1.0);
+        ConfusionMatrix oneClass;
+        oneClass.tp = 3; oneClass.fn = 2;
+        QVERIFY(!bootstrapBalancedAccuracy(oneClass));
+        const std::vector<double> values = {0.5, 0.7, 0.9, 0.6, 1.0, 0.55};
+        const auto ma = bootstrapMean(values, 2000, 3), mb = bootstrapMean(values, 2000, 3);
+        QCOMPARE(ma->low, mb->low);
+        QCOMPARE(ma->high, mb->high);
+        QVERIFY(ma->low < mean(values) && mean(values) < ma->high);
+        QVERIFY(!bootstrapMean({}));
+        QCOMPARE(bootstrapMean({0.4})->low, 0.4);
+        QVERIFY(mixSeed(1, 2) != mixSeed(1, 3) && mixSeed(1, 2) != mixSeed(2, 2));
+        HL_EXPECT_ERROR(bootstrapMean(values, 0), "bootstrap: the number of resamples must be at least 1, not 0");
+    }
+
+    // Coverage: data drawn with a known E; the 95 % interval holds it in about 95 % of 400 draws.
+    void bootstrapCoverage() {
+        std::mt19937_64 rng(12345);
+        std::bernoulli_distribution sens(0.8), spec(0.7);  // true E = 0.75
+        int covered = 0;
+        const int simulations = 400;
+        for (int s = 0; s < simulations; ++s) {
+            ConfusionMatrix m;
+            for (int i = 0; i < 60; ++i) ++(sens(rng) ? m.tp : m.fn);
+            for (int i = 0; i < 60; ++i) ++(spec(rng) ? m.tn : m.fp);
+            const auto ci = bootstrapBalancedAccuracy(m, 2000, mixSeed(kBootstrapSeed, uint64_t(s)));
+            covered += ci->low <= 0.75 && 0.75 <= ci->high ? 1 : 0;
+        }
+        const double coverage = double(covered) / simulations;
+        qInfo("per-head interval, 60 + 60 tests, E = 0.75: coverage %.4f", coverage);
+        QVERIFY2(coverage >= 0.92 && coverage <= 0.98, qPrintable(QString::number(coverage)));
+
+        // Mean E over 60 heads, each scored on 5 + 5 tests with sensitivity 0.8 and specificity 0.6
+        // (every head's E = 0.7, so the mean's is 0.7).
+        std::bernoulli_distribution sens2(0.8), spec2(0.6);
+        covered = 0;
+        int coveredSmall = 0;
+        for (int s = 0; s < simulations; ++s) {
+            std::vector<double> heads;
+            for (int h = 0; h < 60; ++h) {
+                ConfusionMatrix m;
+                for (int i = 0; i < 5; ++i) ++(sens2(rng) ? m.tp : m.fn);
+                for (int i = 0; i < 5; ++i) ++(spec2(rng) ? m.tn : m.fp);
+                heads.push_back(*m.balancedAccuracy());
+                if (h == 0) {
+                    const auto ci = bootstrapBalancedAccuracy(m, 2000, mixSeed(kBootstrapSeed, uint64_t(s)));
+                    coveredSmall += ci->low <= 0.7 && 0.7 <= ci->high ? 1 : 0;
+                }
+            }
+            const auto ci = bootstrapMean(heads, 2000, mixSeed(kBootstrapSeed, uint64_t(s)));
+            covered += ci->low <= 0.7 && 0.7 <= ci->high ? 1 : 0;
+        }
+        const double meanCoverage = double(covered) / simulations;
+        // The paper's 10 tests per head: the percentile interval is coarse there (reported, not asserted).
+        qInfo("mean-E interval, 60 heads x 10 tests, E = 0.7: coverage %.4f; per-head interval with 5 + 5 tests: %.4f",
+              meanCoverage, double(coveredSmall) / simulations);
+        QVERIFY2(meanCoverage >= 0.92 && meanCoverage <= 0.98, qPrintable(QString::number(meanCoverage)));
     }
 
     void balancedAccuracy() {

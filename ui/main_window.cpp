@@ -57,6 +57,7 @@
 #include "ui/lookup_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
+#include "ui/validate_dialog.h"
 
 namespace headlight::ui {
 
@@ -129,6 +130,34 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     split->setSizes({560, 1040});
     setCentralWidget(split);
 
+    // Validate: steps 4-5 on the open bundle (ui/validate_dialog.*).
+    QMenu* validateMenu = menuBar()->addMenu(tr("Va&lidate"));
+    validateMenu->setObjectName(QStringLiteral("validateMenu"));
+    auto openValidate = [this](ValidateDialog::Mode mode) {
+        if (!document_) return;
+        auto* d = findChild<ValidateDialog*>();
+        if (!d) {
+            d = new ValidateDialog(this);
+            connect(d, &ValidateDialog::bundleUpdated, this, [this](const QString& path) {
+                const int neuron = selection_->neuron();  // reopen where the user was: the new records show
+                if (openBundle(path) && neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
+            });
+        }
+        if (!d->isRunning()) {
+            d->setStudy(document_->path(), document_->modelPath());
+            d->setMode(mode);
+        }
+        d->show();
+        d->raise();
+    };
+    QAction* explainHeads = validateMenu->addAction(tr("&Explain Heads…"), this, [openValidate] { openValidate(ValidateDialog::Mode::Explain); });
+    explainHeads->setObjectName(QStringLiteral("actionExplainHeads"));
+    QAction* scoreExplanations = validateMenu->addAction(tr("&Score Explanations…"), this, [openValidate] { openValidate(ValidateDialog::Mode::Score); });
+    scoreExplanations->setObjectName(QStringLiteral("actionScoreExplanations"));
+    QAction* ablate = validateMenu->addAction(tr("&Ablate Heads…"), this, &MainWindow::showAblationDialog);
+    ablate->setObjectName(QStringLiteral("actionAblate"));
+    studyActions_ << explainHeads << scoreExplanations << ablate;
+
     viewMenu_ = menuBar()->addMenu(tr("&View"));
     QAction* find = viewMenu_->addAction(tr("&Find Neuron"), this, [this] {
         neuronPanel_->searchField()->setFocus();
@@ -156,11 +185,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     });
     fullScreen->setCheckable(true);
     fullScreen->setShortcuts(withFallback(QKeySequence::FullScreen, QKeySequence(Qt::Key_F11)));
-
-    QMenu* validateMenu = menuBar()->addMenu(tr("Va&lidate"));
-    QAction* ablate = validateMenu->addAction(tr("&Ablate Heads…"), this, &MainWindow::showAblationDialog);
-    ablate->setObjectName(QStringLiteral("actionAblate"));
-    studyActions_ << ablate;
 
     helpMenu_ = menuBar()->addMenu(tr("&Help"));
     QAction* about = helpMenu_->addAction(tr("&About Headlight"), this, &MainWindow::showAbout);

@@ -220,7 +220,10 @@ void NeuronView::rebuildRelevant() {
         auto score = [](const HeadExplanation* e) {
             if (!e) return QStringLiteral("—");
             if (!e->score) return tr("no score");
-            return QString::number(*e->score, 'f', 3);
+            QString text = QString::number(*e->score, 'f', 3);
+            if (e->ci95) text += QStringLiteral(" [%1, %2]").arg(e->ci95->low, 0, 'f', 2).arg(e->ci95->high, 0, 'f', 2);
+            if (e->auc) text += tr("  AUC %1").arg(*e->auc, 0, 'f', 2);
+            return text;
         };
         row << new QStandardItem(score(llm)) << new QStandardItem(score(offline));
         const HeadExplanation* shown = llm ? llm : offline;
@@ -356,8 +359,12 @@ void NeuronView::updateDetails() {
         text += title + QStringLiteral(" (") + QString::fromStdString(e->model) + QStringLiteral(")\n");
         if (!e->error.empty()) text += tr("  request failed: %1\n").arg(QString::fromStdString(e->error));
         text += QStringLiteral("  ") + QString::fromStdString(e->explanation) + QStringLiteral("\n");
-        if (e->score) text += tr("  E = %1").arg(*e->score, 0, 'f', 3);
-        else if (!e->tests.empty()) text += tr("  E: no score (the test labels are all one class)");
+        if (e->score) {
+            text += tr("  E = %1").arg(*e->score, 0, 'f', 3);
+            if (e->ci95) text += tr(" (95% CI %1 to %2, bootstrap)").arg(e->ci95->low, 0, 'f', 3).arg(e->ci95->high, 0, 'f', 3);
+            text += e->auc ? tr("  AUC %1 (from the classifier's log-probabilities)").arg(*e->auc, 0, 'f', 3)
+                           : tr("  AUC: none (no log-probabilities)");
+        } else if (!e->tests.empty()) text += tr("  E: no score (the test labels are all one class)");
         else text += tr("  E: not scored");
         if (!e->tests.empty()) {
             text += tr("\n  confusion matrix (positive = head active):\n"
@@ -369,10 +376,11 @@ void NeuronView::updateDetails() {
             text += tr("  test contexts (true / predicted):\n");
             for (const ExplanationTest& t : e->tests) {
                 const QString predicted = t.predicted ? (*t.predicted ? tr("active") : tr("inactive")) : tr("invalid");
-                text += QStringLiteral("    %1 / %2%3  act %4  \"%5\"\n")
+                text += QStringLiteral("    %1 / %2%3  act %4%5  \"%6\"\n")
                             .arg(t.label ? tr("active") : tr("inactive"), predicted,
                                  t.predicted && *t.predicted == t.label ? QStringLiteral("  ✓") : QStringLiteral("  ✗"))
                             .arg(t.activation, 0, 'f', 3)
+                            .arg(t.pYes ? tr("  p(Yes) %1").arg(*t.pYes, 0, 'f', 2) : QString())
                             .arg(QString::fromStdString(t.text).replace(QLatin1Char('\n'), QChar(0x21B5)));
             }
         }

@@ -75,6 +75,8 @@ struct InterruptGuard {
 };
 // Summary of the head explanation scores per source and neuron kind (study score, study info).
 std::string explanationSummaryText(const Study& study);
+// One line per scored explanation (at most `listed`): source, neuron, head, E [95% CI], AUC.
+std::string headScoresText(const Study& study, std::size_t listed = 40);
 nlohmann::ordered_json explanationSummaryJson(const Study& study);
 
 // A progress sink that draws a one-line bar on stderr when it is a terminal (silent otherwise).

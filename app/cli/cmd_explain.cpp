@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <QDateTime>
+#include <QString>
 #include <QFileInfo>
 #include <nlohmann/json.hpp>
 
@@ -66,12 +67,18 @@ struct LlmOptions {
     QCommandLineOption cacheDir = opt("cache-dir", "Response cache folder (default $XDG_CACHE_HOME/headlight/llm).", "DIR");
     QCommandLineOption prompts = opt("templates", "Folder with explainer.txt / classifier.txt overriding the prompt templates.", "DIR");
     QCommandLineOption out = opt("out", "Write the result here instead of rewriting the input bundle.", "FILE");
+    QCommandLineOption topLogprobs = opt("top-logprobs", "Classifier: ask for the log-probabilities of the N likeliest first "
+                                         "tokens, for p(Yes) and the AUC (default 10; 0: Yes/No only). A server that "
+                                         "refuses them is asked without.", "N", "10");
+    QCommandLineOption detect = opt("detect", "Classifier: detection-style scoring, up to K test contexts per request "
+                                    "(the model names those where the head is active; cheaper per label, no AUC). "
+                                    "Default 0: one Yes/No request per test context (the paper's).", "K", "0");
 
     std::vector<const QCommandLineOption*> all() const {
         std::vector<const QCommandLineOption*> v = {&baseUrl, &model, &classifierUrl, &classifierModel, &organization,
                                                      &concurrency, &timeout, &attempts, &temperature, &promptPrice,
                                                      &completionPrice, &classifierPromptPrice, &classifierCompletionPrice,
-                                                     &dryRun, &noCache, &cacheDir, &prompts};
+                                                     &dryRun, &noCache, &cacheDir, &prompts, &topLogprobs, &detect};
         if (!forRun) v.push_back(&out);
         return v;
     }
@@ -136,6 +143,9 @@ explain::LlmStepsOptions stepsOptions(const QCommandLineParser& p, const LlmOpti
     s.explainerSettings.promptTemplate = llm::loadTemplate("explainer", p.value(o.prompts));
     s.scorerSettings.temperature = s.explainerSettings.temperature;
     s.scorerSettings.promptTemplate = llm::loadTemplate("classifier", p.value(o.prompts));
+    s.scorerSettings.topLogprobs = static_cast<int>(number(p, o.topLogprobs, 0));
+    s.scorerSettings.detect = static_cast<int>(number(p, o.detect, 0));
+    s.scorerSettings.detectorTemplate = llm::loadTemplate("detector", p.value(o.prompts));
     return s;
 }
 
@@ -150,33 +160,18 @@ std::string money(double usd) {
     return s.str();
 }
 
-// --dry-run: requests, estimated tokens (UTF-8 bytes / 4 for prompts; max_tokens for completions, an
-// upper bound) and cost; how many are already in the cache (free).
+// --dry-run (and before `study score` sends): requests, estimated tokens (UTF-8 bytes / 4 for prompts;
+// max_tokens for completions, an upper bound) and cost; how many are already in the cache (free).
 void printDryRun(const std::string& step, const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
                  const std::shared_ptr<llm::ResponseCache>& cache) {
-    int64_t promptTokens = 0, completionTokens = 0, cached = 0;
-    llm::ClientOptions one;
-    one.concurrency = 1;
-    llm::OpenAiChatClient shape(endpoint, one);  // for the request identity only
-    for (const llm::ChatRequest& r : requests) {
-        if (cache) {
-            const auto body = shape.requestBody(r);
-            if (cache->find(llm::ResponseCache::keyOf(endpoint.chatUrl(), body), endpoint.chatUrl(), body)) {
-                ++cached;
-                continue;
-            }
-        }
-        for (const llm::ChatMessage& m : r.messages) promptTokens += llm::estimateTokens(m.content) + 4;
-        completionTokens += r.maxTokens;
-    }
-    llm::Usage u{promptTokens, completionTokens};
+    const explain::CostEstimate e = explain::estimateCost(requests, endpoint, cache ? cache->directory() : QString(), cache != nullptr);
     std::ostringstream s;
     s << step << ": " << requests.size() << " requests to " << endpoint.model << " at " << endpoint.chatUrl();
-    if (cache) s << " (" << cached << " already cached, free)";
-    s << "\n  to send: " << (int64_t(requests.size()) - cached) << " requests, about " << promptTokens
-      << " prompt tokens (UTF-8 bytes / 4, an estimate) + at most " << completionTokens << " completion tokens (max_tokens)\n";
-    if (endpoint.promptPricePerMillion > 0 || endpoint.completionPricePerMillion > 0)
-        s << "  estimated cost: at most " << money(llm::priceOf(u, endpoint)) << " (" << endpoint.promptPricePerMillion
+    if (cache) s << " (" << e.cached << " already cached, free)";
+    s << "\n  to send: " << (e.requests - e.cached) << " requests, about " << e.promptTokens
+      << " prompt tokens (UTF-8 bytes / 4, an estimate) + at most " << e.completionTokens << " completion tokens (max_tokens)\n";
+    if (e.priced)
+        s << "  estimated cost: at most " << money(e.usd) << " (" << endpoint.promptPricePerMillion
           << " / " << endpoint.completionPricePerMillion << " USD per 1M prompt / completion tokens)\n";
     else
         s << "  estimated cost: unknown (give --prompt-price and --completion-price, USD per 1M tokens)\n";
@@ -237,6 +232,26 @@ std::string explanationSummaryText(const Study& study) {
     return out.str();
 }
 
+std::string headScoresText(const Study& study, std::size_t listed) {
+    std::ostringstream out;
+    std::size_t shown = 0, scored = 0;
+    const int nHeads = std::max(1, study.nHeads);
+    for (const HeadExplanation& e : study.explanations) {
+        if (!e.score) continue;
+        if (scored++ >= listed) continue;
+        ++shown;
+        out << "  " << std::left << std::setw(9) << (e.source == "llm" ? "LLM" : "offline") << std::setw(14)
+            << (neuronName(e.neuron) + (e.baseline ? " (r)" : "")) << std::setw(7) << headName(e.head / nHeads, e.head % nHeads)
+            << std::fixed << std::setprecision(3) << "E " << *e.score;
+        if (e.ci95) out << " [" << e.ci95->low << ", " << e.ci95->high << "]";
+        out << "  AUC " << (e.auc ? QString::number(*e.auc, 'f', 3).toStdString() : std::string("-")) << "\n";
+    }
+    if (scored == 0) return {};
+    std::string head = "per head (E [95% CI], AUC from log-probs; - without):\n";
+    if (scored > shown) out << "  ... and " << (scored - shown) << " more (study export --json lists them all)\n";
+    return head + out.str();
+}
+
 nlohmann::ordered_json explanationSummaryJson(const Study& study) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const char* source : {"llm", "baseline"}) {
@@ -253,6 +268,9 @@ nlohmann::ordered_json explanationSummaryJson(const Study& study) {
             j["std"] = s.scored > 1 ? nlohmann::ordered_json(s.summary.std) : nlohmann::ordered_json();
             j["skew"] = s.scored > 1 ? nlohmann::ordered_json(s.summary.skew) : nlohmann::ordered_json();
             j["histogram"] = s.histogram.counts;
+            j["mean_ci95"] = s.meanCi95 ? nlohmann::ordered_json::array({s.meanCi95->low, s.meanCi95->high}) : nlohmann::ordered_json();
+            j["mean_auc"] = s.meanAuc ? nlohmann::ordered_json(*s.meanAuc) : nlohmann::ordered_json();
+            j["with_auc"] = s.withAuc;
             out.push_back(std::move(j));
         }
     }
@@ -357,7 +375,13 @@ int runStudyScoreImpl(const QStringList& args) {
         return 0;
     }
 
-    if (useLlm) noteMissingKey(steps.classifier);
+    if (useLlm) {
+        noteMissingKey(steps.classifier);
+        Study preview = study;  // the tests as they will be: the estimate before anything is sent
+        explain::attachTests(preview, labels, steps.scorerSettings.testsPerHead, "llm");
+        printDryRun("score (" + std::to_string(steps.scorerSettings.testsPerHead) + " test contexts per head)",
+                    explain::scoreRequests(preview, steps.scorerSettings), steps.classifier, cacheOf(parser, o));
+    }
     const explain::StepReport report = explain::scoreStudy(study, labels, provenance, steps, progress);
     if (isatty(fileno(stderr))) printErr("\n");
     saveBundle(study, output);  // what succeeded is kept; failed tests carry their error

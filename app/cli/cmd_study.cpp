@@ -86,6 +86,7 @@ int runStudyInfo(const QStringList& args) {
             text += "explained:  " + std::to_string(study.explanations.size()) + " (neuron, head, source) records" +
                     (study.heldOut.corpus.empty() ? std::string(", not scored yet") : ", scored on " + study.heldOut.corpus) + "\n";
             text += explanationSummaryText(study);
+            text += headScoresText(study);
         }
         writeStdoutChecked(text);
     }

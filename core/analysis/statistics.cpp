@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include "core/base/error.h"
@@ -435,6 +436,96 @@ void ConfusionMatrix::add(bool truth, std::optional<bool> predicted) {
 std::optional<double> ConfusionMatrix::balancedAccuracy() const {
     if (tp + fn == 0 || tn + fp == 0) return std::nullopt;
     return (static_cast<double>(tp) / static_cast<double>(tp + fn) + static_cast<double>(tn) / static_cast<double>(tn + fp)) / 2;
+}
+
+// ---- ROC AUC and bootstrap intervals ----------------------------------------------------------------
+
+std::optional<double> rocAuc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+    if (scores.size() != positive.size())
+        throw Error("rocAuc: " + std::to_string(scores.size()) + " scores for " + std::to_string(positive.size()) + " labels");
+    const std::size_t n = scores.size();
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+    // Sum of the positives' mid-ranks (1-based; a run of equal scores shares its mean rank).
+    double rankSum = 0;
+    int64_t n1 = 0;
+    for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && scores[order[j]] == scores[order[i]]) ++j;
+        const double midRank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+        for (std::size_t k = i; k < j; ++k)
+            if (positive[order[k]]) {
+                rankSum += midRank;
+                ++n1;
+            }
+        i = j;
+    }
+    const int64_t n0 = static_cast<int64_t>(n) - n1;
+    if (n1 == 0 || n0 == 0) return std::nullopt;
+    const double u = rankSum - static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;
+    return u / (static_cast<double>(n1) * static_cast<double>(n0));
+}
+
+uint64_t mixSeed(uint64_t seed, uint64_t value) {
+    uint64_t z = seed ^ (value + 0x9E3779B97F4A7C15ULL + (seed << 6) + (seed >> 2));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+namespace {
+
+// A uniform index in [0, n) from 53 random bits (the same on every standard library).
+int64_t drawIndex(std::mt19937_64& rng, int64_t n) {
+    const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    return std::min<int64_t>(static_cast<int64_t>(u * static_cast<double>(n)), n - 1);
+}
+
+// How many of `n` draws with replacement from `n` outcomes, `hits` of them successes, are successes.
+int64_t resampleHits(std::mt19937_64& rng, int64_t hits, int64_t n) {
+    int64_t out = 0;
+    for (int64_t i = 0; i < n; ++i) out += drawIndex(rng, n) < hits ? 1 : 0;
+    return out;
+}
+
+Interval percentileInterval(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return {sortedPercentile(values, 2.5), sortedPercentile(values, 97.5)};
+}
+
+void checkResamples(int resamples) {
+    if (resamples < 1) throw Error("bootstrap: the number of resamples must be at least 1, not " + std::to_string(resamples));
+}
+
+}  // namespace
+
+std::optional<Interval> bootstrapBalancedAccuracy(const ConfusionMatrix& m, int resamples, uint64_t seed) {
+    checkResamples(resamples);
+    const int64_t positives = m.tp + m.fn, negatives = m.tn + m.fp;
+    if (positives == 0 || negatives == 0) return std::nullopt;
+    std::mt19937_64 rng(seed);
+    std::vector<double> values(static_cast<std::size_t>(resamples));
+    for (double& v : values) {
+        const double sensitivity = static_cast<double>(resampleHits(rng, m.tp, positives)) / static_cast<double>(positives);
+        const double specificity = static_cast<double>(resampleHits(rng, m.tn, negatives)) / static_cast<double>(negatives);
+        v = (sensitivity + specificity) / 2;
+    }
+    return percentileInterval(std::move(values));
+}
+
+std::optional<Interval> bootstrapMean(const std::vector<double>& values, int resamples, uint64_t seed) {
+    checkResamples(resamples);
+    if (values.empty()) return std::nullopt;
+    const int64_t n = static_cast<int64_t>(values.size());
+    std::mt19937_64 rng(seed);
+    std::vector<double> means(static_cast<std::size_t>(resamples));
+    for (double& mean : means) {
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) sum += values[static_cast<std::size_t>(drawIndex(rng, n))];
+        mean = sum / static_cast<double>(n);
+    }
+    return percentileInterval(std::move(means));
 }
 
 }  // namespace headlight::analysis

@@ -12,6 +12,9 @@
 //                        [edge_i, edge_i+1) except the last, which is closed; values outside [lo, hi]
 //                        and NaN are not counted; lo == hi widens the range to [lo - 0.5, hi + 0.5]
 //   ksTwoSample          scipy.stats.ks_2samp(a, b) two-sided (scipy 1.10): see KsMethod
+//   rocAuc               sklearn.metrics.roc_auc_score(labels, scores): the Mann-Whitney U / (n1 n0), ties 1/2
+//   bootstrap intervals  percentile bootstrap, quantiles as numpy.percentile (linear); seeded with
+//                        std::mt19937_64 (fully specified by the C++ standard: the same draws everywhere)
 #pragma once
 
 #include <cstdint>
@@ -98,5 +101,38 @@ struct ConfusionMatrix {
     // class (TP+FN == 0 or TN+FP == 0), never 0 or 0.5 in that case.
     std::optional<double> balancedAccuracy() const;
 };
+
+// Area under the ROC curve of `scores` (higher = more likely positive) for `positive` labels: the
+// probability that a random positive scores above a random negative, ties counted 1/2 (Mann-Whitney U
+// divided by n1 * n0; equal to the trapezoid area under the ROC curve). Empty when a class is missing.
+// Throws headlight::Error if the lengths differ. NaN scores are not supported.
+std::optional<double> rocAuc(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+// A two-sided confidence interval.
+struct Interval {
+    double low = 0;
+    double high = 0;
+};
+
+// Defaults of the bootstrap intervals of the head explanation score (recorded in docs/bundle-format.md).
+inline constexpr int kBootstrapResamples = 2000;
+inline constexpr uint64_t kBootstrapSeed = 2402150550;  // arXiv 2402.15055
+
+// A seed for one unit (e.g. one head) from a base seed and the unit's identity (splitmix64 of both):
+// intervals then do not depend on the order in which units are processed.
+uint64_t mixSeed(uint64_t seed, uint64_t value);
+
+// Stratified percentile bootstrap 95 % interval of the balanced accuracy of `m`: each resample draws
+// tp+fn outcomes with replacement from the positive tests and tn+fp from the negative ones (the class
+// sizes are fixed by the test selection, and E is defined in every resample), E* of each; the interval
+// is the 2.5th and 97.5th percentile of the `resamples` E*. Invalid replies are not resampled. Empty
+// when E is (a class without valid tests). Reproducible: the same seed gives the same interval.
+std::optional<Interval> bootstrapBalancedAccuracy(const ConfusionMatrix& m, int resamples = kBootstrapResamples,
+                                                  uint64_t seed = kBootstrapSeed);
+// Percentile bootstrap 95 % interval of the mean of `values` (resampling the values with replacement).
+// For the mean E over heads the heads are resampled, each with its E (the top level of the two-stage
+// sample, which carries the test-level noise within each head's E). Empty for no values.
+std::optional<Interval> bootstrapMean(const std::vector<double>& values, int resamples = kBootstrapResamples,
+                                      uint64_t seed = kBootstrapSeed);
 
 }  // namespace headlight::analysis

@@ -8,6 +8,7 @@
 
 #include "core/base/error.h"
 #include "core/explain/baseline.h"
+#include "core/llm/prompts.h"
 #include "core/llm/response_cache.h"
 
 namespace headlight::explain {
@@ -96,6 +97,45 @@ std::shared_ptr<llm::LlmClient> makeClient(const llm::Endpoint& endpoint, const 
     return std::make_shared<llm::CachedLlmClient>(client, std::make_shared<llm::ResponseCache>(options.cacheDir));
 }
 
+std::string CostEstimate::text() const {
+    std::ostringstream out;
+    out << requests << " requests";
+    if (cached > 0) out << " (" << cached << " cached, free)";
+    out << ", about " << promptTokens << " prompt + at most " << completionTokens << " completion tokens, ";
+    if (priced)
+        out << "at most " << money(usd);
+    else
+        out << "cost unknown (no prices set)";
+    return out.str();
+}
+
+CostEstimate estimateCost(const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
+                          const QString& cacheDir, bool useCache) {
+    CostEstimate e;
+    e.requests = static_cast<int64_t>(requests.size());
+    const std::unique_ptr<llm::ResponseCache> cache = useCache ? std::make_unique<llm::ResponseCache>(cacheDir) : nullptr;
+    for (const llm::ChatRequest& r : requests) {
+        if (cache) {
+            const auto body = llm::chatBody(endpoint.model, r);
+            if (cache->find(llm::ResponseCache::keyOf(endpoint.chatUrl(), body), endpoint.chatUrl(), body)) {
+                ++e.cached;
+                continue;
+            }
+        }
+        for (const llm::ChatMessage& m : r.messages) e.promptTokens += llm::estimateTokens(m.content) + 4;
+        e.completionTokens += r.maxTokens;
+    }
+    e.priced = endpoint.promptPricePerMillion > 0 || endpoint.completionPricePerMillion > 0;
+    e.usd = llm::priceOf(llm::Usage{e.promptTokens, e.completionTokens}, endpoint);
+    return e;
+}
+
+std::vector<llm::ChatRequest> estimatedScoreRequests(const Study& study, const ScorerSettings& settings) {
+    Study preview = study;
+    attachTests(preview, preview.neurons, settings.testsPerHead, "llm");
+    return scoreRequests(preview, settings);
+}
+
 std::vector<llm::ChatRequest> explainRequests(const Study& study, const ExplainerSettings& settings) {
     std::vector<llm::ChatRequest> requests;
     for (const ExplainTarget& t : relevantTargets(study))
@@ -104,14 +144,7 @@ std::vector<llm::ChatRequest> explainRequests(const Study& study, const Explaine
 }
 
 std::vector<llm::ChatRequest> scoreRequests(const Study& study, const ScorerSettings& settings) {
-    std::vector<llm::ChatRequest> requests;
-    for (std::size_t i : llmRecords(study)) {
-        const HeadExplanation& e = study.explanations[i];
-        const NeuronResult* neuron = study.find(e.neuron, e.baseline);
-        for (const ExplanationTest& t : e.tests)
-            requests.push_back(classifierRequest(e, neuron ? neuron->neuron.token : std::string(), study, t, settings));
-    }
-    return requests;
+    return classifierRequests(study, llmRecords(study), settings);
 }
 
 StepReport explainStudy(Study& study, const LlmStepsOptions& options, const Progress& progress) {
@@ -140,16 +173,17 @@ StepReport scoreStudy(Study& study, const std::vector<NeuronResult>& heldOutLabe
     if (study.explanations.empty()) throw Error("the study has no explanations to score (run step 4 first)");
     StepReport report;
     provenance.testsPerHead = options.scorerSettings.testsPerHead;
-    provenance.classifierTemplate = options.scorerSettings.promptTemplate.text;
+    provenance.classifierTemplate = options.scorerSettings.detect > 0 ? options.scorerSettings.detectorTemplate.text
+                                                                      : options.scorerSettings.promptTemplate.text;
     attachTests(study, heldOutLabels, options.scorerSettings.testsPerHead, options.useLlm ? "" : "baseline");
     scoreBaselines(study);
     const std::vector<std::size_t> indices = llmRecords(study);
     if (options.useLlm && !indices.empty()) {
         const auto client = makeClient(options.classifier, options);
         scoreWithLlm(study, *client, options.scorerSettings, progress, indices);
+        report.requests = static_cast<int64_t>(classifierRequests(study, indices, options.scorerSettings).size());
         for (std::size_t i : indices) {
             const HeadExplanation& e = study.explanations[i];
-            report.requests += static_cast<int64_t>(e.tests.size());
             for (const ExplanationTest& t : e.tests)
                 if (!t.error.empty())
                     noteFailure(report, "score " + targetName(study, e) + " test doc " + std::to_string(t.doc) + ": " + t.error, t.error);

@@ -54,10 +54,28 @@ struct StepReport {
 // The client for `endpoint` with `options`' transport settings, behind the cache unless turned off.
 std::shared_ptr<llm::LlmClient> makeClient(const llm::Endpoint& endpoint, const LlmStepsOptions& options);
 
+// What a batch of requests will cost, before sending: prompts estimated as UTF-8 bytes / 4 (+4 per
+// message), completions at most max_tokens each (an upper bound); replies already in the cache are free.
+struct CostEstimate {
+    int64_t requests = 0;          // in the batch
+    int64_t cached = 0;            // of them, answered by the cache (free)
+    int64_t promptTokens = 0;      // estimated, of the requests to send
+    int64_t completionTokens = 0;  // at most
+    double usd = 0;                // at the endpoint's prices
+    bool priced = false;           // the endpoint has prices (else usd is 0 and unknown)
+    // "N requests (M cached), about P prompt + at most C completion tokens, at most $x" (or "cost unknown: no prices").
+    std::string text() const;
+};
+CostEstimate estimateCost(const std::vector<llm::ChatRequest>& requests, const llm::Endpoint& endpoint,
+                          const QString& cacheDir, bool useCache);
+
 // The requests step 4 would send (for dry runs and estimates).
 std::vector<llm::ChatRequest> explainRequests(const Study& study, const ExplainerSettings& settings);
 // The requests step 5 would send for the LLM explanations, once tests are attached.
 std::vector<llm::ChatRequest> scoreRequests(const Study& study, const ScorerSettings& settings);
+// Before the held-out run: step 5's requests with the study's own contexts standing in for the
+// held-out ones (same count per head, similar lengths), for the cost estimate shown before a run.
+std::vector<llm::ChatRequest> estimatedScoreRequests(const Study& study, const ScorerSettings& settings);
 
 // Step 4 on `study`: the baseline explains every relevant head; the LLM too unless !useLlm. What
 // succeeded is stored; a request that failed for good is stored as a record with `error` set and no

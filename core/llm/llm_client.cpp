@@ -130,6 +130,10 @@ ordered_json chatBody(const std::string& model, const ChatRequest& request, cons
     body["messages"] = std::move(messages);
     body[dialect.maxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = request.maxTokens;
     if (request.temperature && !dialect.omitTemperature) body["temperature"] = *request.temperature;
+    if (request.topLogprobs > 0 && !dialect.omitLogprobs) {
+        body["logprobs"] = true;
+        body["top_logprobs"] = request.topLogprobs;
+    }
     return body;
 }
 
@@ -176,6 +180,7 @@ ParsedReply parseChatReply(const std::string& body) {
     if (stripReasoning(r.content).empty()) return noAnswer(finishReason, "the reply holds no answer (empty after removing reasoning)");
     r.finishReason = finishReason;
     r.model = stringField(j, "model");
+    r.firstTokenLogprobs = firstAnswerTokenLogprobs(*choice);
     if (j.contains("usage")) {
         r.usage.promptTokens = tokenField(j["usage"], "prompt_tokens");
         r.usage.completionTokens = tokenField(j["usage"], "completion_tokens");
@@ -196,6 +201,7 @@ std::string unsupportedParameter(const std::string& body) {
         message = body.substr(0, 4000);
     }
     message = QString::fromStdString(message).toLower().toStdString();
+    if (containsText(param, "logprobs") || containsText(message, "logprobs")) return "logprobs";
     const bool unsupported = containsText(code, "unsupported") || containsText(message, "unsupported") ||
                              containsText(message, "not supported") || containsText(message, "does not support");
     if (!unsupported) return {};
@@ -283,6 +289,7 @@ struct Pending {
     bool tooLarge = false;
     bool adaptedMaxTokens = false;    // resent once with max_completion_tokens
     bool adaptedTemperature = false;  // resent once without temperature
+    bool adaptedLogprobs = false;     // resent once without logprobs
     int adaptations = 0;              // attempts that only changed the form (not counted as retries)
     std::string sentParameters;       // of the last attempt
     QByteArray body;                  // the reply body read so far (at most maxReplyBytes)
@@ -600,6 +607,12 @@ private:
             p->adaptedTemperature = true;
             p->adaptations++;
             dialect_.omitTemperature = true;
+            return true;
+        }
+        if (parameter == "logprobs" && p->request.topLogprobs > 0 && !p->adaptedLogprobs) {
+            p->adaptedLogprobs = true;
+            p->adaptations++;
+            dialect_.omitLogprobs = true;
             return true;
         }
         return false;

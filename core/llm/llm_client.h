@@ -6,8 +6,8 @@
 // pauses only the request it came with), a cap on reply bodies, cancellation, token usage and cost
 // accounting. Transient faults are retried: resets, timeouts, 408/409/429/5xx, and 2xx replies that are
 // cut off, not JSON, carry an error object or no choices[0].message.content. Servers of 2026: a 400
-// "unsupported parameter" for max_tokens / temperature is answered by resending once in the accepted
-// form (max_completion_tokens / no temperature), remembered for the endpoint (in this process; until
+// "unsupported parameter" for max_tokens / temperature (or any 400 about logprobs) is answered by
+// resending once in the accepted form (max_completion_tokens / no temperature / no logprobs), remembered for the endpoint (in this process; until
 // the form is known, one request is in flight, so such a server answers two 400s, not one per
 // request in flight); reasoning in
 // `reasoning_content` or inline <think> is kept apart from the answer; a 404 for the model lists the
@@ -27,6 +27,7 @@
 
 #include "core/base/progress.h"
 #include "core/base/retry_policy.h"
+#include "core/llm/logprobs.h"
 
 namespace headlight::llm {
 
@@ -41,6 +42,7 @@ struct ChatRequest {
     std::vector<ChatMessage> messages;  // the conversation, usually one user message
     int maxTokens = 200;                // max_tokens
     std::optional<double> temperature;  // temperature; empty: the server's default (not sent)
+    int topLogprobs = 0;                // > 0: ask for log-probabilities (logprobs: true, top_logprobs: N)
 };
 
 // Token counts reported by the server (`usage`).
@@ -53,6 +55,7 @@ struct Usage {
 struct RequestDialect {
     bool maxCompletionTokens = false;  // send max_completion_tokens instead of max_tokens
     bool omitTemperature = false;      // never send temperature (the model only takes its default)
+    bool omitLogprobs = false;         // never send logprobs / top_logprobs (the server refused them)
 };
 
 // A successful reply: never empty (a reply without an answer is an error, so it is never cached).
@@ -66,6 +69,9 @@ struct ChatResponse {
     double cost = 0;         // usage priced with the endpoint's prices (USD)
     bool cached = false;     // true: served from the response cache, nothing was sent or paid now
     int attempts = 0;        // HTTP attempts made (0 when cached)
+    // The candidates of the first answer token (core/llm/logprobs.h) when logprobs were asked for and
+    // the server sent them; empty otherwise (a Yes/No-only server).
+    std::optional<std::vector<TokenLogprob>> firstTokenLogprobs;
 };
 
 // The outcome of one request: a response, or an error (headlight::Error with the HTTP status and the
@@ -175,7 +181,8 @@ struct ParsedReply {
 };
 ParsedReply parseChatReply(const std::string& body);
 
-// What a 400 reply says the model does not support: "max_tokens", "temperature", or "".
+// What a 400 reply says the model does not support: "max_tokens", "temperature", "logprobs" (any 400
+// naming logprobs / top_logprobs: they are an optional extra, dropped rather than failing), or "".
 std::string unsupportedParameter(const std::string& body);
 
 // Token counts as reported by a server, made safe to add up: negative -> 0, at most 10^12.

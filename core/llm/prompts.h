@@ -5,7 +5,8 @@
 // user message. Defaults are compiled in from resources/prompts/NAME.txt; a user copy overrides them:
 // first the folder given with --prompts DIR (or in the GUI), then $XDG_CONFIG_HOME/headlight/prompts.
 // Placeholders — explainer: token, positive_examples, negative_examples, neuron, head;
-// classifier: token, explanation, context, neuron, head. An unknown placeholder is an error.
+// classifier: token, explanation, context, neuron, head; detector: token, explanation, contexts,
+// count, neuron, head. An unknown placeholder is an error.
 #pragma once
 
 #include <map>

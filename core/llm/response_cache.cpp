@@ -65,6 +65,11 @@ std::optional<ChatResponse> ResponseCache::find(const std::string& key, const st
         out.usage.promptTokens = clampTokens(r.value("prompt_tokens", int64_t(0)));
         out.usage.completionTokens = clampTokens(r.value("completion_tokens", int64_t(0)));
         out.cost = r.value("cost", 0.0);
+        if (r.contains("first_token_logprobs") && r["first_token_logprobs"].is_array()) {
+            out.firstTokenLogprobs.emplace();
+            for (const auto& c : r["first_token_logprobs"])
+                out.firstTokenLogprobs->push_back({c.at(0).get<std::string>(), c.at(1).get<double>()});
+        }
         out.cached = true;
         out.attempts = 0;
         return out;
@@ -90,6 +95,11 @@ void ResponseCache::store(const std::string& key, const std::string& url, const 
                      {"prompt_tokens", response.usage.promptTokens},
                      {"completion_tokens", response.usage.completionTokens},
                      {"cost", response.cost}};
+    if (response.firstTokenLogprobs) {
+        ordered_json candidates = ordered_json::array();
+        for (const TokenLogprob& c : *response.firstTokenLogprobs) candidates.push_back({c.token, c.logprob});
+        j["response"]["first_token_logprobs"] = std::move(candidates);
+    }
     j["created_at"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString();
     io::writeFileAtomically(path, QByteArray::fromStdString(j.dump(1, ' ', false, json::error_handler_t::replace)));
 }

@@ -22,6 +22,14 @@ struct ExplanationTest {
     std::string reply;              // the classifier's raw reply
     std::string error;              // "" or why the classifier request failed for good (then no reply,
                                     // not counted; the explanation has no score until a rerun)
+    std::optional<double> pYes;     // p(Yes) from the reply's first-token log-probabilities (normalised
+                                    // over Yes + No); empty when the server gave none
+};
+
+// A 95 % confidence interval of a score.
+struct ScoreInterval {
+    double low = 0;
+    double high = 0;
 };
 
 // Steps 4-5: the explanation of one relevant (neuron, head) and its head explanation score E.
@@ -47,6 +55,8 @@ struct HeadExplanation {
     int64_t tp = 0, fn = 0, fp = 0, tn = 0;  // confusion matrix ("positive" = head active)
     int64_t invalid = 0;              // replies neither Yes nor No (not in the score)
     std::optional<double> score;      // E = balanced accuracy; empty: not scored, or one-class labels
+    std::optional<ScoreInterval> ci95;  // stratified percentile bootstrap interval of E (empty without E)
+    std::optional<double> auc;        // ROC AUC of the tests' pYes; empty without log-probs or one class
     int64_t classifierPromptTokens = 0;      // classifier usage, all tests together
     int64_t classifierCompletionTokens = 0;
     double classifierCost = 0;        // classifier cost (USD)

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "core/analysis/score_interval.h"
 #include "core/base/error.h"
 
 namespace headlight {
@@ -214,6 +215,26 @@ namespace {
 
 nlohmann::ordered_json optionalBool(const std::optional<bool>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
 nlohmann::ordered_json optionalDouble(const std::optional<double>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+nlohmann::ordered_json optionalInterval(const std::optional<ScoreInterval>& v) {
+    return v ? ordered_json::array({v->low, v->high}) : ordered_json(nullptr);
+}
+
+// An optional number: absent or null -> empty.
+std::optional<double> readOptionalDouble(const json& j, const char* key, const std::string& where) {
+    if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+    double v = 0;
+    read(j, key, v, where);
+    return v;
+}
+
+// "ci95": [low, high] or null.
+std::optional<ScoreInterval> readInterval(const json& j, const char* key, const std::string& where) {
+    if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+    const json& v = j[key];
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number())
+        throw Error(where + ": field '" + key + "' is not [low, high]");
+    return ScoreInterval{v[0].get<double>(), v[1].get<double>()};
+}
 
 ordered_json testsJson(const HeadExplanation& e, bool full) {
     ordered_json tests = ordered_json::array();
@@ -226,6 +247,7 @@ ordered_json testsJson(const HeadExplanation& e, bool full) {
         jt["label"] = t.label;
         jt["predicted"] = optionalBool(t.predicted);
         jt["reply"] = t.reply;
+        if (t.pYes) jt["p_yes"] = *t.pYes;
         if (!t.error.empty()) jt["error"] = t.error;
         tests.push_back(std::move(jt));
     }
@@ -262,6 +284,8 @@ ordered_json toJson(const HeadExplanation& e, int nHeads) {
     j["tn"] = e.tn;
     j["invalid"] = e.invalid;
     j["score"] = optionalDouble(e.score);
+    j["ci95"] = optionalInterval(e.ci95);
+    j["auc"] = optionalDouble(e.auc);
     j["classifier_prompt_tokens"] = e.classifierPromptTokens;
     j["classifier_completion_tokens"] = e.classifierCompletionTokens;
     j["classifier_cost"] = e.classifierCost;
@@ -275,6 +299,8 @@ ordered_json toExportJson(const HeadExplanation& e, int nHeads) {
     j["model"] = e.model;
     j["explanation"] = e.explanation;
     j["score"] = optionalDouble(e.score);
+    j["ci95"] = optionalInterval(e.ci95);
+    j["auc"] = optionalDouble(e.auc);
     j["tp"] = e.tp;
     j["fn"] = e.fn;
     j["fp"] = e.fp;
@@ -283,12 +309,42 @@ ordered_json toExportJson(const HeadExplanation& e, int nHeads) {
     ordered_json tests = ordered_json::array();
     for (const ExplanationTest& t : e.tests) {
         tests.push_back({{"doc", t.doc}, {"text", t.text}, {"label", t.label}, {"predicted", optionalBool(t.predicted)}});
+        if (t.pYes) tests.back()["p_yes"] = *t.pYes;
         if (!t.error.empty()) tests.back()["error"] = t.error;
     }
     j["tests"] = std::move(tests);
     if (!e.error.empty()) j["error"] = e.error;
     return j;
 }
+
+namespace {
+
+std::vector<ExplanationTest> testsFromJson(const json& j, const std::string& w) {
+    std::vector<ExplanationTest> tests;
+    if (!j.contains("tests")) return tests;
+    if (!j["tests"].is_array()) throw Error(w + ": field 'tests' has the wrong type");
+    for (const json& jt : j["tests"]) {
+        ExplanationTest t;
+        const std::string wt = w + " test";
+        read(jt, "doc", t.doc, wt);
+        read(jt, "doc_index", t.docIndex, wt, false);
+        read(jt, "text", t.text, wt);
+        read(jt, "activation", t.activation, wt, false);
+        read(jt, "label", t.label, wt);
+        read(jt, "reply", t.reply, wt, false);
+        read(jt, "error", t.error, wt, false);
+        if (jt.contains("predicted") && !jt["predicted"].is_null()) {
+            bool p = false;
+            read(jt, "predicted", p, wt);
+            t.predicted = p;
+        }
+        t.pYes = readOptionalDouble(jt, "p_yes", wt);
+        tests.push_back(std::move(t));
+    }
+    return tests;
+}
+
+}  // namespace
 
 HeadExplanation headExplanationFromJson(const json& j, const std::string& where) {
     HeadExplanation e;
@@ -319,31 +375,11 @@ HeadExplanation headExplanationFromJson(const json& j, const std::string& where)
     read(j, "classifier_prompt_tokens", e.classifierPromptTokens, w, false);
     read(j, "classifier_completion_tokens", e.classifierCompletionTokens, w, false);
     read(j, "classifier_cost", e.classifierCost, w, false);
-    if (j.contains("score") && !j["score"].is_null()) {
-        double score = 0;
-        read(j, "score", score, w);
-        e.score = score;
-    }
-    if (j.contains("tests")) {
-        if (!j["tests"].is_array()) throw Error(w + ": field 'tests' has the wrong type");
-        for (const json& jt : j["tests"]) {
-            ExplanationTest t;
-            const std::string wt = w + " test";
-            read(jt, "doc", t.doc, wt);
-            read(jt, "doc_index", t.docIndex, wt, false);
-            read(jt, "text", t.text, wt);
-            read(jt, "activation", t.activation, wt, false);
-            read(jt, "label", t.label, wt);
-            read(jt, "reply", t.reply, wt, false);
-            read(jt, "error", t.error, wt, false);
-            if (jt.contains("predicted") && !jt["predicted"].is_null()) {
-                bool p = false;
-                read(jt, "predicted", p, wt);
-                t.predicted = p;
-            }
-            e.tests.push_back(std::move(t));
-        }
-    }
+    e.score = readOptionalDouble(j, "score", w);
+    e.auc = readOptionalDouble(j, "auc", w);
+    e.tests = testsFromJson(j, w);
+    // Bundles written before intervals were stored: the same interval the scorer would give.
+    e.ci95 = j.contains("ci95") ? readInterval(j, "ci95", w) : analysis::explanationInterval(e);
     if (e.head < 0) throw Error(w + ": negative head index");
     return e;
 }
