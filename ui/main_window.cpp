@@ -51,6 +51,7 @@
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
+#include "ui/token_search_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 
@@ -114,6 +115,23 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     tabs_->addTab(neuronView_, tr("&Neuron"));
     tabs_->addTab(overviewView_, tr("O&verview"));
     tabs_->addTab(playgroundView_, tr("&Playground"));
+    tokenSearchView_ = new TokenSearchView(this);
+    tabs_->addTab(tokenSearchView_, tr("&Token → neurons"));
+    // The token search uses the playground's model (loaded once); a row opens its neuron, and "New study
+    // from these neurons" opens the Run dialog prefilled with them.
+    tokenSearchView_->setModelSource([this] { return playgroundView_->model(); }, [this] { playgroundView_->loadModel(); });
+    connect(playgroundView_, &PlaygroundView::modelAvailable, tokenSearchView_, &TokenSearchView::modelReady);
+    connect(tokenSearchView_, &TokenSearchView::newStudyRequested, this, &MainWindow::newStudyFromNeurons);
+    connect(tokenSearchView_, &TokenSearchView::neuronActivated, this, [this](int layer, int neuron) {
+        for (int i = 0; document_ && i < document_->neuronCount(); ++i)
+            if (document_->layer(i) == layer && document_->neuronIndex(i) == neuron) {
+                selection_->setNeuron(i);
+                tabs_->setCurrentWidget(neuronView_);
+                return;
+            }
+        playgroundView_->showNeuron(layer, neuron);
+        tabs_->setCurrentWidget(playgroundView_);
+    });
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(neuronPanel_);
     split->addWidget(tabs_);
@@ -130,7 +148,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     find->setShortcut(QKeySequence::Find);
     QAction* table = viewMenu_->addAction(tr("Neuron &Table"), this, [this] { neuronPanel_->table()->setFocus(); });
     table->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
-    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4")};
+    const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4"),
+                                  QStringLiteral("Ctrl+5")};
     for (int i = 0; i < tabs_->count(); ++i) {
         QAction* a = viewMenu_->addAction(tabs_->tabText(i).remove(QLatin1Char('&')), this, [this, i] {
             tabs_->setCurrentIndex(i);
@@ -268,6 +287,7 @@ void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
     neuronView_->setDocument(document_);
     overviewView_->setDocument(document_);
     playgroundView_->setDocument(document_);
+    tokenSearchView_->setDocument(document_);
     for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
     setWindowTitle(document_ ? tr("%1 — Headlight").arg(QFileInfo(document_->path()).fileName()) : QStringLiteral("Headlight"));
     if (document_ && document_->neuronCount() > 0) {
@@ -471,6 +491,21 @@ RunDialog* MainWindow::runDialog() {
         connect(runDialog_, &RunDialog::studyReady, this, [this](const QString& path) { openBundle(path); });
     }
     return runDialog_;
+}
+
+void MainWindow::newStudyFromNeurons(const QStringList& neurons) {
+    RunDialog* d = runDialog();
+    PipelineOptions o = d->options();
+    if (document_) {  // the open study's model and corpus, as a starting point
+        const Provenance& p = document_->bundle().provenance();
+        o.model = document_->modelPath().isEmpty() ? QString::fromStdString(p.modelId) : document_->modelPath();
+        if (o.corpus.isEmpty()) o.corpus = QString::fromStdString(p.corpus);
+    }
+    o.parameters.neurons.clear();
+    for (const QString& n : neurons) o.parameters.neurons.push_back(n.toStdString());
+    o.parameters.layers.clear();  // the neurons' own layers
+    d->setOptions(o);
+    showRunDialog();
 }
 
 void MainWindow::showRunDialog() {

@@ -19,6 +19,7 @@ class NeuronTablePanel;
 class NeuronView;
 class OverviewView;
 class PlaygroundView;
+class TokenSearchView;
 class RunDialog;
 struct FigureOptions;
 struct FigureRequest;
@@ -59,6 +60,7 @@ public:
     NeuronView* neuronView() const { return neuronView_; }
     OverviewView* overviewView() const { return overviewView_; }
     PlaygroundView* playgroundView() const { return playgroundView_; }
+    TokenSearchView* tokenSearchView() const { return tokenSearchView_; }
     QTabWidget* tabs() const { return tabs_; }
     RunDialog* runDialog();
 
@@ -70,6 +72,9 @@ public Q_SLOTS:
     void exportContextsDialog();
     void exportTableDialog();
     void showRunDialog();
+    // Opens the Run dialog prefilled with `neurons` ("L3N12"; a study of exactly these) and the open
+    // study's model and corpus.
+    void newStudyFromNeurons(const QStringList& neurons);
     void showPreferences();
     // Asks for the folder of the open study's model when it was not found (tokens shown by id, no
     // playground); remembers it for the model id and reopens the study. Returns false if cancelled.
@@ -100,6 +105,7 @@ private:
     NeuronView* neuronView_;
     OverviewView* overviewView_;
     PlaygroundView* playgroundView_;
+    TokenSearchView* tokenSearchView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
     bool saving_ = false;  // a Save As is being written on the worker pool

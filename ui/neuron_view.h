@@ -12,6 +12,7 @@ class QLabel;
 class QPlainTextEdit;
 class QStandardItemModel;
 class QTableView;
+class QTabWidget;
 
 namespace headlight {
 struct NeuronResult;
@@ -23,6 +24,7 @@ class StudyDocument;
 class StudySelection;
 class ContextListView;
 class HeadHeatMap;
+class NeuronFactsView;
 
 class NeuronView : public QWidget {
     Q_OBJECT
@@ -37,6 +39,8 @@ public:
     QCheckBox* showDroppedBox() const { return showDropped_; }
     QCheckBox* boundariesBox() const { return boundaries_; }
     QPlainTextEdit* detailsPane() const { return details_; }
+    NeuronFactsView* factsView() const { return facts_; }   // neuron facts: tokens, histogram (a tab beside details)
+    QTabWidget* detailTabs() const { return detailTabs_; }
     QLabel* titleLabel() const { return title_; }
     const NeuronResult* neuron() const { return neuron_.get(); }
     // Candidate heads, in the context map's column order.
@@ -66,6 +70,8 @@ private:
     QTableView* relevant_;
     QStandardItemModel* relevantModel_;
     QPlainTextEdit* details_;
+    NeuronFactsView* facts_;
+    QTabWidget* detailTabs_;
 };
 
 }  // namespace headlight::ui

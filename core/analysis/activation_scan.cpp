@@ -56,7 +56,7 @@ std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::ve
 // Runs the documents (one, in the scan) and offers each one's per-neuron maximum (positions >= 1, i.e.
 // after BOS).
 void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
-               const std::vector<PendingDocument>& docs, TopKAccumulator& top) {
+               const std::vector<PendingDocument>& docs, TopKAccumulator& top, HistogramAccumulator& histogram) {
     std::vector<std::vector<int>> rows;
     rows.reserve(docs.size());
     for (const PendingDocument& d : docs) rows.push_back(d.ids);
@@ -71,7 +71,9 @@ void scanBatch(const Transformer& model, const std::vector<LayerSelection>& laye
     const at::Tensor invalid = (positions < 1) | (positions >= lengths);                         // [B, T]
     for (const LayerSelection& s : layers) {
         const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post");  // [B, T, m]
-        at::Tensor acts = post.index_select(2, s.neuronTensor);                                    // [B, T, k]
+        at::Tensor acts = post.index_select(2, s.neuronTensor).contiguous();                       // [B, T, k]
+        for (int64_t b = 0; b < B; ++b)  // the activation histogram: positions 1 .. length-1 (after BOS)
+            histogram.offerRows(s.slots, acts[b].data_ptr<float>() + acts.size(2), batch.lengths[b] - 1, acts.size(2));
         acts = acts.masked_fill(invalid.unsqueeze(2), -std::numeric_limits<float>::infinity());
         const auto [values, argmax] = acts.max(1);                                                 // [B, k]
         const at::Tensor v = values.contiguous();
@@ -99,13 +101,18 @@ nlohmann::json scanIdentity(const Transformer& model, const ScanOptions& o, cons
 }
 
 void writeCheckpoint(const QString& path, const nlohmann::json& identity, const TopKAccumulator& top,
-                     const CorpusPosition& position, int64_t documents, int64_t tokens) {
+                     const HistogramAccumulator& histogram, const CorpusPosition& position, int64_t documents,
+                     int64_t tokens) {
     const TopKFlat flat = top.toFlat();
     io::SafetensorsWriter w;
     w.add("values", io::DType::F32, {flat.neurons, flat.k}, flat.values);
     w.add("documents", io::DType::I64, {flat.neurons, flat.k}, flat.documents);
     w.add("positions", io::DType::I32, {flat.neurons, flat.k}, flat.positions);
     w.add("counts", io::DType::I32, {flat.neurons}, flat.counts);
+    w.add("histogram.counts", io::DType::I64, {flat.neurons, histogram_bins::kBins}, histogram.counts());
+    w.add("histogram.nan", io::DType::I64, {flat.neurons}, histogram.nanCounts());
+    w.add("histogram.min", io::DType::F32, {flat.neurons}, histogram.minima());
+    w.add("histogram.max", io::DType::F32, {flat.neurons}, histogram.maxima());
     nlohmann::json state = {{"identity", identity},
                             {"position", toJson(position)},
                             {"documents", documents},
@@ -145,7 +152,7 @@ T stateField(const nlohmann::json& state, const char* key, const std::string& wh
 // bundle: dtypes and shapes as written, entries in order, every kept position inside the model's
 // context and every document before the checkpoint's corpus position.
 bool readCheckpoint(const QString& path, const nlohmann::json& identity, int nCtx, TopKAccumulator& top,
-                    CorpusPosition& position, int64_t& documents, int64_t& tokens) {
+                    HistogramAccumulator& histogram, CorpusPosition& position, int64_t& documents, int64_t& tokens) {
     if (!QFileInfo::exists(path)) return false;
     const std::string where = "scan checkpoint " + path.toStdString();
     const io::SafetensorsFile file = io::SafetensorsFile::open(path);
@@ -165,6 +172,12 @@ bool readCheckpoint(const QString& path, const nlohmann::json& identity, int nCt
     flat.documents = readVector<int64_t>(file, "documents", io::DType::I64, {neurons, k}, where);
     flat.positions = readVector<int32_t>(file, "positions", io::DType::I32, {neurons, k}, where);
     flat.counts = readVector<int32_t>(file, "counts", io::DType::I32, {neurons}, where);
+    histogram.counts() = readVector<int64_t>(file, "histogram.counts", io::DType::I64, {neurons, histogram_bins::kBins}, where);
+    histogram.nanCounts() = readVector<int64_t>(file, "histogram.nan", io::DType::I64, {neurons}, where);
+    histogram.minima() = readVector<float>(file, "histogram.min", io::DType::F32, {neurons}, where);
+    histogram.maxima() = readVector<float>(file, "histogram.max", io::DType::F32, {neurons}, where);
+    for (int64_t c : histogram.counts())
+        if (c < 0) throw Error(where + ": tensor 'histogram.counts' has a negative count; delete it to start over");
     const nlohmann::json positionJson = stateField<nlohmann::json>(state, "position", where);
     try {
         position = corpusPositionFromJson(positionJson);
@@ -213,13 +226,14 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     result.neurons = options.neurons;
     result.corpusHash = corpusFingerprint(corpusPath, options.corpus.format);
     result.top = TopKAccumulator(static_cast<int64_t>(options.neurons.size()), options.topDocuments);
+    result.histogram = HistogramAccumulator(static_cast<int64_t>(options.neurons.size()));
     const nlohmann::json identity = scanIdentity(model, options, result.corpusHash);
 
     CorpusPosition start;
     const bool hasCheckpoint = !options.checkpointPath.isEmpty();
     if (hasCheckpoint)
-        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top, start,
-                                        result.documents, result.tokens);
+        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top,
+                                        result.histogram, start, result.documents, result.tokens);
     CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
                                          : CorpusReader::open(corpusPath, options.corpus);
 
@@ -232,7 +246,7 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     // reader.position() is exactly where a resumed scan must go on.
     auto flush = [&] {
         if (pending.empty()) return;
-        scanBatch(model, layers, pending, result.top);
+        scanBatch(model, layers, pending, result.top, result.histogram);
         for (const PendingDocument& d : pending) result.tokens += static_cast<int64_t>(d.ids.size());
         result.documents += static_cast<int64_t>(pending.size());
         sinceCheckpoint += static_cast<int64_t>(pending.size());
@@ -249,8 +263,8 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     };
     auto saveCheckpoint = [&] {
         if (!hasCheckpoint) return;
-        writeCheckpoint(options.checkpointPath, identity, result.top, reader.position(), result.documents,
-                        result.tokens);
+        writeCheckpoint(options.checkpointPath, identity, result.top, result.histogram, reader.position(),
+                        result.documents, result.tokens);
         sinceCheckpoint = 0;
     };
 
