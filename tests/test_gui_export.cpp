@@ -42,6 +42,7 @@
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
 #include "ui/study_document.h"
+#include "ui/appearance.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
 #include "ui/export/csv_export.h"
@@ -501,10 +502,21 @@ private Q_SLOTS:
         QCOMPARE(neuron->histogram.total(), counted);
         QVERIFY(facts->statusLabel()->text().startsWith(QStringLiteral("Top activation over the scanned corpus: 3.")));
         const QString shots = qEnvironmentVariable("HEADLIGHT_SCREENSHOTS", dir_.path());
-        qApp->setPalette(figurePalette(false));   // the screenshot in the light theme, as the window opens
-        selection.setNeuron(1);
-        selection.setNeuron(0);
-        QVERIFY(view.grab().save(QDir(shots).filePath(QStringLiteral("neuron-facts.png"))));
+        for (const ColorScheme scheme : {ColorScheme::Light, ColorScheme::Dark}) {  // as the window shows it
+            applyColorScheme(ColorScheme::Light);
+            if (scheme == ColorScheme::Dark) QApplication::setPalette(darkPalette());  // (the test platform is "dark")
+            StudySelection shotSelection;
+            NeuronView shot(&shotSelection);
+            shot.resize(1280, 800);
+            shot.setDocument(document_);
+            shot.show();
+            shotSelection.setNeuron(0);
+            shotSelection.setContextAndHead(0, shot.columnHeads().at(3));
+            shot.detailTabs()->setCurrentWidget(shot.factsView());
+            QVERIFY(QTest::qWaitForWindowExposed(&shot));
+            const QString name = scheme == ColorScheme::Light ? QStringLiteral("neuron-facts.png") : QStringLiteral("neuron-facts-dark.png");
+            QVERIFY(shot.grab().save(QDir(shots).filePath(name)));
+        }
         qApp->setPalette(figurePalette(true));
         selection.setNeuron(3);
         QVERIFY2(facts->statusLabel()->text().startsWith(QStringLiteral("Near-dead neuron")), qPrintable(facts->statusLabel()->text()));
@@ -550,7 +562,7 @@ private Q_SLOTS:
         s.neurons.push_back(r);
         const QString bundle = dir_.filePath(QStringLiteral("token-search.headlight"));
         saveBundle(s, bundle);
-        qApp->setPalette(figurePalette(false));   // screenshots in the light theme
+        applyColorScheme(ColorScheme::Light);   // screenshots in the window's light theme
         MainWindow w;
         w.resize(1280, 800);
         w.show();

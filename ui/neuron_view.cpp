@@ -72,7 +72,7 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     auto* relevantLabel = new QLabel(tr("Relevant heads"), headsPanel);
     relevantLabel->setBuddy(relevant_);
     headsLayout->addWidget(relevantLabel);
-    headsLayout->addWidget(relevant_, 2);
+    headsLayout->addWidget(relevant_, 1);
     facts_ = new NeuronFactsView(headsPanel);
     detailTabs_ = new QTabWidget(headsPanel);
     detailTabs_->setObjectName(QStringLiteral("detailTabs"));
