@@ -9,7 +9,9 @@
 #include <QtTest>
 #include <torch/torch.h>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/analysis/activation_scan.h"
+#include "core/analysis/corpus.h"
 #include "core/analysis/congruence.h"
 #include "core/analysis/attribution.h"
 #include "core/analysis/truncation.h"
@@ -66,6 +68,26 @@ void compareTop(const TopKAccumulator& a, const TopKAccumulator& b) {
     }
 }
 
+// The histogram of `values` by the documented edges alone (a binary search, not histogramBin): positive
+// values and 0 fall in [lower, upper), negative ones in (lower, upper].
+std::vector<int64_t> histogramByEdges(const std::vector<float>& values) {
+    const std::vector<double>& edges = histogramEdges();
+    std::vector<int64_t> counts(edges.size() - 1, 0);
+    for (float v : values) {
+        const auto it = v >= 0 ? std::upper_bound(edges.begin(), edges.end(), double(v))
+                               : std::lower_bound(edges.begin(), edges.end(), double(v));
+        ++counts[std::size_t(it - edges.begin() - 1)];
+    }
+    return counts;
+}
+
+void compareHistograms(const HistogramAccumulator& a, const HistogramAccumulator& b) {
+    QCOMPARE(a.counts(), b.counts());
+    QCOMPARE(a.nanCounts(), b.nanCounts());
+    QCOMPARE(a.minima(), b.minima());
+    QCOMPARE(a.maxima(), b.maxima());
+}
+
 }  // namespace
 
 class TestAnalysis : public QObject {
@@ -98,6 +120,47 @@ private Q_SLOTS:
         QCOMPARE(best.size(), std::size_t(3));
         QVERIFY(best[0].congruence >= all[2].maxValue[0] - 1e-6f);
         HL_EXPECT_ERROR(computeLayerCongruence(m, 7), "layer 7");
+    }
+
+    // Neuron facts: the 10 most promoted and suppressed tokens equal a direct top-k of W_out . W_U, with
+    // W_out the golden processed matrix and W_U rebuilt from the checkpoint by TransformerLens' recipe
+    // (golden.md section 3; checked against the golden column norms), in double precision.
+    void tokenFactsMatchDirectTopK() {
+        HL_REQUIRE_FIXTURE(test::fixture(QStringLiteral("gpt2-tiny/golden.safetensors")));
+        const Transformer m = Transformer::load(test::fixture(QStringLiteral("gpt2-tiny")));
+        const auto golden = io::SafetensorsFile::open(test::fixture(QStringLiteral("gpt2-tiny/golden.safetensors")));
+        const auto ckpt = io::SafetensorsFile::open(test::fixture(QStringLiteral("gpt2-tiny/model.safetensors")));
+        auto tensor = [](const io::TensorView& v) {
+            return torch::from_blob(const_cast<std::byte*>(v.data), v.shape, torch::kFloat).clone().to(torch::kDouble);
+        };
+        at::Tensor W_U = tensor(ckpt.at("transformer.wte.weight")).t();               // [64, V]
+        W_U = W_U * tensor(ckpt.at("transformer.ln_f.weight")).unsqueeze(1);          // fold_ln
+        W_U = W_U - W_U.mean(0, true);                                                 // ... centre each column
+        W_U = W_U - W_U.mean(1, true);                                                 // center_unembed
+        QVERIFY(torch::allclose(W_U.norm(2, 0), tensor(golden.at("processed.W_U.colnorm")), 1e-4, 1e-6));
+        const at::Tensor W_out = tensor(golden.at("processed.W_out"));                 // [3, 256, 64]
+        const std::vector<NeuronRef> refs{{2, 0}, {2, 17}, {1, 255}, {0, 3}, {2, 200}};
+        const std::vector<TokenFacts> facts = computeTokenFacts(m, refs, 10);
+        QCOMPARE(facts.size(), refs.size());
+        for (std::size_t i = 0; i < refs.size(); ++i) {
+            const at::Tensor c = torch::matmul(W_out[refs[i].layer][refs[i].neuron], W_U);  // [V]
+            for (const bool top : {true, false}) {
+                const auto [values, ids] = torch::topk(c, 10, 0, /*largest=*/top, /*sorted=*/true);
+                const std::vector<TokenValue>& got = top ? facts[i].promoted : facts[i].suppressed;
+                QCOMPARE(got.size(), std::size_t(10));
+                for (int j = 0; j < 10; ++j) {
+                    const double want = values[j].item<double>();
+                    QVERIFY2(std::abs(got[j].value - want) <= 1e-5 + 1e-4 * std::abs(want),
+                             qPrintable(QStringLiteral("%1 %2 %3").arg(QString::fromStdString(neuronName(refs[i]))).arg(j).arg(got[j].value)));
+                    // Same token, unless two values are within float rounding of each other.
+                    if (got[j].token != ids[j].item<int64_t>())
+                        QVERIFY(std::abs(c[got[j].token].item<double>() - want) <= 1e-6);
+                }
+            }
+            // The first promoted token is the congruence argmax of step 1.
+            QCOMPARE(facts[i].promoted[0].token, computeLayerCongruence(m, refs[i].layer).argmaxToken[std::size_t(refs[i].neuron)]);
+        }
+        HL_EXPECT_ERROR(computeTokenFacts(m, {{2, 256}}), "L2N256", "d_mlp");
     }
 
     void congruenceGpt2Mini() {
@@ -378,6 +441,36 @@ private Q_SLOTS:
         o.corpus.maxDocuments = 24;
         const ScanResult full = runActivationScan(m, tok, corpus, o);
         QCOMPARE(full.documents, int64_t(24));
+        // The histogram sketch of the same pass equals a histogram of every activation (positions after
+        // BOS) over the corpus, each document run again on its own.
+        {
+            std::vector<std::vector<float>> values(o.neurons.size());
+            CorpusOptions co;
+            co.maxDocuments = 24;
+            CorpusReader reader = CorpusReader::open(corpus, co);
+            Document doc;
+            while (reader.next(doc)) {
+                const std::vector<int> ids = documentTokens(m, tok, doc.text);
+                if (ids.size() < 2) continue;
+                HookSet hooks;
+                hooks.capture("blocks.4.mlp.hook_post").capture("blocks.2.mlp.hook_post");
+                const ActivationCache cache = m.run(TokenBatch::single(ids), hooks);
+                for (std::size_t i = 0; i < o.neurons.size(); ++i) {
+                    const at::Tensor post = cache.at("blocks." + std::to_string(o.neurons[i].layer) + ".mlp.hook_post");
+                    for (std::size_t t = 1; t < ids.size(); ++t) values[i].push_back(post[0][int64_t(t)][o.neurons[i].neuron].item<float>());
+                }
+            }
+            int64_t seen = 0;
+            for (std::size_t i = 0; i < o.neurons.size(); ++i) {
+                const ActivationHistogram h = full.histogram.of(int64_t(i));
+                QCOMPARE(h.counts, histogramByEdges(values[i]));
+                QCOMPARE(h.min, *std::min_element(values[i].begin(), values[i].end()));
+                QCOMPARE(h.max, *std::max_element(values[i].begin(), values[i].end()));
+                QCOMPARE(h.max, full.top.sorted(int64_t(i)).front().value);  // the top document's maximum
+                seen += h.total();
+            }
+            QCOMPARE(seen, (full.tokens - full.documents) * int64_t(o.neurons.size()));  // every token but BOS
+        }
         QVERIFY(full.tokens > 1000);
         QCOMPARE(full.top.count(0), 5);
         // The best entry is a real maximum: rerun its document and check.
@@ -406,6 +499,7 @@ private Q_SLOTS:
         QCOMPARE(resumed.documents, full.documents);
         QCOMPARE(resumed.tokens, full.tokens);
         compareTop(resumed.top, full.top);
+        compareHistograms(resumed.histogram, full.histogram);  // the checkpoint carries the histogram
 
         // A checkpoint of another scan is refused.
         ScanOptions other = c;
@@ -420,6 +514,8 @@ private Q_SLOTS:
         const ScanResult b = runActivationScan(m, tok, corpus, s1);
         a.top.merge(b.top);
         compareTop(a.top, full.top);
+        a.histogram.merge(b.histogram);
+        compareHistograms(a.histogram, full.histogram);
         QCOMPARE(a.documents + b.documents, full.documents);
 
         HL_EXPECT_ERROR(runActivationScan(m, tok, corpus, ScanOptions{}), "no neurons");

@@ -11,6 +11,7 @@
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/analysis/activation_histogram.h"
 #include "core/study/bundle.h"
 #include "core/study/bundle_texts.h"
 #include "core/study/head_view.h"
@@ -231,6 +232,83 @@ private Q_SLOTS:
         QVERIFY(st.find("contexts.head_scores"));
         QCOMPARE(st.at("contexts.head_scores").shape, (std::vector<int64_t>{6, 6}));
         QVERIFY(st.metadata().count("headlight"));
+    }
+
+    // Neuron facts (issue 13): optional columns that round-trip exactly, absent in older bundles (which
+    // still open), exported with near-dead marking.
+    void neuronFactsRoundTripAndOldBundles() {
+        Study s = makeStudy();
+        saveBundle(s, path("old.headlight"));  // no facts: what a bundle made before them holds
+        for (int k = 0; k < 2; ++k) {
+            NeuronResult& r = s.neurons[std::size_t(k)];
+            for (int j = 0; j < 10; ++j) {
+                r.promoted.push_back({500 + j, 3.f - 0.25f * j, " p" + std::to_string(j)});
+                r.suppressed.push_back({900 + j, -2.f + 0.125f * j, " s\u00e9" + std::to_string(j)});
+            }
+            r.histogram = analysis::histogramOf({0.5f, 0.5f, -0.1f, 0.f, 2.f + k, 1e-6f, NAN});
+        }
+        s.neurons[0].contexts[0].activation = 0.005f;  // neuron 0: near-dead (histogram max 2 wins: not)
+        s.neurons[2].contexts[0].activation = 0.004f;  // neuron 2: no histogram, best context 0.004: near-dead
+        s.neurons[2].contexts[1].activation = 0.003f;
+        s.neurons[2].contexts[2].activation = 0.002f;
+        saveBundle(s, path("facts.headlight"));
+        const Bundle b = Bundle::open(path("facts.headlight"));
+        QVERIFY(b.hasTokenFacts());
+        QVERIFY(b.hasHistograms());
+        const Study t = b.toStudy();
+        for (int k = 0; k < 3; ++k) {
+            const NeuronResult &x = s.neurons[std::size_t(k)], &y = t.neurons[std::size_t(k)];
+            QCOMPARE(y.promoted.size(), x.promoted.size());
+            for (std::size_t j = 0; j < x.promoted.size(); ++j) {
+                QCOMPARE(y.promoted[j].token, x.promoted[j].token);
+                QCOMPARE(y.promoted[j].value, x.promoted[j].value);
+                QCOMPARE(y.suppressed[j].text, x.suppressed[j].text);
+                QCOMPARE(y.suppressed[j].value, x.suppressed[j].value);
+            }
+            QCOMPARE(y.histogram.counts, x.histogram.counts);
+            QCOMPARE(y.histogram.nan, x.histogram.nan);
+            QCOMPARE(y.histogram.min, x.histogram.min);
+            QCOMPARE(y.histogram.max, x.histogram.max);
+        }
+        QCOMPARE(t.neurons[0].histogram.total(), int64_t(6));
+        QCOMPARE(t.neurons[0].histogram.nan, int64_t(1));
+        QCOMPARE(t.neurons[1].histogram.max, 3.f);
+        QVERIFY(!t.neurons[2].histogram.recorded());
+        // The same bytes again (canonical), and the export with the facts and the near-dead marks.
+        saveBundle(t, path("facts2.headlight"));
+        QCOMPARE(io::readFile(path("facts2.headlight")), io::readFile(path("facts.headlight")));
+        const auto j = exportStudyJson(t);
+        QCOMPARE(j["neurons"][0]["promoted_tokens"][2]["token_id"].get<int>(), 502);
+        QCOMPARE(j["neurons"][0]["promoted_tokens"][2]["congruence"].get<float>(), 2.5f);
+        QCOMPARE(j["neurons"][1]["suppressed_tokens"][0]["token"].get<std::string>(), std::string(" s\u00e90"));
+        QCOMPARE(j["neurons"][0]["activation_histogram"]["total"].get<int64_t>(), int64_t(6));
+        QCOMPARE(j["neurons"][0]["activation_histogram"]["bins"].size(), std::size_t(4));  // -0.1, ~0 (x2), 0.5 (x2), 2
+        QCOMPARE(j["neurons"][0]["activation_histogram"]["bins"][2]["count"].get<int64_t>(), int64_t(2));
+        QCOMPARE(j["neurons"][0]["activation_histogram"]["bins"][2]["lower"].get<double>(), 0.5);
+        QCOMPARE(j["neurons"][0]["near_dead"].get<bool>(), false);
+        QCOMPARE(j["neurons"][2]["near_dead"].get<bool>(), true);
+        QVERIFY(j["neurons"][2]["activation_histogram"].is_null());
+        QCOMPARE(studySummaryJson(t)["near_dead_neurons"].get<int>(), 1);
+        QVERIFY(QString::fromStdString(studySummaryText(t)).contains(QStringLiteral("promotes \" p0\" 3")));
+        QVERIFY(QString::fromStdString(studySummaryText(t)).contains(QStringLiteral("L2N2 [baseline]")));
+        // An older bundle opens; the views are told what is missing.
+        const Bundle old = Bundle::open(path("old.headlight"));
+        QVERIFY(!old.hasTokenFacts());
+        QVERIFY(!old.hasHistograms());
+        const Study o = old.toStudy();
+        QVERIFY(o.neurons[0].promoted.empty());
+        QVERIFY(exportStudyJson(o)["neurons"][0]["promoted_tokens"].is_null());
+        QVERIFY(QString::fromStdString(studySummaryText(o)).contains(QStringLiteral("bundle made before neuron facts")));
+        // A damaged fact column is refused with its name.
+        const auto st = io::SafetensorsFile::open(path("facts.headlight"));
+        io::SafetensorsWriter w;
+        for (const auto& x : st.tensors()) w.addCopy(x.name, x.dtype, x.shape, x.data, x.nbytes);
+        for (const auto& [k, v] : st.metadata()) w.setMetadata(k, v);
+        std::vector<int16_t> bins(std::size_t(st.at("facts.histogram_bin").numel()), 0);
+        bins[0] = 999;
+        w.add("facts.histogram_bin", io::DType::I16, st.at("facts.histogram_bin").shape, bins);
+        w.write(path("badfacts.headlight"));
+        HL_EXPECT_ERROR(Bundle::open(path("badfacts.headlight")), "badfacts.headlight", "facts.histogram_bin", "387 bins");
     }
 
     void emptyStudy() {

@@ -1,6 +1,8 @@
 // Exports for papers, as plain functions without a window: plots to PNG (decodes, DPI), SVG (parses),
 // PDF (%PDF); highlighted contexts to SVG, PDF, HTML (escaped) and LaTeX (escaped; compiled where
 // pdflatex exists); tables to CSV (RFC 4180, round trip). Every export is byte-identical twice.
+#include <random>
+
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
@@ -22,7 +24,9 @@
 #include <QXmlStreamReader>
 #include <QtTest>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/analysis/playground.h"
+#include "core/study/pipeline.h"
 #include "core/base/error.h"
 #include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
@@ -33,9 +37,13 @@
 #include "ui/main_window.h"
 #include "ui/run_dialog.h"
 #include "ui/neuron_view.h"
+#include "ui/neuron_facts_view.h"
+#include "ui/neuron_table_model.h"
+#include "ui/token_search_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
 #include "ui/study_document.h"
+#include "ui/appearance.h"
 #include "ui/color_scale.h"
 #include "ui/export/context_export.h"
 #include "ui/export/csv_export.h"
@@ -163,6 +171,23 @@ Study figureStudy() {
         }
         r.relevantHeads = {r.candidateHeads[seed], r.candidateHeads[seed + 4]};
         for (int h : r.relevantHeads) r.activeFraction[h] = 0.4f;
+        // Neuron facts: tokens it promotes and suppresses; an activation histogram of GELU-like values
+        // (mostly slightly negative, a tail up to its top context).
+        const char* promoted[] = {" the", " a", " its", " their", " this", " that", " an", " our", " his", " her"};
+        const char* suppressed[] = {" not", " never", " no", " nothing", " none", " neither", " nor", " without", " lack", " absent"};
+        for (int j = 0; j < 10; ++j) {
+            r.promoted.push_back({tok.encodeIds(QString::fromUtf8(promoted[j])).front(), spec.congruence - 0.2f * j, promoted[j]});
+            r.suppressed.push_back({tok.encodeIds(QString::fromUtf8(suppressed[j])).front(), -1.5f + 0.1f * j, suppressed[j]});
+        }
+        std::vector<float> values;
+        std::mt19937 rng(seed);
+        std::normal_distribution<float> normal(-1.f, 1.f);
+        for (int k = 0; k < 20000; ++k) {
+            const float x = normal(rng);
+            values.push_back(spec.scale * 0.5f * x * (1 + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x))));
+        }
+        for (const NeuronContext& c : r.contexts) values.insert(values.end(), c.tokenActivations.begin(), c.tokenActivations.end());
+        r.histogram = analysis::histogramOf(values);
         s.neurons.push_back(std::move(r));
         ++seed;
     }
@@ -554,6 +579,173 @@ private Q_SLOTS:
         view.setDocument(nullptr);   // another study (here: none): no stale titles
         QVERIFY(view.contextHeadMap()->title().isEmpty());
         QVERIFY(view.layerHeadMap()->title().isEmpty());
+    }
+
+    // Neuron facts in the details pane (issue 13): promoted / suppressed tokens, the activation histogram
+    // (its bars carry every counted activation), the near-dead mark; an older bundle says what is missing.
+    void neuronFactsInTheDetailsPane() {
+        StudySelection selection;
+        NeuronView view(&selection);
+        view.resize(1280, 800);
+        view.setDocument(document_);
+        selection.setNeuron(0);
+        selection.setContextAndHead(0, view.columnHeads().at(3));
+        view.detailTabs()->setCurrentWidget(view.factsView());
+        NeuronFactsView* facts = view.factsView();
+        QVERIFY2(facts->tokensLabel()->text().startsWith(QStringLiteral("Promotes (W_out · W_U, largest):  \" the\" 2.50,  \" a\" 2.30")),
+                 qPrintable(facts->tokensLabel()->text()));
+        QVERIFY(facts->tokensLabel()->text().contains(QStringLiteral("Suppresses (smallest):  \" not\" -1.50")));
+        const auto neuron = document_->neuronResult(0);
+        QCOMPARE(facts->histogramPlot()->plottableCount(), 1);
+        auto* bars = qobject_cast<QCPBars*>(facts->histogramPlot()->plottable(0));
+        QVERIFY(bars);
+        double drawn = 0;
+        for (auto it = bars->data()->constBegin(); it != bars->data()->constEnd(); ++it) drawn += it->value;
+        QVERIFY2(std::abs(drawn - double(neuron->histogram.total())) < 1e-6 * drawn, qPrintable(QString::number(drawn)));
+        int64_t counted = 20000;
+        for (const NeuronContext& c : neuron->contexts) counted += int64_t(c.tokenActivations.size());
+        QCOMPARE(neuron->histogram.total(), counted);
+        QVERIFY(facts->statusLabel()->text().startsWith(QStringLiteral("Top activation over the scanned corpus: 3.")));
+        const QString shots = qEnvironmentVariable("HEADLIGHT_SCREENSHOTS", dir_.path());
+        for (const ColorScheme scheme : {ColorScheme::Light, ColorScheme::Dark}) {  // as the window shows it
+            applyColorScheme(ColorScheme::Light);
+            if (scheme == ColorScheme::Dark) QApplication::setPalette(darkPalette());  // (the test platform is "dark")
+            StudySelection shotSelection;
+            NeuronView shot(&shotSelection);
+            shot.resize(1280, 800);
+            shot.setDocument(document_);
+            shot.show();
+            shotSelection.setNeuron(0);
+            shotSelection.setContextAndHead(0, shot.columnHeads().at(3));
+            shot.detailTabs()->setCurrentWidget(shot.factsView());
+            QVERIFY(QTest::qWaitForWindowExposed(&shot));
+            const QString name = scheme == ColorScheme::Light ? QStringLiteral("neuron-facts.png") : QStringLiteral("neuron-facts-dark.png");
+            QVERIFY(shot.grab().save(QDir(shots).filePath(name)));
+        }
+        qApp->setPalette(figurePalette(true));
+        selection.setNeuron(3);
+        QVERIFY2(facts->statusLabel()->text().startsWith(QStringLiteral("Near-dead neuron")), qPrintable(facts->statusLabel()->text()));
+        // The table marks it too, instead of a bare tiny maximum.
+        NeuronTableModel table;
+        table.setDocument(document_);
+        QCOMPARE(table.index(3, NeuronTableModel::TopActivation).data().toString(), QStringLiteral("0.000 near-dead"));
+        QCOMPARE(table.index(0, NeuronTableModel::TopActivation).data().toString(), QStringLiteral("3.000"));
+        // A bundle made before the facts.
+        Study old = figureStudy();
+        for (NeuronResult& n : old.neurons) {
+            n.promoted.clear();
+            n.suppressed.clear();
+            n.histogram = {};
+        }
+        const QString oldPath = dir_.filePath(QStringLiteral("old-facts.headlight"));
+        saveBundle(old, oldPath);
+        view.setDocument(StudyDocument::open(oldPath));
+        selection.setNeuron(0);
+        QVERIFY(facts->tokensLabel()->text().contains(QStringLiteral("not stored")));
+        QVERIFY(facts->histogramPlot()->property("noData").toString().contains(QStringLiteral("not stored")));
+    }
+
+    // Token -> neurons (issue 13): the search ranks every neuron of the chosen layers like `neurons
+    // --token`; "New study from these neurons" opens the Run dialog prefilled with the selected ones.
+    // The playground (same model) shows a neuron outside the study with heads switched off.
+    void tokenSearchAndPlayground() {
+        const QString model = test::fixture(QStringLiteral("gpt2-tiny"));
+        HL_REQUIRE_FIXTURE(model + QStringLiteral("/model.safetensors"));
+        Study s;
+        s.nLayers = 3;
+        s.nHeads = 4;
+        s.dMlp = 256;
+        s.provenance.modelId = model.toStdString();
+        s.provenance.processing = "fold_ln,center_writing_weights,center_unembed,fold_value_biases";
+        s.provenance.corpus = "corpus.jsonl";
+        s.parameters.layers = {2};
+        NeuronResult r;
+        r.neuron.ref = {2, 5};
+        r.neuron.token = " the";
+        r.neuron.tokenId = 262;
+        r.activeFraction.assign(12, 0.f);
+        s.neurons.push_back(r);
+        const QString bundle = dir_.filePath(QStringLiteral("token-search.headlight"));
+        saveBundle(s, bundle);
+        applyColorScheme(ColorScheme::Light);   // screenshots in the window's light theme
+        MainWindow w;
+        w.resize(1280, 800);
+        w.show();
+        QVERIFY(w.openBundle(bundle));
+        TokenSearchView* search = w.tokenSearchView();
+        w.tabs()->setCurrentWidget(search);
+        QSignalSpy ready(search, &TokenSearchView::resultsReady);
+        search->tokenEdit()->setText(QStringLiteral(" the"));
+        search->layersEdit()->setText(QStringLiteral("1,2"));
+        search->rowsBox()->setValue(0);  // all
+        QTest::keyClick(search->tokenEdit(), Qt::Key_Return);
+        QTRY_VERIFY_WITH_TIMEOUT(ready.count() == 1, 120000);
+        PipelineOptions o;
+        o.model = model;
+        o.parameters.layers = {1, 2};
+        const std::vector<TokenNeuronRow> cli = rankNeuronsForToken(o, " the", -1);
+        QCOMPARE(search->results().size(), std::size_t(512));
+        QCOMPARE(search->results().size(), cli.size());
+        for (std::size_t i = 0; i < cli.size(); ++i) {
+            QCOMPARE(search->results()[i].neuron.ref, cli[i].neuron.ref);
+            QCOMPARE(search->results()[i].tokenCongruence, cli[i].tokenCongruence);
+            QCOMPARE(search->results()[i].neuron.tokenId, cli[i].neuron.tokenId);
+        }
+        QCOMPARE(search->table()->model()->rowCount(), 512);
+        QCOMPARE(search->table()->model()->index(0, 0).data().toString(), QString::fromStdString(neuronName(cli[0].neuron.ref)));
+        const QString shots = qEnvironmentVariable("HEADLIGHT_SCREENSHOTS", dir_.path());
+        QVERIFY(w.grab().save(QDir(shots).filePath(QStringLiteral("token-search.png"))));
+        // Rows 0 and 2 selected: a new study of exactly those two.
+        search->table()->selectionModel()->select(search->table()->model()->index(0, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        search->table()->selectionModel()->select(search->table()->model()->index(2, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        QTest::mouseClick(search->newStudyButton(), Qt::LeftButton);
+        RunDialog* run = w.runDialog();
+        QTRY_VERIFY(run->isVisible());
+        const QString expected = QString::fromStdString(neuronName(cli[0].neuron.ref) + "," + neuronName(cli[2].neuron.ref));
+        QCOMPARE(run->neuronsEdit()->text(), expected);
+        const PipelineOptions prefilled = run->options();
+        QCOMPARE(prefilled.parameters.neurons, (std::vector<std::string>{neuronName(cli[0].neuron.ref), neuronName(cli[2].neuron.ref)}));
+        QCOMPARE(QFileInfo(prefilled.model).canonicalFilePath(), QFileInfo(model).canonicalFilePath());
+        QCOMPARE(prefilled.corpus, QStringLiteral("corpus.jsonl"));
+        QVERIFY(prefilled.parameters.layers.empty());
+        run->hide();
+
+        // The playground: a neuron outside the study, a head's look-up, two heads switched off (mean).
+        PlaygroundView* p = w.playgroundView();
+        w.tabs()->setCurrentWidget(p);
+        QVERIFY(p->modelLoaded());
+        QSignalSpy shown(p, &PlaygroundView::resultReady);
+        p->showNeuron(2, 17);
+        QVERIFY(!p->followBox()->isChecked());
+        p->lookupHeadEdit()->setText(QStringLiteral("L1H2"));
+        p->offHeadsEdit()->setText(QStringLiteral("L0H1, L1H2"));
+        p->modeBox()->setCurrentIndex(1);
+        p->editor()->setPlainText(QStringLiteral("The cat sat on the mat because the mat was warm"));
+        QTRY_VERIFY_WITH_TIMEOUT(shown.count() >= 1 && p->lastResult().offHeads.size() == 2 &&
+                                     p->lastResult().lookup.head == 6, 120000);
+        QTest::qWait(400);   // let a debounced recompute land
+        QTRY_VERIFY_WITH_TIMEOUT(!p->lastResult().tokens.empty(), 60000);
+        analysis::PlaygroundRequest q;
+        q.neuron = {2, 17};
+        q.lookupHead = 6;
+        q.offHeads = {1, 6};
+        q.mode = analysis::HeadSwitchOff::Mean;
+        const analysis::PlaygroundResult direct = p->model()->run("The cat sat on the mat because the mat was warm", q);
+        const analysis::PlaygroundResult& got = p->lastResult();
+        QCOMPARE(got.activations, direct.activations);
+        QCOMPARE(got.ablatedActivations, direct.ablatedActivations);
+        QCOMPARE(got.ablatedProbability, direct.ablatedProbability);
+        QCOMPARE(got.lookup.contributions, direct.lookup.contributions);
+        const int last = int(got.tokens.size()) - 1;
+        QVERIFY2(p->effectLabel()->text().contains(QStringLiteral("activation %1 → %2")
+                                                       .arg(direct.activations[std::size_t(last)], 0, 'f', 4)
+                                                       .arg(direct.ablatedActivations[std::size_t(last)], 0, 'f', 4)),
+                 qPrintable(p->effectLabel()->text()));
+        QVERIFY(p->ablatedStrip()->isVisible());
+        QVERIFY(p->lookupStrip()->isVisible());
+        QVERIFY(p->statusLabel()->text().contains(QStringLiteral("L2N17 is not in the study")));
+        QVERIFY(w.grab().save(QDir(shots).filePath(QStringLiteral("playground-heads-off.png"))));
+        qApp->setPalette(figurePalette(true));
     }
 
     // A live light/dark switch restyles the Overview's plots.

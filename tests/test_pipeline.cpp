@@ -17,9 +17,11 @@
 
 #include "core/analysis/ablation.h"
 #include "core/analysis/attribution.h"
+#include "core/analysis/playground.h"
 #include "core/base/error.h"
 #include "core/io/atomic_file.h"
 #include "core/model/tokenizer.h"
+#include "core/model/hooks.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
 #include "core/study/bundle.h"
@@ -92,11 +94,11 @@ class TestPipeline : public QObject {
     }
 
     // The planted model (raw weights; the pipeline applies TL's processing).
-    Transformer plantedModel(int vocabSize) {
+    Transformer plantedModel(int vocabSize, int layers = 3) {
         ModelConfig c;
         c.family = Family::Gpt2;
         c.modelType = "gpt2";
-        c.nLayers = 3;
+        c.nLayers = layers;
         c.dModel = 16;
         c.nHeads = 4;
         c.nKvHeads = 4;
@@ -139,12 +141,13 @@ class TestPipeline : public QObject {
             w["blocks.0.attn.W_O"][h].zero_();
             w["blocks.0.attn.W_O"][h][0][1] = 3.f;
         }
-        // Neuron L2N0 reads dim 1 and writes " only".
-        w["blocks.2.mlp.W_in"].select(1, 0).zero_();
-        w["blocks.2.mlp.W_in"][1][0] = 2.f;
-        w["blocks.2.mlp.b_in"][0] = -3.f;
-        w["blocks.2.mlp.W_out"][0].zero_();
-        w["blocks.2.mlp.W_out"][0][2] = 5.f;
+        // Neuron L2N0 (L0N0 in a one-layer model) reads dim 1 and writes " only".
+        const std::string mlp = "blocks." + std::to_string(layers - 1) + ".mlp.";
+        w[mlp + "W_in"].select(1, 0).zero_();
+        w[mlp + "W_in"][1][0] = 2.f;
+        w[mlp + "b_in"][0] = -3.f;
+        w[mlp + "W_out"][0].zero_();
+        w[mlp + "W_out"][0][2] = 5.f;
         return Transformer::fromWeights(c, w, {}, "planted");
     }
 
@@ -405,6 +408,96 @@ private Q_SLOTS:
         QCOMPARE(n.candidateHeads, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
         QCOMPARE(n.relevantHeads, (std::vector<int>{0, 1}));
         QVERIFY(std::abs(n.activeFraction[0] + n.activeFraction[1] - 1.f) < 1e-6);
+        // Neuron facts: the neuron promotes " only" first; its histogram covers every scanned token
+        // after BOS and tops out at its best context.
+        QCOMPARE(n.promoted.size(), std::size_t(10));
+        QCOMPARE(n.promoted.front().token, vocab_.at(kOnly));
+        QCOMPARE(QString::fromStdString(n.promoted.front().text), kOnly);
+        QCOMPARE(n.suppressed.size(), std::size_t(10));
+        QVERIFY(n.suppressed.front().value <= n.suppressed.back().value);
+        QCOMPARE(n.histogram.total(), s.provenance.corpusTokens - s.provenance.corpusDocuments);
+        QCOMPARE(n.histogram.max, n.contexts.front().activation);
+
+        // A study of given neurons: exactly those, in that order, layers taken from them.
+        PipelineOptions given = o;
+        given.parameters.layers.clear();
+        given.parameters.neurons = {"L2N3", "L2N0"};
+        const Study g = runStudyPipeline(model, tok, given);
+        QCOMPARE(g.neurons.size(), std::size_t(2));
+        QCOMPARE(g.neurons[0].neuron.ref, (NeuronRef{2, 3}));
+        QCOMPARE(g.neurons[1].neuron.ref, (NeuronRef{2, 0}));
+        QCOMPARE(g.neurons[1].neuron.tokenId, vocab_.at(kOnly));
+        QCOMPARE(g.parameters.layers, (std::vector<int>{2}));
+        QCOMPARE(g.neurons[1].relevantHeads, (std::vector<int>{0, 1}));
+        given.parameters.neurons = {"L7N0"};
+        HL_EXPECT_ERROR(runStudyPipeline(model, tok, given), "L7N0", "not in this model");
+        given.parameters.neurons = {"L2N0"};
+        given.parameters.layers = {1};
+        HL_EXPECT_ERROR(runStudyPipeline(model, tok, given), "L2N0", "not among the studied layers");
+    }
+
+    // The playground switches a planted head off (issue 15): the neuron's activation at the last token
+    // changes by the amount computed by hand from the clean pass (resid_mid minus the head's output, plus
+    // its mean value vector times W_O for mean ablation; LayerNorm without gain (folded), W_in, b_in,
+    // gelu_new), and p(" only") drops. The look-up of the head on the typed text sums to its score.
+    void playgroundSwitchesHeadsOff() {
+        const QString tokDir = writeTokenizer();
+        const Tokenizer tok = Tokenizer::fromFolder(tokDir);
+        const Transformer model = plantedModel(tok.vocabSize(), 1);
+        const auto pg = analysis::Playground::fromModel(plantedModel(tok.vocabSize(), 1), Tokenizer::fromFolder(tokDir));
+        const std::string text = (QStringLiteral(" the") + kTriggerA + QStringLiteral(" cat sat")).toStdString();
+        const std::vector<int> ids = {vocab_.at(QStringLiteral("<bos>")), vocab_.at(QStringLiteral(" the")), vocab_.at(kTriggerA),
+                                      vocab_.at(QStringLiteral(" cat")), vocab_.at(QStringLiteral(" sat"))};
+        HookSet hooks;
+        hooks.capture("blocks.0.hook_resid_mid").capture("blocks.0.attn.hook_result").capture("blocks.0.attn.hook_v");
+        const ActivationCache cache = model.run(TokenBatch::single(ids), hooks);
+        const at::Tensor residMid = cache.at("blocks.0.hook_resid_mid")[0][4].to(torch::kDouble);  // last position
+        const at::Tensor result = cache.at("blocks.0.attn.hook_result")[0][4][0].to(torch::kDouble);  // head 0 there
+        const at::Tensor meanV = cache.at("blocks.0.attn.hook_v")[0].select(1, 0).slice(0, 1).mean(0).to(torch::kDouble);
+        const at::Tensor W_O = model.weight("blocks.0.attn.W_O")[0].to(torch::kDouble);
+        QVERIFY(!model.hasWeight("blocks.0.ln2.w"));  // folded: LayerNorm is centre and scale only
+        auto byHand = [&](const at::Tensor& x) {
+            const at::Tensor centred = x - x.mean();
+            const at::Tensor normed = centred / torch::sqrt((centred * centred).mean() + model.config().normEps);
+            const double pre = (normed * model.weight("blocks.0.mlp.W_in").select(1, 0).to(torch::kDouble)).sum().item<double>() +
+                               model.weight("blocks.0.mlp.b_in")[0].item<double>();
+            return 0.5 * pre * (1 + std::tanh(std::sqrt(2 / M_PI) * (pre + 0.044715 * pre * pre * pre)));
+        };
+        const double clean = byHand(residMid), zero = byHand(residMid - result);
+        const double mean = byHand(residMid - result + torch::matmul(meanV, W_O));
+
+        analysis::PlaygroundRequest q;
+        q.neuron = {0, 0};
+        q.sameLayerHeads = true;
+        q.lookupHead = 0;
+        q.offHeads = {0};
+        const analysis::PlaygroundResult z = pg.run(text, q);
+        QCOMPARE(z.tokens.size(), std::size_t(4));
+        QCOMPARE(z.tokenId, vocab_.at(kOnly));
+        QVERIFY(std::abs(z.activations[3] - clean) < 1e-4);
+        QVERIFY2(std::abs((z.ablatedActivations[3] - z.activations[3]) - (zero - clean)) < 1e-4,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(z.ablatedActivations[3] - z.activations[3]).arg(zero - clean)));
+        QVERIFY(zero - clean < -0.5);  // the planted head carries the neuron
+        QVERIFY(z.ablatedProbability < z.probability);
+        q.mode = analysis::HeadSwitchOff::Mean;
+        const analysis::PlaygroundResult m = pg.run(text, q);
+        QVERIFY2(std::abs((m.ablatedActivations[3] - m.activations[3]) - (mean - clean)) < 1e-4,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(m.ablatedActivations[3] - m.activations[3]).arg(mean - clean)));
+        QVERIFY(std::abs(mean - zero) > 1e-3);  // the mean is not zero here
+        // The look-up: contributions sum to the head's score and peak on the trigger (position 2 after BOS).
+        QCOMPARE(z.lookup.head, 0);
+        QCOMPARE(z.lookup.contributions.size(), std::size_t(5));
+        double sum = 0;
+        for (float x : z.lookup.contributions) sum += x;
+        QVERIFY(std::abs(sum - z.headScores[0]) <= 1e-5 * std::abs(z.headScores[0]) + 1e-7);
+        QCOMPARE(std::size_t(std::max_element(z.lookup.contributions.begin(), z.lookup.contributions.end()) -
+                             z.lookup.contributions.begin()), std::size_t(2));
+        // Any neuron of the model; bad heads are refused.
+        q.neuron = {0, 5};
+        q.offHeads = {9};
+        HL_EXPECT_ERROR(pg.run(text, q), "head 9");
+        q.neuron = {0, 8};
+        HL_EXPECT_ERROR(pg.run(text, q), "L0N8", "not in this model");
     }
 
     void realModelEndToEnd() {
@@ -514,6 +607,13 @@ private Q_SLOTS:
             const NeuronResult &a = single.neurons[i], &b = merged.neurons[i];
             QCOMPARE(b.neuron.ref, a.neuron.ref);
             QCOMPARE(b.relevantHeads, a.relevantHeads);
+            // Neuron facts: the shards' histograms add up to the single run's exactly.
+            QVERIFY(a.histogram.total() > 0);
+            QCOMPARE(b.histogram.counts, a.histogram.counts);
+            QCOMPARE(b.histogram.min, a.histogram.min);
+            QCOMPARE(b.histogram.max, a.histogram.max);
+            QCOMPARE(b.promoted.size(), a.promoted.size());
+            QCOMPARE(b.promoted.front().token, a.promoted.front().token);
             QCOMPARE(b.contexts.size(), a.contexts.size());
             for (std::size_t k = 0; k < a.contexts.size(); ++k) {
                 QCOMPARE(b.contexts[k].doc, a.contexts[k].doc);

@@ -6,6 +6,7 @@
 
 #include <QtTest>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/analysis/topk.h"
 #include "core/base/error.h"
 #include "tests/test_util.h"
@@ -208,6 +209,78 @@ private Q_SLOTS:
         bad.documents[0] = -5;
         HL_EXPECT_ERROR(TopKAccumulator::fromFlat(bad), "neuron 0", "negative");
         HL_EXPECT_ERROR(TopKAccumulator(3, 0), "top-k", ">= 1");
+    }
+
+    // The activation-histogram sketch (issue 13): fixed bins, values placed exactly at their edges.
+    void histogramBinsArePlacedByTheEdges() {
+        using namespace headlight::analysis;
+        const std::vector<double>& edges = histogramEdges();
+        QCOMPARE(int(edges.size()), histogram_bins::kBins + 1);
+        QCOMPARE(histogram_bins::kBins, 387);
+        QCOMPARE(histogramBin(0.f), 193);
+        QCOMPARE(histogramBin(-0.f), 193);
+        QCOMPARE(histogramBin(0.0009f), 193);              // |x| < 2^-10
+        QCOMPARE(histogramBin(std::ldexp(1.f, -10)), 194);  // 2^-10: first positive bin
+        QCOMPARE(histogramBin(-std::ldexp(1.f, -10)), 192);
+        QCOMPARE(histogramBin(1.f), 194 + 80);             // octave 0 starts 10 octaves x 8 bins up
+        QCOMPARE(histogramBin(1.124f), 274);
+        QCOMPARE(histogramBin(1.125f), 275);               // 1 + 1/8: next sub-bin
+        QCOMPARE(histogramBin(1.9999f), 281);
+        QCOMPARE(histogramBin(-1.5f), 193 - 1 - 84);
+        QCOMPARE(histogramBin(16383.f), 385);
+        QCOMPARE(histogramBin(16384.f), 386);              // 2^14: overflow
+        QCOMPARE(histogramBin(INFINITY), 386);
+        QCOMPARE(histogramBin(-1e30f), 0);
+        QCOMPARE(edges[274], 1.0);
+        QCOMPARE(edges[275], 1.125);
+        QCOMPARE(edges[112], -1.125);                       // bin 112 = (-1.125, -1]
+        QCOMPARE(histogramBin(-1.f), 112);
+        // Every finite edge goes to the bin it opens (positive side) or closes (negative side).
+        for (int b = 1; b < histogram_bins::kBins; ++b) {
+            const float e = float(edges[std::size_t(b)]);
+            QCOMPARE(histogramBin(e), e > 0 ? b : b - 1);
+        }
+    }
+
+    void histogramMergeEqualsOnePass() {
+        using namespace headlight::analysis;
+        std::mt19937 rng(7);
+        std::normal_distribution<float> normal(0.f, 3.f);
+        HistogramAccumulator one(3), a(3), b(3);
+        std::vector<float> values0;
+        for (int i = 0; i < 5000; ++i) {
+            const int n = i % 3;
+            const float v = i % 97 == 0 ? NAN : normal(rng);
+            one.offer(n, v);
+            (i < 1700 ? a : b).offer(n, v);
+            if (n == 0) values0.push_back(v);
+        }
+        a.merge(b);
+        QCOMPARE(a.counts(), one.counts());
+        QCOMPARE(a.nanCounts(), one.nanCounts());
+        QCOMPARE(a.minima(), one.minima());
+        QCOMPARE(a.maxima(), one.maxima());
+        const ActivationHistogram h0 = histogramOf(values0);
+        QCOMPARE(h0.counts, one.of(0).counts);
+        QCOMPARE(h0.nan + h0.total(), int64_t(values0.size()));
+        // Record-level merge (shard studies): counts add, extremes combine, an empty side is neutral.
+        ActivationHistogram x = histogramOf({1.f, -2.f}), y = histogramOf({5.f}), none;
+        mergeHistograms(x, y);
+        mergeHistograms(x, none);
+        QCOMPARE(x.total(), int64_t(3));
+        QCOMPARE(x.min, -2.f);
+        QCOMPARE(x.max, 5.f);
+        HL_EXPECT_ERROR(a.merge(HistogramAccumulator(2)), "histogram merge", "2 neurons");
+    }
+
+    void nearDeadThreshold() {
+        using namespace headlight::analysis;
+        QVERIFY(isNearDead(0.f));
+        QVERIFY(isNearDead(0.01f));
+        QVERIFY(isNearDead(-0.2f));
+        QVERIFY(isNearDead(NAN));
+        QVERIFY(!isNearDead(0.0101f));
+        QVERIFY(!isNearDead(3.f));
     }
 };
 

@@ -55,6 +55,7 @@
 #include "ui/playground_view.h"
 #include "ui/head_view.h"
 #include "ui/lookup_view.h"
+#include "ui/token_search_view.h"
 #include "ui/run_dialog.h"
 #include "ui/study_document.h"
 #include "ui/validate_dialog.h"
@@ -122,6 +123,23 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     headsView_ = new HeadsView(selection_, this);
     tabs_->addTab(headsView_, tr("He&ads"));
     connect(headsView_, &HeadsView::showNeuronRequested, this, [this] { tabs_->setCurrentWidget(neuronView_); });
+    tokenSearchView_ = new TokenSearchView(this);
+    tabs_->addTab(tokenSearchView_, tr("&Token → neurons"));
+    // The token search uses the playground's model (loaded once); a row opens its neuron, and "New study
+    // from these neurons" opens the Run dialog prefilled with them.
+    tokenSearchView_->setModelSource([this] { return playgroundView_->model(); }, [this] { playgroundView_->loadModel(); });
+    connect(playgroundView_, &PlaygroundView::modelAvailable, tokenSearchView_, &TokenSearchView::modelReady);
+    connect(tokenSearchView_, &TokenSearchView::newStudyRequested, this, &MainWindow::newStudyFromNeurons);
+    connect(tokenSearchView_, &TokenSearchView::neuronActivated, this, [this](int layer, int neuron) {
+        for (int i = 0; document_ && i < document_->neuronCount(); ++i)
+            if (document_->layer(i) == layer && document_->neuronIndex(i) == neuron) {
+                selection_->setNeuron(i);
+                tabs_->setCurrentWidget(neuronView_);
+                return;
+            }
+        playgroundView_->showNeuron(layer, neuron);
+        tabs_->setCurrentWidget(playgroundView_);
+    });
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(neuronPanel_);
     split->addWidget(tabs_);
@@ -167,13 +185,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     QAction* table = viewMenu_->addAction(tr("Neuron &Table"), this, [this] { neuronPanel_->table()->setFocus(); });
     table->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
     const QStringList tabKeys = {QStringLiteral("Ctrl+2"), QStringLiteral("Ctrl+3"), QStringLiteral("Ctrl+4"),
-                                  QStringLiteral("Ctrl+5")};
+                                  QStringLiteral("Ctrl+5"), QStringLiteral("Ctrl+6")};
     for (int i = 0; i < tabs_->count(); ++i) {
         QAction* a = viewMenu_->addAction(tabs_->tabText(i).remove(QLatin1Char('&')), this, [this, i] {
             tabs_->setCurrentIndex(i);
             tabs_->currentWidget()->setFocus();
         });
-        a->setShortcut(QKeySequence(tabKeys[i]));
+        if (i < tabKeys.size()) a->setShortcut(QKeySequence(tabKeys[i]));
     }
     QAction* dropped = viewMenu_->addAction(tr("Show &Dropped Contexts"));
     dropped->setCheckable(true);
@@ -306,6 +324,7 @@ void MainWindow::setDocument(std::shared_ptr<const StudyDocument> document) {
     overviewView_->setDocument(document_);
     playgroundView_->setDocument(document_);
     headsView_->setDocument(document_);
+    tokenSearchView_->setDocument(document_);
     for (QAction* a : studyActions_) a->setEnabled(document_ != nullptr);
     setWindowTitle(document_ ? tr("%1 — Headlight").arg(QFileInfo(document_->path()).fileName()) : QStringLiteral("Headlight"));
     if (document_ && document_->neuronCount() > 0) {
@@ -514,6 +533,21 @@ RunDialog* MainWindow::runDialog() {
         connect(runDialog_, &RunDialog::studyReady, this, [this](const QString& path) { openBundle(path); });
     }
     return runDialog_;
+}
+
+void MainWindow::newStudyFromNeurons(const QStringList& neurons) {
+    RunDialog* d = runDialog();
+    PipelineOptions o = d->options();
+    if (document_) {  // the open study's model and corpus, as a starting point
+        const Provenance& p = document_->bundle().provenance();
+        o.model = document_->modelPath().isEmpty() ? QString::fromStdString(p.modelId) : document_->modelPath();
+        if (o.corpus.isEmpty()) o.corpus = QString::fromStdString(p.corpus);
+    }
+    o.parameters.neurons.clear();
+    for (const QString& n : neurons) o.parameters.neurons.push_back(n.toStdString());
+    o.parameters.layers.clear();  // the neurons' own layers
+    d->setOptions(o);
+    showRunDialog();
 }
 
 void MainWindow::showRunDialog() {

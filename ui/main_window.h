@@ -20,6 +20,7 @@ class NeuronView;
 class OverviewView;
 class PlaygroundView;
 class HeadsView;
+class TokenSearchView;
 class RunDialog;
 class AblationDialog;
 struct FigureOptions;
@@ -62,6 +63,7 @@ public:
     OverviewView* overviewView() const { return overviewView_; }
     PlaygroundView* playgroundView() const { return playgroundView_; }
     HeadsView* headsView() const { return headsView_; }
+    TokenSearchView* tokenSearchView() const { return tokenSearchView_; }
     QTabWidget* tabs() const { return tabs_; }
     RunDialog* runDialog();
 
@@ -74,6 +76,9 @@ public Q_SLOTS:
     void exportTableDialog();
     void showRunDialog();
     void showAblationDialog();   // Validate > Ablate Heads… (ui/ablation_dialog.*)
+    // Opens the Run dialog prefilled with `neurons` ("L3N12"; a study of exactly these) and the open
+    // study's model and corpus.
+    void newStudyFromNeurons(const QStringList& neurons);
     void showPreferences();
     // Asks for the folder of the open study's model when it was not found (tokens shown by id, no
     // playground); remembers it for the model id and reopens the study. Returns false if cancelled.
@@ -105,6 +110,7 @@ private:
     OverviewView* overviewView_;
     PlaygroundView* playgroundView_;
     HeadsView* headsView_;
+    TokenSearchView* tokenSearchView_;
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
     AblationDialog* ablationDialog_ = nullptr;

@@ -5,6 +5,7 @@
 #include <QFont>
 #include <QTextDocument>
 
+#include "core/analysis/activation_histogram.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -80,7 +81,9 @@ QVariant NeuronTableModel::data(const QModelIndex& index, int role) const {
     case Neuron: return d.neuronIndex(i);
     case Token: return visibleToken(d.tokenText(i));
     case Congruence: return number(d.congruence(i), 3);
-    case TopActivation: return number(d.maxActivation(i), 3);
+    case TopActivation:  // near-dead neurons say so instead of showing a bare tiny maximum
+        return !std::isnan(d.maxActivation(i)) && analysis::isNearDead(d.maxActivation(i)) ? tr("%1 near-dead").arg(number(d.maxActivation(i), 3))
+                                                         : number(d.maxActivation(i), 3);
     case Kept: return d.keptContexts(i);
     case Relevant: return d.relevantHeads(i);
     case BestScore: return number(d.bestScore(i), 3);

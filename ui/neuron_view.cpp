@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QStandardItemModel>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -17,6 +18,7 @@
 #include "ui/context_list.h"
 #include "ui/head_heatmap.h"
 #include "ui/lookup_view.h"
+#include "ui/neuron_facts_view.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
@@ -71,8 +73,13 @@ NeuronView::NeuronView(StudySelection* selection, QWidget* parent) : QWidget(par
     auto* relevantLabel = new QLabel(tr("Relevant heads"), headsPanel);
     relevantLabel->setBuddy(relevant_);
     headsLayout->addWidget(relevantLabel);
-    headsLayout->addWidget(relevant_, 2);
-    headsLayout->addWidget(details_, 1);
+    headsLayout->addWidget(relevant_, 1);
+    facts_ = new NeuronFactsView(headsPanel);
+    detailTabs_ = new QTabWidget(headsPanel);
+    detailTabs_->setObjectName(QStringLiteral("detailTabs"));
+    detailTabs_->addTab(details_, tr("&Head"));
+    detailTabs_->addTab(facts_, tr("Neuron &facts"));
+    headsLayout->addWidget(detailTabs_, 1);
 
     auto* right = new QSplitter(Qt::Vertical, this);
     right->addWidget(layerMap_);
@@ -143,10 +150,12 @@ void NeuronView::onNeuronChanged(int neuron) {
                             .arg(QString::fromStdString(neuronName(n.ref)), QString::fromStdString(n.token))
                             .arg(n.congruence, 0, 'f', 3)
                             .arg(n.baseline ? tr("   (random baseline)") : QString()) +
-                        (isDeadNeuron(*neuron_) ? tr("   —  dead neuron: top activation ≈ 0, contexts carry no signal") : QString()));
+                        (isDeadNeuron(*neuron_) ? tr("   —  near-dead neuron: top activation ≈ 0, contexts carry no signal") : QString()));
     } else {
         title_->setText(tr("Select a neuron in the table."));
     }
+    facts_->setNeuron(neuron_.get(), document_ && document_->bundle().hasTokenFacts(),
+                      document_ && document_->bundle().hasHistograms());
     columnHeads_ = neuron_ ? neuron_->candidateHeads : std::vector<int>{};
     contexts_->contextModel()->setNeuron(document_, neuron_);
     rebuildContextMap();

@@ -12,6 +12,7 @@ class QLabel;
 class QPlainTextEdit;
 class QStandardItemModel;
 class QTableView;
+class QTabWidget;
 
 namespace headlight {
 struct NeuronResult;
@@ -24,6 +25,7 @@ class StudySelection;
 class ContextListView;
 class HeadHeatMap;
 class LookupView;
+class NeuronFactsView;
 
 class NeuronView : public QWidget {
     Q_OBJECT
@@ -38,6 +40,8 @@ public:
     QCheckBox* showDroppedBox() const { return showDropped_; }
     QCheckBox* boundariesBox() const { return boundaries_; }
     QPlainTextEdit* detailsPane() const { return details_; }
+    NeuronFactsView* factsView() const { return facts_; }   // neuron facts: tokens, histogram (a tab beside details)
+    QTabWidget* detailTabs() const { return detailTabs_; }
     QLabel* titleLabel() const { return title_; }
     LookupView* lookupView() const { return lookup_; }   // what the selected head reads in the selected context
     const NeuronResult* neuron() const { return neuron_.get(); }
@@ -69,6 +73,8 @@ private:
     QStandardItemModel* relevantModel_;
     QPlainTextEdit* details_;
     LookupView* lookup_;
+    NeuronFactsView* facts_;
+    QTabWidget* detailTabs_;
 };
 
 }  // namespace headlight::ui

@@ -1,6 +1,9 @@
 #include "ui/playground_view.h"
 
+#include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
+#include <QLineEdit>
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
@@ -10,6 +13,7 @@
 #include <QSplitter>
 #include <QTimer>
 #include <QToolTip>
+#include <QRegularExpression>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -69,7 +73,7 @@ bool TokenStrip::event(QEvent* e) {
 // ---------------------------------------------------------------------------------------------------
 
 void showPlaygroundHeadScores(HeadHeatMap& map, const StudyDocument& document, int neuron,
-                              const analysis::PlaygroundResult& result) {
+                              const analysis::PlaygroundResult& result, const QString& label) {
     const int L = document.nLayers(), H = document.nHeads();
     std::vector<float> values(std::size_t(L) * H, std::nanf(""));
     for (std::size_t k = 0; k < values.size() && k < result.headScores.size(); ++k) values[k] = result.headScores[k];
@@ -79,7 +83,7 @@ void showPlaygroundHeadScores(HeadHeatMap& map, const StudyDocument& document, i
     const int position = std::clamp(result.position, 0, static_cast<int>(result.tokenTexts.size()) - 1);
     map.setMatrix(L, H, std::move(values), {}, rows, cols, QObject::tr("layer"), QObject::tr("head"),
                   QObject::tr("%1: head scores at token %2 (\"%3\")")
-                      .arg(neuron >= 0 ? document.neuronLabel(neuron) : QString())
+                      .arg(!label.isEmpty() ? label : neuron >= 0 ? document.neuronLabel(neuron) : QString())
                       .arg(position)
                       .arg(visibleText(QString::fromStdString(result.tokenTexts[position]))));
 }
@@ -112,6 +116,41 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
     position_->setSpecialValueText(tr("last token"));
     position_->setValue(-1);
     position_->setAccessibleName(tr("Position for head scores"));
+    layer_ = new QSpinBox(this);
+    layer_->setObjectName(QStringLiteral("playgroundLayer"));
+    layer_->setAccessibleName(tr("Neuron layer"));
+    layer_->setPrefix(QStringLiteral("L"));
+    neuronIndex_ = new QSpinBox(this);
+    neuronIndex_->setObjectName(QStringLiteral("playgroundNeuron"));
+    neuronIndex_->setAccessibleName(tr("Neuron index"));
+    neuronIndex_->setPrefix(QStringLiteral("N"));
+    follow_ = new QCheckBox(tr("&Follow table"), this);
+    follow_->setChecked(true);
+    follow_->setToolTip(tr("Show the neuron selected in the table; untick to pick any neuron of the model"));
+    lookupHead_ = new QLineEdit(this);
+    lookupHead_->setObjectName(QStringLiteral("playgroundLookupHead"));
+    lookupHead_->setPlaceholderText(tr("e.g. L1H3, or click a head"));
+    lookupHead_->setAccessibleName(tr("Look-up head"));
+    offHeads_ = new QLineEdit(this);
+    offHeads_->setObjectName(QStringLiteral("playgroundOffHeads"));
+    offHeads_->setPlaceholderText(tr("e.g. L1H3,L2H0"));
+    offHeads_->setAccessibleName(tr("Heads switched off"));
+    mode_ = new QComboBox(this);
+    mode_->setObjectName(QStringLiteral("playgroundMode"));
+    mode_->addItem(tr("zero"), int(analysis::HeadSwitchOff::Zero));
+    mode_->addItem(tr("mean over the text"), int(analysis::HeadSwitchOff::Mean));
+    mode_->setToolTip(tr("Zero: the head's values are zeroed (the paper's ablation). Mean: the head writes the mean "
+                         "of its value vectors over the text's tokens (BOS excluded) at every position."));
+    effect_ = new QLabel(this);
+    effect_->setObjectName(QStringLiteral("playgroundEffect"));
+    effect_->setTextFormat(Qt::PlainText);
+    effect_->setWordWrap(true);
+    ablatedStrip_ = new TokenStrip(this);
+    ablatedStrip_->setObjectName(QStringLiteral("playgroundAblatedTokens"));
+    ablatedStrip_->hide();
+    lookupStrip_ = new TokenStrip(this);
+    lookupStrip_->setObjectName(QStringLiteral("playgroundLookupTokens"));
+    lookupStrip_->hide();
     headMap_ = new HeadHeatMap(this);
     headMap_->setObjectName(QStringLiteral("playgroundHeadMap"));
     headMap_->clearMatrix(tr("Type some text"));
@@ -126,15 +165,33 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(load_);
+    controls->addWidget(new QLabel(tr("Neuron:"), this));
+    controls->addWidget(layer_);
+    controls->addWidget(neuronIndex_);
+    controls->addWidget(follow_);
     controls->addWidget(new QLabel(tr("Head scores at position:"), this));
     controls->addWidget(position_);
     controls->addStretch(1);
+    auto* heads = new QHBoxLayout;
+    auto* lookupLabel = new QLabel(tr("Loo&k-up of head:"), this);
+    lookupLabel->setBuddy(lookupHead_);
+    auto* offLabel = new QLabel(tr("S&witch off:"), this);
+    offLabel->setBuddy(offHeads_);
+    heads->addWidget(lookupLabel);
+    heads->addWidget(lookupHead_, 1);
+    heads->addWidget(offLabel);
+    heads->addWidget(offHeads_, 1);
+    heads->addWidget(mode_);
     auto* top = new QWidget(this);
     auto* topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(0, 0, 0, 0);
     topLayout->addLayout(controls);
+    topLayout->addLayout(heads);
     topLayout->addWidget(editor_, 1);
     topLayout->addWidget(strip_);
+    topLayout->addWidget(ablatedStrip_);
+    topLayout->addWidget(lookupStrip_);
+    topLayout->addWidget(effect_);
     topLayout->addWidget(status_);
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(top);
@@ -147,7 +204,25 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
     connect(editor_, &QPlainTextEdit::textChanged, debounce_, qOverload<>(&QTimer::start));
     connect(position_, qOverload<int>(&QSpinBox::valueChanged), debounce_, qOverload<>(&QTimer::start));
     connect(debounce_, &QTimer::timeout, this, &PlaygroundView::recompute);
-    connect(selection_, &StudySelection::neuronChanged, this, [this] { debounce_->start(); });
+    connect(selection_, &StudySelection::neuronChanged, this, [this] {
+        followSelection();
+        debounce_->start();
+    });
+    for (QSpinBox* box : {layer_, neuronIndex_})
+        connect(box, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
+            if (!updatingPickers_) follow_->setChecked(false);
+            debounce_->start();
+        });
+    connect(follow_, &QCheckBox::toggled, this, [this](bool on) {
+        if (on) followSelection();
+        debounce_->start();
+    });
+    connect(lookupHead_, &QLineEdit::textChanged, debounce_, qOverload<>(&QTimer::start));
+    connect(offHeads_, &QLineEdit::textChanged, debounce_, qOverload<>(&QTimer::start));
+    connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), debounce_, qOverload<>(&QTimer::start));
+    connect(headMap_, &HeadHeatMap::cellClicked, this, [this](int row, int column) {
+        if (document_) lookupHead_->setText(QString::fromStdString(headName(row, column)));
+    });
     connect(strip_, &TokenStrip::pieceClicked, this, [this](int piece) {
         position_->setValue(piece < static_cast<int>(piecePositions_.size()) ? piecePositions_[piece] : piece);
     });
@@ -155,7 +230,15 @@ PlaygroundView::PlaygroundView(StudySelection* selection, QWidget* parent)
         playground_ = loader_->result();
         load_->setEnabled(!playground_);
         status_->setText(playground_ ? tr("Model loaded.") : tr("Could not load the model: %1").arg(loaderError_));
-        if (playground_) recompute();
+        if (playground_) {
+            updatingPickers_ = true;
+            layer_->setRange(0, playground_->nLayers() - 1);
+            neuronIndex_->setRange(0, playground_->dMlp() - 1);
+            updatingPickers_ = false;
+            followSelection();
+            Q_EMIT modelAvailable();
+            recompute();
+        }
     });
     connect(worker_, &QFutureWatcher<analysis::PlaygroundResult>::finished, this, [this] {
         result_ = worker_->result();
@@ -182,6 +265,70 @@ void PlaygroundView::setDocument(std::shared_ptr<const StudyDocument> document) 
     headMap_->clearMatrix(document_ ? tr("Type some text") : tr("No study open"));
     load_->setEnabled(document_ != nullptr);
     status_->setText(document_ ? tr("The model loads when you press Load model (or start typing).") : tr("No study open."));
+    updatingPickers_ = true;
+    layer_->setRange(0, document_ ? std::max(0, document_->nLayers() - 1) : 0);
+    neuronIndex_->setRange(0, document_ ? std::max(0, document_->bundle().dMlp() - 1) : 0);
+    updatingPickers_ = false;
+    follow_->setChecked(true);
+    followSelection();
+}
+
+void PlaygroundView::followSelection() {
+    const int neuron = selection_->neuron();
+    if (!follow_->isChecked() || !document_ || neuron < 0 || neuron >= document_->neuronCount()) return;
+    updatingPickers_ = true;
+    layer_->setValue(document_->layer(neuron));
+    neuronIndex_->setValue(document_->neuronIndex(neuron));
+    updatingPickers_ = false;
+}
+
+void PlaygroundView::showNeuron(int layer, int neuron) {
+    follow_->setChecked(false);
+    updatingPickers_ = true;
+    layer_->setValue(layer);
+    neuronIndex_->setValue(neuron);
+    updatingPickers_ = false;
+    debounce_->start();
+}
+
+namespace {
+
+// Flat indices of the head names in `text` ("L1H3, L2H0"); unknown names are skipped.
+std::vector<int> parseHeads(const QString& text, int nLayers, int nHeads) {
+    std::vector<int> out;
+    for (const QString& part : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) {
+        const auto h = parseHeadName(part.trimmed().toUpper().toStdString());
+        if (h && h->layer < nLayers && h->head < nHeads) out.push_back(h->layer * nHeads + h->head);
+    }
+    return out;
+}
+
+}  // namespace
+
+analysis::PlaygroundRequest PlaygroundView::request() const {
+    analysis::PlaygroundRequest q;
+    q.neuron = {layer_->value(), neuronIndex_->value()};
+    q.position = position_->value();
+    if (!document_) return q;
+    const int L = document_->nLayers(), H = document_->nHeads();
+    q.sameLayerHeads = document_->bundle().parameters().sameLayerHeads;
+    const std::vector<int> lookup = parseHeads(lookupHead_->text(), L, H);
+    q.lookupHead = lookup.empty() ? -1 : lookup.front();
+    q.offHeads = parseHeads(offHeads_->text(), L, H);
+    q.mode = static_cast<analysis::HeadSwitchOff>(mode_->currentData().toInt());
+    // p(token): the study's token for a study neuron, else the neuron's own argmax token.
+    const int index = studyIndex(q.neuron);
+    if (index >= 0) q.tokenId = document_->bundle().neuron(index).tokenId;
+    return q;
+}
+
+int PlaygroundView::studyIndex(const NeuronRef& ref) const {
+    if (!document_) return -1;
+    for (int i = 0; i < document_->neuronCount(); ++i)
+        if (document_->layer(i) == ref.layer && document_->neuronIndex(i) == ref.neuron && !document_->baseline(i)) return i;
+    for (int i = 0; i < document_->neuronCount(); ++i)
+        if (document_->layer(i) == ref.layer && document_->neuronIndex(i) == ref.neuron) return i;
+    return -1;
 }
 
 void PlaygroundView::loadModel() {
@@ -212,60 +359,130 @@ void PlaygroundView::recompute() {
         pending_ = true;
         return;
     }
-    const int neuron = selection_->neuron();
-    if (neuron < 0) {
-        status_->setText(tr("Select a neuron."));
-        return;
-    }
-    const NeuronRef ref{document_->layer(neuron), document_->neuronIndex(neuron)};
+    const analysis::PlaygroundRequest q = request();
     const std::string text = editor_->toPlainText().toStdString();
-    const int position = position_->value();
-    const bool sameLayer = document_->bundle().parameters().sameLayerHeads;
     const analysis::Playground model = *playground_;
-    worker_->setFuture(QtConcurrent::run([model, text, ref, position, sameLayer]() {
+    worker_->setFuture(QtConcurrent::run([model, text, q]() {
         try {
-            return model.run(text, ref, position, sameLayer);
+            return model.run(text, q);
         } catch (const std::exception&) {
             return analysis::PlaygroundResult{};
         }
     }));
 }
 
-void PlaygroundView::showResult() {
-    const int neuron = selection_->neuron();
+// The look-up head's contributions over the text (BOS, where the model has one, is not drawn).
+HighlightedContext PlaygroundView::lookupContext() const {
     HighlightedContext h;
+    const HeadLookup& look = result_.lookup;
+    if (look.contributions.empty() || !document_) return h;
+    const int offset = static_cast<int>(look.contributions.size()) - (result_.position + 1);  // 1 with BOS
     float range = 1e-6f;
-    for (float v : result_.activations)
-        if (!std::isnan(v)) range = std::max(range, std::abs(v));
-    if (document_ && neuron >= 0) range = std::max(range, std::abs(document_->maxActivation(neuron)));
+    for (float x : look.contributions) range = std::max(range, std::abs(x));
     h.range = range;
-    for (std::size_t i = 0; i < result_.tokens.size(); ++i) {
+    for (int t = 0; t <= result_.position && t < static_cast<int>(result_.tokens.size()); ++t) {
         TokenPiece p;
-        p.text = QString::fromStdString(result_.tokenTexts[i]);
-        p.tokenId = result_.tokens[i];
-        p.value = i < result_.activations.size() ? result_.activations[i] : std::nanf("");
-        p.kind = static_cast<int>(i) <= result_.position ? TokenPiece::Prompt : TokenPiece::Before;
+        p.text = QString::fromStdString(result_.tokenTexts[std::size_t(t)]);
+        p.tokenId = result_.tokens[std::size_t(t)];
+        p.value = look.contributions[std::size_t(t + offset)];
         h.pieces.push_back(p);
     }
-    // Byte tokens of one character read as that character; a click on it picks its last token.
-    if (document_) mergeSplitCharacters(h.pieces, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+    double bos = offset > 0 ? look.contributions[0] : 0.0;
+    h.header = tr("Look-up of %1 at token %2: score %3 = sum of the sources' contributions%4; colour: contribution (±%5)")
+                   .arg(document_->headLabel(look.head))
+                   .arg(result_.position)
+                   .arg(look.score, 0, 'f', 4)
+                   .arg(offset > 0 ? tr(" (BOS %1)").arg(bos, 0, 'f', 4) : QString())
+                   .arg(range, 0, 'f', 3);
+    return h;
+}
+
+// "with L1H3 off (zero): activation 1.234 -> 0.456 (-0.778); p(" only") 0.120 -> 0.030".
+QString PlaygroundView::effectText() const {
+    if (result_.tokens.empty()) return {};
+    const int pos = std::clamp(result_.position, 0, static_cast<int>(result_.tokens.size()) - 1);
+    const float a = pos < static_cast<int>(result_.activations.size()) ? result_.activations[std::size_t(pos)] : std::nanf("");
+    QString text = tr("At token %1: activation %2, p(\"%3\") %4")
+                       .arg(pos)
+                       .arg(a, 0, 'f', 4)
+                       .arg(visibleText(QString::fromStdString(result_.tokenText)))
+                       .arg(result_.probability, 0, 'g', 4);
+    if (result_.offHeads.empty() || result_.ablatedActivations.size() <= std::size_t(pos)) return text;
+    QStringList names;
+    for (int h : result_.offHeads) names << document_->headLabel(h);
+    const float b = result_.ablatedActivations[std::size_t(pos)];
+    const auto signedNumber = [](double x, char format, int precision) {
+        return (x > 0 ? QStringLiteral("+") : QString()) + QString::number(x, format, precision);
+    };
+    return text + QLatin1Char('\n') +
+           tr("With %1 off (%2): activation %3 → %4 (%5), p(\"%6\") %7 → %8 (%9)")
+               .arg(names.join(QStringLiteral(", ")), mode_->currentText())
+               .arg(a, 0, 'f', 4)
+               .arg(b, 0, 'f', 4)
+               .arg(signedNumber(b - a, 'f', 4))
+               .arg(visibleText(QString::fromStdString(result_.tokenText)))
+               .arg(result_.probability, 0, 'g', 4)
+               .arg(result_.ablatedProbability, 0, 'g', 4)
+               .arg(signedNumber(result_.ablatedProbability - result_.probability, 'g', 3));
+}
+
+void PlaygroundView::showResult() {
+    const NeuronRef ref{layer_->value(), neuronIndex_->value()};
+    const int neuron = studyIndex(ref);
+    const QString label = QString::fromStdString(neuronName(ref));
+    auto context = [&](const std::vector<float>& values) {
+        HighlightedContext h;
+        float range = 1e-6f;
+        for (float v : values)
+            if (!std::isnan(v)) range = std::max(range, std::abs(v));
+        if (document_ && neuron >= 0) range = std::max(range, std::abs(document_->maxActivation(neuron)));
+        h.range = range;
+        for (std::size_t i = 0; i < result_.tokens.size(); ++i) {
+            TokenPiece p;
+            p.text = QString::fromStdString(result_.tokenTexts[i]);
+            p.tokenId = result_.tokens[i];
+            p.value = i < values.size() ? values[i] : std::nanf("");
+            p.kind = static_cast<int>(i) <= result_.position ? TokenPiece::Prompt : TokenPiece::Before;
+            h.pieces.push_back(p);
+        }
+        // Byte tokens of one character read as that character; a click on it picks its last token.
+        if (document_) mergeSplitCharacters(h.pieces, [this](const std::vector<int>& ids) { return document_->decodeTokens(ids); });
+        return h;
+    };
+    HighlightedContext h = context(result_.activations);
     piecePositions_.clear();
     int token = 0;
     for (const TokenPiece& p : h.pieces) {
         token += 1 + static_cast<int>(p.mergedIds.size());
         piecePositions_.push_back(token - 1);
     }
-    if (document_ && neuron >= 0) {
-        h.header = tr("%1 → \"%2\"; colour range ±%3").arg(document_->neuronLabel(neuron), document_->tokenText(neuron)).arg(range, 0, 'f', 3);
-    }
+    if (document_)
+        h.header = tr("%1 → \"%2\"%3; colour range ±%4")
+                       .arg(label, visibleText(QString::fromStdString(result_.tokenText)))
+                       .arg(neuron >= 0 ? QString() : tr(" (not in the study)"))
+                       .arg(h.range, 0, 'f', 3);
     strip_->setContext(h);
+    ablatedStrip_->setVisible(!result_.offHeads.empty());
+    if (!result_.offHeads.empty()) {
+        HighlightedContext off = context(result_.ablatedActivations);
+        off.range = h.range;  // the same scale as the clean strip
+        off.header = tr("with the heads switched off (%1)").arg(mode_->currentText());
+        ablatedStrip_->setContext(off);
+    }
+    const HighlightedContext look = lookupContext();
+    lookupStrip_->setVisible(!look.pieces.empty());
+    lookupStrip_->setContext(look);
+    effect_->setText(effectText());
     if (result_.tokens.empty() || !document_) {
         headMap_->clearMatrix(tr("Type some text"));
         status_->setText(tr("No tokens."));
     } else {
-        showPlaygroundHeadScores(*headMap_, *document_, neuron, result_);
+        showPlaygroundHeadScores(*headMap_, *document_, neuron, result_, label);
+        const int H = document_->nHeads();
+        if (!result_.lookup.contributions.empty()) headMap_->setSelectedCell(result_.lookup.head / H, result_.lookup.head % H);
         status_->setText(tr("%n token(s). ", nullptr, static_cast<int>(result_.tokens.size())) +
-                         playgroundReadout(*document_, neuron, result_));
+                         (neuron >= 0 ? playgroundReadout(*document_, neuron, result_)
+                                      : tr("%1 is not in the study: any neuron of the model can be shown.").arg(label)));
     }
     Q_EMIT resultReady();
 }

@@ -93,6 +93,11 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
     rejectTokens_->setPlaceholderText(tr("comma-separated token strings"));
     rejectNeurons_ = new QLineEdit(this);
     rejectNeurons_->setPlaceholderText(tr("e.g. L3N12,L4N7"));
+    neurons_ = new QLineEdit(this);
+    neurons_->setObjectName(QStringLiteral("studyNeurons"));
+    neurons_->setPlaceholderText(tr("empty: select by congruence; e.g. L3N12,L4N7: study exactly these"));
+    neurons_->setToolTip(tr("Study exactly these neurons (step 1's selection, K and the baseline are skipped; "
+                            "layers default to theirs)"));
     topK_ = spin(this, 0, 100000, tr("K: next-token neurons kept per layer"));
     randomPerLayer_ = spin(this, 0, 100000, tr("random-baseline neurons per layer (0: none)"));
     randomSeed_ = spin(this, 0, 2147483647, tr("seed of the random baseline"));
@@ -142,6 +147,7 @@ RunDialog::RunDialog(QWidget* parent) : QDialog(parent), runner_(new StudyRunner
 
     auto* method = new QGroupBox(tr("Method (METHOD.md; defaults are the paper's)"), this);
     auto* methodForm = new QFormLayout(method);
+    methodForm->addRow(tr("Study these neurons:"), neurons_);
     methodForm->addRow(tr("Neurons per layer (K):"), topK_);
     methodForm->addRow(tr("Random baseline per layer:"), randomPerLayer_);
     methodForm->addRow(tr("Random seed:"), randomSeed_);
@@ -305,6 +311,7 @@ PipelineOptions RunDialog::options() const {
     p.requireWordBoundary = wordBoundary_->isChecked();
     p.rejectTokens = splitList(rejectTokens_->text());
     p.rejectNeurons = splitList(rejectNeurons_->text());
+    p.neurons = splitList(neurons_->text());
     p.topDocuments = topDocuments_->value();
     p.maxDocuments = maxDocuments_->value();
     p.truncationRatio = ratio_->value();
@@ -337,6 +344,7 @@ void RunDialog::setOptions(const PipelineOptions& o) {
     wordBoundary_->setChecked(p.requireWordBoundary);
     rejectTokens_->setText(joinList(p.rejectTokens));
     rejectNeurons_->setText(joinList(p.rejectNeurons));
+    neurons_->setText(joinList(p.neurons));
     topDocuments_->setValue(p.topDocuments);
     maxDocuments_->setValue(p.maxDocuments);
     ratio_->setValue(p.truncationRatio);

@@ -38,6 +38,7 @@ public:
     // Where the result is written before it opens (a temporary bundle; Save As keeps it).
     void setOutputPath(const QString& path) { outputPath_ = path; }
     QString outputPath() const { return outputPath_; }
+    QLineEdit* neuronsEdit() const { return neurons_; }  // "study exactly these neurons" (StudyParameters::neurons)
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* statusLabel() const { return status_; }
@@ -55,7 +56,7 @@ protected:
 
 private:
     void setRunning(bool running);
-    QLineEdit *model_, *corpus_, *heldOut_, *textField_, *layers_, *rejectTokens_, *rejectNeurons_;
+    QLineEdit *model_, *corpus_, *heldOut_, *textField_, *layers_, *rejectTokens_, *rejectNeurons_, *neurons_;
     QSpinBox *topK_, *randomPerLayer_, *randomSeed_, *minTokenChars_, *topDocuments_, *maxDocuments_, *maxContext_,
         *prompts_, *batchTokens_, *concurrency_;
     QDoubleSpinBox *ratio_, *stdMultiplier_, *relevantMin_, *relevantMax_;

@@ -8,6 +8,7 @@
 #include <QFontMetricsF>
 #include <QPainter>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/study/study.h"
 #include "ui/color_scale.h"
 #include "ui/study_document.h"
@@ -32,12 +33,7 @@ float largestActivation(const NeuronResult& neuron) {
 }
 }  // namespace
 
-bool isDeadNeuron(const NeuronResult& neuron) {
-    float top = 0.f;
-    for (const NeuronContext& c : neuron.contexts)
-        if (!std::isnan(c.activation)) top = std::max(top, c.activation);
-    return top < kDeadActivation;
-}
+bool isDeadNeuron(const NeuronResult& neuron) { return analysis::isNearDead(analysis::topActivation(neuron)); }
 
 float activationRange(const NeuronResult& neuron) {
     if (isDeadNeuron(neuron)) return 1.f;

@@ -56,7 +56,8 @@ HighlightedContext makeHighlightedContext(const NeuronResult& neuron, int contex
 // The largest |token activation| over a neuron's contexts (the shared colour range); 1 for a dead
 // neuron, so that its near-zero values stay near white instead of filling the scale.
 float activationRange(const NeuronResult& neuron);
-// True when the neuron's top activation is about 0 (below 1e-3): its contexts carry no signal.
+// True when the neuron is near-dead (analysis::isNearDead: top activation over the scan <= 0.01): its
+// contexts carry no signal.
 bool isDeadNeuron(const NeuronResult& neuron);
 
 // Token text made visible for display: newline as ↵, tab as ⇥, other controls as U+FFFD; nothing else changes.

@@ -157,6 +157,8 @@ int runStudyRun(const QStringList& args) {
     addOption(parser, "bf16", "Compute in bfloat16.");
     addOption(parser, "device", "Where the model runs: cpu, cuda, cuda:N or auto (default $HEADLIGHT_DEVICE or cpu).", "DEV");
     addOption(parser, "out", "The bundle to write.", "X.headlight");
+    addOption(parser, "neurons", "Study exactly these neurons, e.g. L3N12,L4N7 (step 1's selection skipped; layers "
+                                 "default to theirs).", "LIST");
     // Steps 4-5 (optional): as `study explain` / `study score` on the bundle just written.
     addOption(parser, "explain", "Also run step 4: explain every relevant head with the LLM (and the offline baseline).");
     addOption(parser, "offline-baseline", "Also run step 4 with the offline n-gram baseline only (no LLM).");
@@ -187,6 +189,8 @@ int runStudyRun(const QStringList& args) {
     s.relevantMin = parseDouble(parser, QStringLiteral("relevant-min"));
     s.relevantMax = parseDouble(parser, QStringLiteral("relevant-max"));
     s.mimicNewlineRoundTrip = parser.isSet(QStringLiteral("mimic-newlines"));
+    for (const QString& n : parser.value(QStringLiteral("neurons")).split(QLatin1Char(','), Qt::SkipEmptyParts))
+        s.neurons.push_back(n.trimmed().toStdString());
     if (parser.isSet(QStringLiteral("shard"))) {
         const QStringList parts = parser.value(QStringLiteral("shard")).split(QLatin1Char('/'));
         bool ok1 = false, ok2 = false;

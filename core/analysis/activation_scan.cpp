@@ -53,6 +53,7 @@ std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::ve
     return out;
 }
 
+<<<<<<< HEAD
 // ---- the batching plan -------------------------------------------------------------------------------
 // Documents are scanned in groups of kGroupDocuments consecutive global indices (a shard holds whole
 // groups: CorpusOptions::shardBlock), and inside a group packed in order into passes of at most
@@ -107,6 +108,12 @@ void takeDocumentActivations(const LayerSelection& s, const at::Tensor& acts, Do
 // document's maxima to `out`.
 void scanPass(const Transformer& model, const std::vector<LayerSelection>& layers, std::size_t neurons,
               const PendingDocument* docs, std::size_t count, std::vector<DocumentMaxima>& out) {
+=======
+// Runs the documents (one, in the scan) and offers each one's per-neuron maximum (positions >= 1, i.e.
+// after BOS).
+void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
+               const std::vector<PendingDocument>& docs, TopKAccumulator& top, HistogramAccumulator& histogram) {
+>>>>>>> facts
     std::vector<std::vector<int>> rows;
     for (std::size_t i = 0; i < count; ++i) rows.push_back(docs[i].ids);
     const TokenBatch batch = count == 1 ? TokenBatch::single(rows[0]) : TokenBatch::packed(rows);
@@ -118,6 +125,7 @@ void scanPass(const Transformer& model, const std::vector<LayerSelection>& layer
         out.push_back({docs[i].index, std::vector<float>(neurons), std::vector<int32_t>(neurons)});
     }
     for (const LayerSelection& s : layers) {
+<<<<<<< HEAD
         const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post")[0];  // [T, m]
         const at::Tensor acts = post.index_select(1, s.neuronTensor);                                // [T, k]
         int64_t start = 0;
@@ -125,6 +133,22 @@ void scanPass(const Transformer& model, const std::vector<LayerSelection>& layer
             const int64_t n = static_cast<int64_t>(docs[i].ids.size());
             takeDocumentActivations(s, acts.narrow(0, start, n), out[first + i]);
             start += n;
+=======
+        const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post");  // [B, T, m]
+        at::Tensor acts = post.index_select(2, s.neuronTensor).contiguous();                       // [B, T, k]
+        for (int64_t b = 0; b < B; ++b)  // the activation histogram: positions 1 .. length-1 (after BOS)
+            histogram.offerRows(s.slots, acts[b].data_ptr<float>() + acts.size(2), batch.lengths[b] - 1, acts.size(2));
+        acts = acts.masked_fill(invalid.unsqueeze(2), -std::numeric_limits<float>::infinity());
+        const auto [values, argmax] = acts.max(1);                                                 // [B, k]
+        const at::Tensor v = values.contiguous();
+        const at::Tensor p = argmax.to(torch::kInt).contiguous();
+        const float* vp = v.data_ptr<float>();
+        const int32_t* pp = p.data_ptr<int32_t>();
+        const int64_t k = static_cast<int64_t>(s.slots.size());
+        for (int64_t b = 0; b < B; ++b) {
+            if (batch.lengths[b] < 2) continue;  // BOS only: nothing to offer
+            for (int64_t j = 0; j < k; ++j) top.offer(s.slots[j], vp[b * k + j], docs[b].index, pp[b * k + j]);
+>>>>>>> facts
         }
     }
 }
@@ -143,13 +167,18 @@ nlohmann::json scanIdentity(const Transformer& model, const ScanOptions& o, cons
 }
 
 void writeCheckpoint(const QString& path, const nlohmann::json& identity, const TopKAccumulator& top,
-                     const CorpusPosition& position, int64_t documents, int64_t tokens) {
+                     const HistogramAccumulator& histogram, const CorpusPosition& position, int64_t documents,
+                     int64_t tokens) {
     const TopKFlat flat = top.toFlat();
     io::SafetensorsWriter w;
     w.add("values", io::DType::F32, {flat.neurons, flat.k}, flat.values);
     w.add("documents", io::DType::I64, {flat.neurons, flat.k}, flat.documents);
     w.add("positions", io::DType::I32, {flat.neurons, flat.k}, flat.positions);
     w.add("counts", io::DType::I32, {flat.neurons}, flat.counts);
+    w.add("histogram.counts", io::DType::I64, {flat.neurons, histogram_bins::kBins}, histogram.counts());
+    w.add("histogram.nan", io::DType::I64, {flat.neurons}, histogram.nanCounts());
+    w.add("histogram.min", io::DType::F32, {flat.neurons}, histogram.minima());
+    w.add("histogram.max", io::DType::F32, {flat.neurons}, histogram.maxima());
     nlohmann::json state = {{"identity", identity},
                             {"position", toJson(position)},
                             {"documents", documents},
@@ -189,7 +218,7 @@ T stateField(const nlohmann::json& state, const char* key, const std::string& wh
 // bundle: dtypes and shapes as written, entries in order, every kept position inside the model's
 // context and every document before the checkpoint's corpus position.
 bool readCheckpoint(const QString& path, const nlohmann::json& identity, int nCtx, TopKAccumulator& top,
-                    CorpusPosition& position, int64_t& documents, int64_t& tokens) {
+                    HistogramAccumulator& histogram, CorpusPosition& position, int64_t& documents, int64_t& tokens) {
     if (!QFileInfo::exists(path)) return false;
     const std::string where = "scan checkpoint " + path.toStdString();
     const io::SafetensorsFile file = io::SafetensorsFile::open(path);
@@ -209,6 +238,12 @@ bool readCheckpoint(const QString& path, const nlohmann::json& identity, int nCt
     flat.documents = readVector<int64_t>(file, "documents", io::DType::I64, {neurons, k}, where);
     flat.positions = readVector<int32_t>(file, "positions", io::DType::I32, {neurons, k}, where);
     flat.counts = readVector<int32_t>(file, "counts", io::DType::I32, {neurons}, where);
+    histogram.counts() = readVector<int64_t>(file, "histogram.counts", io::DType::I64, {neurons, histogram_bins::kBins}, where);
+    histogram.nanCounts() = readVector<int64_t>(file, "histogram.nan", io::DType::I64, {neurons}, where);
+    histogram.minima() = readVector<float>(file, "histogram.min", io::DType::F32, {neurons}, where);
+    histogram.maxima() = readVector<float>(file, "histogram.max", io::DType::F32, {neurons}, where);
+    for (int64_t c : histogram.counts())
+        if (c < 0) throw Error(where + ": tensor 'histogram.counts' has a negative count; delete it to start over");
     const nlohmann::json positionJson = stateField<nlohmann::json>(state, "position", where);
     try {
         position = corpusPositionFromJson(positionJson);
@@ -337,9 +372,11 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     result.neurons = options.neurons;
     result.corpusHash = corpusFingerprint(corpusPath, options.corpus.format);
     result.top = TopKAccumulator(static_cast<int64_t>(options.neurons.size()), options.topDocuments);
+    result.histogram = HistogramAccumulator(static_cast<int64_t>(options.neurons.size()));
     const nlohmann::json identity = scanIdentity(model, options, result.corpusHash);
 
     CorpusPosition start;
+<<<<<<< HEAD
     if (!options.checkpointPath.isEmpty())
         result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top, start,
                                         result.documents, result.tokens);
@@ -347,6 +384,45 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     corpus.shardBlock = kGroupDocuments;  // shards of whole groups
     CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, corpus, start)
                                          : CorpusReader::open(corpusPath, corpus);
+=======
+    const bool hasCheckpoint = !options.checkpointPath.isEmpty();
+    if (hasCheckpoint)
+        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top,
+                                        result.histogram, start, result.documents, result.tokens);
+    CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
+                                         : CorpusReader::open(corpusPath, options.corpus);
+
+    const auto began = std::chrono::steady_clock::now();
+    const int64_t tokensAtStart = result.tokens;
+    int64_t sinceCheckpoint = 0;
+    std::vector<PendingDocument> pending;  // the document to run (one at a time: see the header)
+
+    // Scans the pending documents; afterwards every document the reader returned has been offered, so
+    // reader.position() is exactly where a resumed scan must go on.
+    auto flush = [&] {
+        if (pending.empty()) return;
+        scanBatch(model, layers, pending, result.top, result.histogram);
+        for (const PendingDocument& d : pending) result.tokens += static_cast<int64_t>(d.ids.size());
+        result.documents += static_cast<int64_t>(pending.size());
+        sinceCheckpoint += static_cast<int64_t>(pending.size());
+        pending.clear();
+        const CorpusStats stats = reader.stats();
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        const double rate = elapsed > 0 ? double(result.tokens - tokensAtStart) / elapsed : 0;
+        const double fraction = stats.totalBytes > 0 ? double(stats.bytesRead) / double(stats.totalBytes) : 0;
+        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : -1;
+        progress.report(stats.bytesRead, stats.totalBytes,
+                        std::to_string(result.documents) + " documents, " + std::to_string(result.tokens) +
+                            " tokens, " + std::to_string(static_cast<int64_t>(rate)) + " tokens/s, ETA " +
+                            formatEta(eta));
+    };
+    auto saveCheckpoint = [&] {
+        if (!hasCheckpoint) return;
+        writeCheckpoint(options.checkpointPath, identity, result.top, result.histogram, reader.position(),
+                        result.documents, result.tokens);
+        sinceCheckpoint = 0;
+    };
+>>>>>>> facts
 
     ScanRun run{model, layers, options, progress, identity, result, reader};
     Document doc;

@@ -14,6 +14,7 @@
 
 #include <QString>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/analysis/corpus.h"
 #include "core/analysis/topk.h"
 #include "core/base/progress.h"
@@ -41,6 +42,7 @@ struct ScanOptions {
 struct ScanResult {
     std::vector<NeuronRef> neurons;  // as in the options
     TopKAccumulator top;             // per neuron (same order): best (value, document, position)
+    HistogramAccumulator histogram;  // per neuron (same order): every activation after BOS, same pass
     CorpusStats stats;               // what the corpus reader saw
     int64_t documents = 0;           // documents scanned (non-empty, this shard)
     int64_t tokens = 0;              // tokens run through the model (with BOS)

@@ -1,10 +1,12 @@
 #include "core/analysis/congruence.h"
 
 #include <algorithm>
+#include <map>
 
 #include <torch/torch.h>
 
 #include "core/base/error.h"
+#include "core/model/tokenizer.h"
 #include "core/model/transformer.h"
 
 namespace headlight::analysis {
@@ -58,6 +60,61 @@ std::vector<LayerCongruence> computeCongruence(const Transformer& model, const s
     return out;
 }
 
+namespace {
+
+// Running top-k of the rows of [m, V] congruences over vocabulary chunks: values and token ids [m, k],
+// best first. `sign` +1 keeps the largest, -1 the smallest. Ties keep the lower token id (stable sort).
+struct RunningTopK {
+    at::Tensor values, ids;
+    void add(const at::Tensor& chunk, int64_t v0, int k, float sign) {
+        const at::Tensor ids0 = torch::arange(v0, v0 + chunk.size(1), torch::kLong).expand({chunk.size(0), chunk.size(1)});
+        at::Tensor v = values.defined() ? torch::cat({values, chunk * sign}, 1) : chunk * sign;
+        at::Tensor i = ids.defined() ? torch::cat({ids, ids0}, 1) : ids0;
+        // Order by (value desc, id asc): ids are already ascending along each row, so a stable sort suffices.
+        const auto sorted = torch::sort(v, /*stable=*/true, /*dim=*/1, /*descending=*/true);
+        const int64_t keep = std::min<int64_t>(k, v.size(1));
+        values = std::get<0>(sorted).slice(1, 0, keep).contiguous();
+        ids = i.gather(1, std::get<1>(sorted).slice(1, 0, keep)).contiguous();
+    }
+    std::vector<TokenValue> row(int64_t r, float sign) const {
+        std::vector<TokenValue> out;
+        for (int64_t j = 0; j < values.size(1); ++j)
+            out.push_back({static_cast<int>(ids[r][j].item<int64_t>()), sign * values[r][j].item<float>(), {}});
+        return out;
+    }
+};
+
+}  // namespace
+
+std::vector<TokenFacts> computeTokenFacts(const Transformer& model, const std::vector<NeuronRef>& neurons, int k) {
+    torch::InferenceMode guard;
+    std::vector<TokenFacts> out(neurons.size());
+    std::map<int, std::vector<std::size_t>> byLayer;
+    for (std::size_t i = 0; i < neurons.size(); ++i) {
+        checkLayer(model, neurons[i].layer);
+        if (neurons[i].neuron < 0 || neurons[i].neuron >= model.config().dMlp)
+            throw Error(neuronName(neurons[i]) + " is outside d_mlp = " + std::to_string(model.config().dMlp));
+        byLayer[neurons[i].layer].push_back(i);
+    }
+    const at::Tensor W_U = model.weight("W_U");  // [d, V]
+    for (const auto& [layer, slots] : byLayer) {
+        std::vector<int64_t> rows;
+        for (std::size_t i : slots) rows.push_back(neurons[i].neuron);
+        const at::Tensor W = model.residualWOut(layer).index_select(0, torch::tensor(rows, torch::kLong));  // [m, d]
+        RunningTopK top, bottom;
+        for (int64_t v0 = 0; v0 < W_U.size(1); v0 += 8192) {
+            const at::Tensor c = torch::matmul(W, W_U.slice(1, v0, std::min(W_U.size(1), v0 + 8192)));
+            top.add(c, v0, k, 1.f);
+            bottom.add(c, v0, k, -1.f);
+        }
+        for (std::size_t r = 0; r < slots.size(); ++r) {
+            out[slots[r]].promoted = top.row(int64_t(r), 1.f);
+            out[slots[r]].suppressed = bottom.row(int64_t(r), -1.f);
+        }
+    }
+    return out;
+}
+
 std::vector<TokenNeuron> neuronsForToken(const Transformer& model, int tokenId, const std::vector<int>& layers,
                                          int count) {
     torch::InferenceMode guard;
@@ -78,6 +135,28 @@ std::vector<TokenNeuron> neuronsForToken(const Transformer& model, int tokenId, 
     });
     if (count >= 0 && static_cast<int>(all.size()) > count) all.resize(count);
     return all;
+}
+
+std::vector<TokenNeuronRow> rankNeuronsForToken(const Transformer& model, const Tokenizer& tokenizer,
+                                                const std::string& token, const std::vector<int>& layers, int top,
+                                                const Progress& progress) {
+    const std::vector<int> ids = tokenizer.encodeUtf8(token).ids;
+    if (ids.size() != 1)
+        throw Error("token '" + token + "' is " + std::to_string(ids.size()) + " tokens of this tokenizer, not one");
+    std::map<int, LayerCongruence> byLayer;
+    for (LayerCongruence& lc : computeCongruence(model, layers, progress)) byLayer.emplace(lc.layer, std::move(lc));
+    std::vector<TokenNeuronRow> rows;
+    for (const TokenNeuron& t : neuronsForToken(model, ids.front(), layers, top)) {
+        const LayerCongruence& lc = byLayer.at(t.ref.layer);
+        TokenNeuronRow row;
+        row.neuron.ref = t.ref;
+        row.neuron.tokenId = lc.argmaxToken[std::size_t(t.ref.neuron)];
+        row.neuron.token = tokenizer.tokenText(row.neuron.tokenId).toStdString();
+        row.neuron.congruence = lc.maxValue[std::size_t(t.ref.neuron)];
+        row.tokenCongruence = t.congruence;
+        rows.push_back(std::move(row));
+    }
+    return rows;
 }
 
 }  // namespace headlight::analysis

@@ -64,6 +64,28 @@ struct NeuronContext {
                                       // text, or past the first P); kept so that shard studies merge exactly
 };
 
+// Neuron facts (issue 13): a token of the vocabulary with its congruence W_out[n] . W_U[:, token].
+struct TokenValue {
+    int token = -1;          // token id
+    float value = 0.f;       // W_out[n] . W_U[:, token] (processed weights, as step 1)
+    std::string text;        // decoded token (UTF-8)
+};
+
+// The neuron's activation histogram over the whole scanned corpus (every position after BOS), a fixed-bin
+// sketch: the bins are those of core/analysis/activation_histogram.h. Empty counts: not recorded
+// (bundles made before the histogram existed).
+struct ActivationHistogram {
+    std::vector<int64_t> counts;  // one per bin (analysis::histogram_bins::kBins), empty: not recorded
+    int64_t nan = 0;              // NaN activations (not in any bin)
+    float min = 0.f, max = 0.f;   // exact extremes of the binned activations (when total() > 0)
+    bool recorded() const { return !counts.empty(); }
+    int64_t total() const {
+        int64_t t = 0;
+        for (int64_t c : counts) t += c;
+        return t;
+    }
+};
+
 // Step 3 summary for one neuron.
 struct NeuronResult {
     NextTokenNeuron neuron;                 // the neuron and its token
@@ -71,6 +93,9 @@ struct NeuronResult {
     std::vector<int> candidateHeads;        // flat indices of the candidate heads, ascending
     std::vector<float> activeFraction;      // per head (L*H), fraction of contexts where active
     std::vector<int> relevantHeads;         // flat indices of relevant heads, ascending
+    std::vector<TokenValue> promoted;       // facts: the 10 tokens of largest W_out[n] . W_U, best first
+    std::vector<TokenValue> suppressed;     // facts: the 10 of smallest (most negative first); empty: not recorded
+    ActivationHistogram histogram;          // facts: activations over the scanned corpus (step 2's pass)
 };
 
 // Congruence of every neuron of one studied layer (step 1, before selection).

@@ -11,6 +11,7 @@
 #include "core/base/error.h"
 #include "core/base/utf8.h"
 #include "core/io/safetensors.h"
+#include "core/study/bundle_facts.h"
 #include "core/study/bundle_lookups.h"
 #include "core/study/bundle_texts.h"
 #include "core/study/study_json.h"
@@ -79,6 +80,7 @@ namespace {
 struct BundleColumns {
     Columns c;
     LookupColumns lookups;
+    FactColumns facts;
     std::map<std::string, int32_t> sourceIndex;
     json sources = json::array();
     int64_t heads = 0;
@@ -129,6 +131,7 @@ struct BundleColumns {
         if (fraction.empty()) fraction.assign(heads, 0.f);
         requireSize(fraction.size(), heads, neuronName(n.neuron.ref) + " active fractions");
         c.neuronActiveFraction.insert(c.neuronActiveFraction.end(), fraction.begin(), fraction.end());
+        facts.addNeuron(n);
         for (const NeuronContext& x : n.contexts) addContext(n, x);
         c.neuronContextOffset.push_back(static_cast<int64_t>(c.contextDoc.size()));
     }
@@ -170,6 +173,7 @@ void addColumns(io::SafetensorsWriter& w, const BundleColumns& b, const Study& s
     addColumn(w, "contexts.active", DType::U8, {nc, heads}, c.contextActive);
     addColumn(w, "contexts.kept", DType::U8, {nc}, c.contextKept);
     b.lookups.addTo(w);
+    b.facts.addTo(w);
     for (const LayerCongruence& lc : study.congruence) {
         const std::string prefix = "congruence.L" + std::to_string(lc.layer);
         requireSize(lc.argmaxToken.size(), lc.maxValue.size(), prefix + " argmax");
@@ -283,6 +287,7 @@ struct Bundle::Impl {
     Column<float> contextHeadScores;
     Column<uint8_t> contextActive, contextKept;
     LookupReader lookups;  // optional columns (absent in bundles made before look-ups)
+    FactReader facts;      // optional columns (absent in bundles made before neuron facts)
 
     [[noreturn]] void fail(const std::string& what) const {
         throw Error("bundle " + path.toStdString() + ": " + what);
@@ -520,6 +525,7 @@ Bundle Bundle::open(const QString& path) {
     b.checkOffsets(b.contextTextOffset, b.contextText.size, "contexts.text_offset");
     b.validateColumns();
     b.lookups = LookupReader::open(b.file, c, h, [&b](const std::string& what) { b.fail(what); });
+    b.facts = FactReader::open(b.file, n, [&b](const std::string& what) { b.fail(what); });
     for (int layer : b.congruenceLayers) {
         const std::string prefix = "congruence.L" + std::to_string(layer);
         const auto maxCol = b.column<float>(prefix + ".max", DType::F32, {b.dMlp});
@@ -569,6 +575,7 @@ NeuronResult Bundle::neuronResult(int i) const {
         if (b.neuronRelevant[i * h + k]) r.relevantHeads.push_back(static_cast<int>(k));
         r.activeFraction[k] = b.neuronActiveFraction[i * h + k];
     }
+    b.facts.fill(i, r);
     for (int64_t c = b.neuronContextOffset[i]; c < b.neuronContextOffset[i + 1]; ++c) {
         b.validateContextHeads(c);
         NeuronContext x;
@@ -629,7 +636,10 @@ Study loadStudy(const QString& path) { return Bundle::open(path).toStudy(); }
 
 int Bundle::nLayers() const { return impl_->nLayers; }
 bool Bundle::hasLookups() const { return impl_->lookups.present(); }
+bool Bundle::hasTokenFacts() const { return impl_->facts.hasTokens(); }
+bool Bundle::hasHistograms() const { return impl_->facts.hasHistograms(); }
 int Bundle::nHeads() const { return impl_->nHeads; }
+int Bundle::dMlp() const { return impl_->dMlp; }
 int Bundle::layerOf(int i) const { return impl_->neuronLayer[i]; }
 bool Bundle::isBaseline(int i) const { return impl_->neuronBaseline[i] != 0; }
 const std::vector<AblationResult>& Bundle::ablations() const { return impl_->ablations; }

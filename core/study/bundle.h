@@ -40,6 +40,7 @@ public:
     // Cheap columnar accessors for tables over many neurons (no contexts materialised).
     int nLayers() const;
     int nHeads() const;
+    int dMlp() const;
     int layerOf(int i) const;
     bool isBaseline(int i) const;
     float maxActivationOf(int i) const;           // max of the neuron's contexts' activations (NaN: none)
@@ -48,6 +49,10 @@ public:
     const std::vector<AblationResult>& ablations() const;
     // Whether the bundle stores look-ups (made after they existed and with at least one active head).
     bool hasLookups() const;
+    // Whether the bundle stores the neuron facts (made after they existed): promoted/suppressed tokens,
+    // activation histograms.
+    bool hasTokenFacts() const;
+    bool hasHistograms() const;
 
 private:
     struct Impl;

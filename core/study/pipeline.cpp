@@ -11,6 +11,7 @@
 #include <QDateTime>
 
 #include "core/analysis/ablation.h"
+#include "core/analysis/activation_histogram.h"
 #include "core/analysis/activation_scan.h"
 #include "core/analysis/congruence.h"
 #include "core/analysis/attribution.h"
@@ -37,8 +38,29 @@ Progress stepProgress(const Progress& parent, const std::string& step) {
     }, parent.token());
 }
 
-// The studied layers default to the model's last 3.
+// The given neurons ("L{l}N{n}"), checked against the model.
+std::vector<NeuronRef> givenNeurons(const StudyParameters& p, const ModelConfig& c) {
+    std::vector<NeuronRef> out;
+    std::set<NeuronRef> seen;
+    for (const std::string& name : p.neurons) {
+        const std::optional<NeuronRef> parsed = parseNeuronName(name);
+        if (!parsed) throw Error("neuron '" + name + "' is not a neuron name (L{layer}N{neuron})");
+        const NeuronRef r = *parsed;
+        if (r.layer < 0 || r.layer >= c.nLayers || r.neuron < 0 || r.neuron >= c.dMlp)
+            throw Error("neuron " + name + " is not in this model (" + std::to_string(c.nLayers) + " layers, d_mlp " +
+                        std::to_string(c.dMlp) + ")");
+        if (seen.insert(r).second) out.push_back(r);
+    }
+    return out;
+}
+
+// The studied layers default to the given neurons' layers, else the model's last 3.
 void defaultLayers(StudyParameters& p, const ModelConfig& c) {
+    if (p.layers.empty()) {
+        for (const NeuronRef& r : givenNeurons(p, c))
+            if (std::find(p.layers.begin(), p.layers.end(), r.layer) == p.layers.end()) p.layers.push_back(r.layer);
+        std::sort(p.layers.begin(), p.layers.end());
+    }
     if (p.layers.empty())
         for (int l = std::max(0, c.nLayers - 3); l < c.nLayers; ++l) p.layers.push_back(l);
 }
@@ -60,9 +82,24 @@ void validate(const StudyParameters& p, const ModelConfig& c) {
         throw Error("shard " + std::to_string(p.shardIndex) + "/" + std::to_string(p.shardCount) + " is not valid");
 }
 
-// Step 1: the paper's selection per layer, then the random baseline.
+// Step 1 for a study of given neurons: each with its own argmax token (no filter, no baseline).
+std::vector<NextTokenNeuron> namedNeurons(const Transformer& model, const Tokenizer& tokenizer,
+                                          const std::vector<LayerCongruence>& congruence, const StudyParameters& p) {
+    std::vector<NextTokenNeuron> out;
+    for (const NeuronRef& r : givenNeurons(p, model.config())) {
+        const auto lc = std::find_if(congruence.begin(), congruence.end(), [&](const LayerCongruence& c) { return c.layer == r.layer; });
+        if (lc == congruence.end())
+            throw Error("neuron " + neuronName(r) + " is in layer " + std::to_string(r.layer) + ", not among the studied layers");
+        const int token = lc->argmaxToken[std::size_t(r.neuron)];
+        out.push_back({r, token, tokenizer.tokenText(token).toStdString(), lc->maxValue[std::size_t(r.neuron)], false});
+    }
+    return out;
+}
+
+// Step 1: the paper's selection per layer, then the random baseline (or the given neurons).
 std::vector<NextTokenNeuron> selectNeurons(const Transformer& model, const Tokenizer& tokenizer,
                                            const std::vector<LayerCongruence>& congruence, const StudyParameters& p) {
+    if (!p.neurons.empty()) return namedNeurons(model, tokenizer, congruence, p);
     TokenFilterOptions filter;
     filter.minCodePoints = p.minTokenChars;
     filter.requireWordBoundary = p.requireWordBoundary;
@@ -336,7 +373,22 @@ AnalysisRun analyzeNeurons(const Transformer& model, const Tokenizer& tokenizer,
             hits[i].push_back({e.value, e.document, e.position, it->second.source, it->second.line,
                                std::vector<int>(t.begin(), t.begin() + e.position + 1)});
         }
-    return {analyzeContexts(model, tokenizer, selected, hits, p, p.batchTokens, progress), std::move(scanned)};
+    AnalysisRun run{analyzeContexts(model, tokenizer, selected, hits, p, p.batchTokens, progress), std::move(scanned)};
+    for (std::size_t i = 0; i < run.neurons.size(); ++i) run.neurons[i].histogram = run.scan.histogram.of(int64_t(i));
+    return run;
+}
+
+// Neuron facts from the weights: the 10 most promoted and suppressed tokens of each neuron, decoded.
+void addTokenFacts(const Transformer& model, const Tokenizer& tokenizer, std::vector<NeuronResult>& neurons) {
+    std::vector<NeuronRef> refs;
+    for (const NeuronResult& n : neurons) refs.push_back(n.neuron.ref);
+    std::vector<TokenFacts> facts = computeTokenFacts(model, refs, 10);
+    for (std::size_t i = 0; i < neurons.size(); ++i) {
+        for (auto* list : {&facts[i].promoted, &facts[i].suppressed})
+            for (TokenValue& t : *list) t.text = tokenizer.tokenText(t.token).toStdString();
+        neurons[i].promoted = std::move(facts[i].promoted);
+        neurons[i].suppressed = std::move(facts[i].suppressed);
+    }
 }
 
 }  // namespace
@@ -364,28 +416,12 @@ std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, 
                                                 const Progress& progress) {
     const Transformer model = loadModel(options.model, options.rawWeights, false, progress);
     const Tokenizer tokenizer = Tokenizer::fromFolder(resolveModelDir(options.model));
-    const std::vector<int> ids = tokenizer.encodeUtf8(token).ids;
-    if (ids.size() != 1)
-        throw Error("token '" + token + "' is " + std::to_string(ids.size()) + " tokens of this tokenizer, not one");
     StudyParameters p = options.parameters;
     p.topK = p.randomPerLayer = 0;  // no selection here: `top` counts rows (-1: all)
+    p.neurons.clear();
     defaultLayers(p, model.config());
     validate(p, model.config());
-    std::map<int, LayerCongruence> byLayer;
-    for (LayerCongruence& lc : computeCongruence(model, p.layers, stepProgress(progress, "congruence")))
-        byLayer.emplace(lc.layer, std::move(lc));
-    std::vector<TokenNeuronRow> rows;
-    for (const TokenNeuron& t : neuronsForToken(model, ids.front(), p.layers, top)) {
-        const LayerCongruence& lc = byLayer.at(t.ref.layer);
-        TokenNeuronRow row;
-        row.neuron.ref = t.ref;
-        row.neuron.tokenId = lc.argmaxToken[std::size_t(t.ref.neuron)];
-        row.neuron.token = tokenizer.tokenText(row.neuron.tokenId).toStdString();
-        row.neuron.congruence = lc.maxValue[std::size_t(t.ref.neuron)];
-        row.tokenCongruence = t.congruence;
-        rows.push_back(std::move(row));
-    }
-    return rows;
+    return analysis::rankNeuronsForToken(model, tokenizer, token, p.layers, top, stepProgress(progress, "congruence"));
 }
 
 // The model (and tokenizer) a study was made with: `modelOverride` or the one its provenance names,
@@ -456,6 +492,7 @@ Study runStudyPipeline(const Transformer& model, const Tokenizer& tokenizer, con
     // Steps 2-3.
     const AnalysisRun run = analyzeNeurons(model, tokenizer, selected, options.corpus, options, p, progress);
     study.neurons = run.neurons;
+    addTokenFacts(model, tokenizer, study.neurons);
 
     Provenance& prov = study.provenance;
     prov.modelId = model.identity().modelId;
@@ -559,6 +596,15 @@ Study mergeStudies(const std::vector<Study>& shards, const QString& modelOverrid
             if (const auto bos = model.bosTokenId()) h.tokens.insert(h.tokens.begin(), *bos);
     merged.neurons = analyzeContexts(model, tokenizer, selected, hits, merged.parameters, merged.parameters.batchTokens,
                                      progress);
+    // Neuron facts: the token lists come from the weights (the same in every shard), the histograms add up.
+    for (std::size_t i = 0; i < merged.neurons.size(); ++i) {
+        merged.neurons[i].promoted = first.neurons[i].promoted;
+        merged.neurons[i].suppressed = first.neurons[i].suppressed;
+        bool everyShard = true;  // a shard without a histogram (older bundle): the merge has none either
+        for (const Study& s : shards) everyShard = everyShard && s.neurons[i].histogram.recorded();
+        for (const Study& s : shards)
+            if (everyShard) mergeHistograms(merged.neurons[i].histogram, s.neurons[i].histogram);
+    }
     return merged;
 }
 

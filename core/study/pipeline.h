@@ -6,6 +6,7 @@
 #include <QString>
 
 #include "core/analysis/ablation.h"
+#include "core/analysis/congruence.h"
 #include "core/base/progress.h"
 #include "core/study/study.h"
 
@@ -41,10 +42,7 @@ std::vector<NextTokenNeuron> rankNextTokenNeurons(const PipelineOptions& options
 // last 3) ranked by its congruence W_out[n] . W_U[:, token] with `token` (text that must be exactly one
 // token of the model's tokenizer), best first, at most `top` rows (all when top < 0). Neurons outside any
 // study are included. Throws headlight::Error if `token` is not one token.
-struct TokenNeuronRow {
-    NextTokenNeuron neuron;        // the neuron with its own argmax token and max congruence
-    float tokenCongruence = 0.f;   // its congruence with `token`
-};
+using TokenNeuronRow = analysis::TokenNeuronRow;  // core/analysis/congruence.h (the GUI ranks with a loaded model)
 std::vector<TokenNeuronRow> rankNeuronsForToken(const PipelineOptions& options, const std::string& token, int top,
                                                 const Progress& progress = {});
 

@@ -25,6 +25,8 @@ struct StudyParameters {
     bool requireWordBoundary = true;        // token must start with a space / U+2581
     std::vector<std::string> rejectTokens;  // token strings never selected
     std::vector<std::string> rejectNeurons; // "L{l}N{n}" never selected
+    std::vector<std::string> neurons;       // "L{l}N{n}": study exactly these (step 1's selection and the
+                                            // baseline are skipped; layers default to theirs); empty: select
     int topDocuments = 30;                  // N: documents kept per neuron by the scan (step 2)
     int maxDocuments = 0;                   // corpus documents scanned (0: all)
     double truncationRatio = 0.8;           // keep suffix while activation > ratio * max

@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/analysis/activation_histogram.h"
 #include "core/study/study_json.h"
 
 namespace headlight {
@@ -80,6 +81,35 @@ std::string ablationSummaryText(const Study& s) {
         out << "  " << ablationRecordText(a, s.nHeads) << "\n";
     }
     return out.str();
+ordered_json tokenValuesJson(const std::vector<TokenValue>& list) {
+    ordered_json out = ordered_json::array();
+    for (const TokenValue& t : list) out.push_back({{"token_id", t.token}, {"token", t.text}, {"congruence", t.value}});
+    return out;
+}
+
+// The activation histogram over the scanned corpus: its non-empty bins with their edges (the open ends
+// of the first and last bin are null), or null for bundles made before histograms were stored.
+ordered_json histogramJson(const ActivationHistogram& h) {
+    if (!h.recorded()) return nullptr;
+    const std::vector<double>& edges = analysis::histogramEdges();
+    ordered_json bins = ordered_json::array();
+    auto edge = [](double e) { return std::isfinite(e) ? ordered_json(e) : ordered_json(nullptr); };
+    for (std::size_t b = 0; b < h.counts.size(); ++b)
+        if (h.counts[b]) bins.push_back({{"lower", edge(edges[b])}, {"upper", edge(edges[b + 1])}, {"count", h.counts[b]}});
+    return {{"total", h.total()}, {"nan", h.nan}, {"min", h.total() ? ordered_json(h.min) : ordered_json(nullptr)},
+            {"max", h.total() ? ordered_json(h.max) : ordered_json(nullptr)}, {"bins", std::move(bins)}};
+}
+
+// Neuron facts (issue 13): promoted / suppressed tokens (null when the bundle predates them), the
+// activation histogram, and whether the neuron is near-dead (analysis::isNearDead).
+void addFactsJson(ordered_json& jn, const NeuronResult& n) {
+    const bool hasTokens = !n.promoted.empty() || !n.suppressed.empty();
+    jn["promoted_tokens"] = hasTokens ? tokenValuesJson(n.promoted) : ordered_json(nullptr);
+    jn["suppressed_tokens"] = hasTokens ? tokenValuesJson(n.suppressed) : ordered_json(nullptr);
+    const float top = analysis::topActivation(n);
+    jn["top_activation"] = std::isnan(top) ? ordered_json(nullptr) : ordered_json(top);
+    jn["near_dead"] = analysis::isNearDead(top);
+    jn["activation_histogram"] = histogramJson(n.histogram);
 }
 
 }  // namespace
@@ -128,6 +158,7 @@ ordered_json exportStudyJson(const Study& s, const TokenDecoder& decode) {
         for (int h : n.candidateHeads)
             fractions.push_back(h < static_cast<int>(n.activeFraction.size()) ? n.activeFraction[h] : 0.f);
         jn["active_fraction"] = fractions;
+        addFactsJson(jn, n);
         ordered_json contexts = ordered_json::array();
         for (const NeuronContext& c : n.contexts) {
             if (!c.kept) continue;  // dropped by the length cut, as a duplicate, or past P
@@ -184,8 +215,46 @@ ordered_json studySummaryJson(const Study& s) {
     j["relevant_heads"] = relevant;
     j["ablations"] = s.ablations.size();
     j["ablation_records"] = ablationSummaryJson(s);
+    int tokens = 0, histograms = 0, dead = 0;
+    for (const NeuronResult& n : s.neurons) {
+        tokens += !n.promoted.empty();
+        histograms += n.histogram.recorded();
+        dead += analysis::isNearDead(analysis::topActivation(n));
+    }
+    j["neurons_with_token_facts"] = tokens;
+    j["neurons_with_histograms"] = histograms;
+    j["near_dead_neurons"] = dead;
     return j;
 }
+
+namespace {
+
+// The facts line of `study info`: what the bundle holds, and how many neurons are near-dead.
+std::string factsSummary(const ordered_json& j) {
+    const int tokens = j["neurons_with_token_facts"], histograms = j["neurons_with_histograms"];
+    const int dead = j["near_dead_neurons"];
+    std::ostringstream out;
+    if (tokens) out << "promoted/suppressed tokens";
+    else out << "no promoted/suppressed tokens (bundle made before neuron facts)";
+    if (histograms) out << ", activation histograms";
+    else out << ", no activation histograms (bundle made before them)";
+    out << "; " << dead << " near-dead neuron(s) (top activation <= " << analysis::kNearDeadActivation << ")";
+    return out.str();
+}
+
+// A neuron's promoted and suppressed tokens (the first 5 of each), indented under its line.
+std::string neuronFactsText(const NeuronResult& n) {
+    if (n.promoted.empty() && n.suppressed.empty()) return {};
+    auto list = [](const std::vector<TokenValue>& l) {
+        std::ostringstream o;
+        for (std::size_t i = 0; i < l.size() && i < 5; ++i)
+            o << (i ? ", " : "") << nlohmann::json(l[i].text).dump() << " " << l[i].value;
+        return o.str();
+    };
+    return "      promotes " + list(n.promoted) + "\n      suppresses " + list(n.suppressed) + "\n";
+}
+
+}  // namespace
 
 std::string studySummaryText(const Study& s) {
     const ordered_json j = studySummaryJson(s);
@@ -202,6 +271,7 @@ std::string studySummaryText(const Study& s) {
     out << "relevant:   " << j["relevant_heads"].get<int>() << " (neuron, head) pairs\n";
     out << "created:    " << s.provenance.createdAt << " by " << s.provenance.software << "\n";
     if (!s.ablations.empty()) out << ablationSummaryText(s);
+    out << "facts:      " << factsSummary(j) << "\n";
     int shown = 0;
     for (const NeuronResult& n : s.neurons) {
         if (shown++ >= 10) break;
@@ -210,7 +280,8 @@ std::string studySummaryText(const Study& s) {
             << std::count_if(n.contexts.begin(), n.contexts.end(), [](const NeuronContext& c) { return c.kept; })
             << "/" << n.contexts.size() << "  relevant";
         for (int h : n.relevantHeads) out << " " << headLabel(s, h);
-        out << "\n";
+        if (analysis::isNearDead(analysis::topActivation(n))) out << "  [near-dead]";
+        out << "\n" << neuronFactsText(n);
     }
     return out.str();
 }

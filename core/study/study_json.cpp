@@ -56,7 +56,7 @@ Provenance provenanceFromJson(const json& j, const std::string& where) {
 }
 
 ordered_json toJson(const StudyParameters& p) {
-    return {{"layers", p.layers},
+    ordered_json j = {{"layers", p.layers},
             {"top_k", p.topK},
             {"random_per_layer", p.randomPerLayer},
             {"random_seed", p.randomSeed},
@@ -79,6 +79,8 @@ ordered_json toJson(const StudyParameters& p) {
             {"shard_count", p.shardCount},
             {"shard_block", p.shardBlock},
             {"batch_tokens", p.batchTokens}};
+    if (!p.neurons.empty()) j["neurons"] = p.neurons;  // optional: a study of given neurons
+    return j;
 }
 
 StudyParameters parametersFromJson(const json& j, const std::string& where) {
@@ -92,6 +94,7 @@ StudyParameters parametersFromJson(const json& j, const std::string& where) {
     read(j, "require_word_boundary", p.requireWordBoundary, w);
     read(j, "reject_tokens", p.rejectTokens, w);
     read(j, "reject_neurons", p.rejectNeurons, w);
+    read(j, "neurons", p.neurons, w, false);
     read(j, "top_documents", p.topDocuments, w);
     read(j, "max_documents", p.maxDocuments, w);
     read(j, "truncation_ratio", p.truncationRatio, w);
