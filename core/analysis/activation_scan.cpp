@@ -53,7 +53,6 @@ std::vector<LayerSelection> groupByLayer(const Transformer& model, const std::ve
     return out;
 }
 
-<<<<<<< HEAD
 // ---- the batching plan -------------------------------------------------------------------------------
 // Documents are scanned in groups of kGroupDocuments consecutive global indices (a shard holds whole
 // groups: CorpusOptions::shardBlock), and inside a group packed in order into passes of at most
@@ -104,16 +103,11 @@ void takeDocumentActivations(const LayerSelection& s, const at::Tensor& acts, Do
     }
 }
 
-// Runs one pass of the plan (documents packed in one row; a single one alone) and appends each
-// document's maxima to `out`.
+// Runs one pass of the plan (documents packed in one row; a single one alone), appends each
+// document's maxima to `out` and offers its activations (positions after BOS) to `histogram`.
 void scanPass(const Transformer& model, const std::vector<LayerSelection>& layers, std::size_t neurons,
-              const PendingDocument* docs, std::size_t count, std::vector<DocumentMaxima>& out) {
-=======
-// Runs the documents (one, in the scan) and offers each one's per-neuron maximum (positions >= 1, i.e.
-// after BOS).
-void scanBatch(const Transformer& model, const std::vector<LayerSelection>& layers,
-               const std::vector<PendingDocument>& docs, TopKAccumulator& top, HistogramAccumulator& histogram) {
->>>>>>> facts
+              const PendingDocument* docs, std::size_t count, std::vector<DocumentMaxima>& out,
+              HistogramAccumulator& histogram) {
     std::vector<std::vector<int>> rows;
     for (std::size_t i = 0; i < count; ++i) rows.push_back(docs[i].ids);
     const TokenBatch batch = count == 1 ? TokenBatch::single(rows[0]) : TokenBatch::packed(rows);
@@ -125,30 +119,16 @@ void scanBatch(const Transformer& model, const std::vector<LayerSelection>& laye
         out.push_back({docs[i].index, std::vector<float>(neurons), std::vector<int32_t>(neurons)});
     }
     for (const LayerSelection& s : layers) {
-<<<<<<< HEAD
         const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post")[0];  // [T, m]
         const at::Tensor acts = post.index_select(1, s.neuronTensor);                                // [T, k]
         int64_t start = 0;
         for (std::size_t i = 0; i < count; ++i) {
             const int64_t n = static_cast<int64_t>(docs[i].ids.size());
-            takeDocumentActivations(s, acts.narrow(0, start, n), out[first + i]);
+            const at::Tensor doc = acts.narrow(0, start, n);
+            takeDocumentActivations(s, doc, out[first + i]);
+            const at::Tensor rows = doc.to(at::kFloat).contiguous();  // the activation histogram, after BOS
+            histogram.offerRows(s.slots, rows.data_ptr<float>() + rows.size(1), n - 1, rows.size(1));
             start += n;
-=======
-        const at::Tensor post = cache.at("blocks." + std::to_string(s.layer) + ".mlp.hook_post");  // [B, T, m]
-        at::Tensor acts = post.index_select(2, s.neuronTensor).contiguous();                       // [B, T, k]
-        for (int64_t b = 0; b < B; ++b)  // the activation histogram: positions 1 .. length-1 (after BOS)
-            histogram.offerRows(s.slots, acts[b].data_ptr<float>() + acts.size(2), batch.lengths[b] - 1, acts.size(2));
-        acts = acts.masked_fill(invalid.unsqueeze(2), -std::numeric_limits<float>::infinity());
-        const auto [values, argmax] = acts.max(1);                                                 // [B, k]
-        const at::Tensor v = values.contiguous();
-        const at::Tensor p = argmax.to(torch::kInt).contiguous();
-        const float* vp = v.data_ptr<float>();
-        const int32_t* pp = p.data_ptr<int32_t>();
-        const int64_t k = static_cast<int64_t>(s.slots.size());
-        for (int64_t b = 0; b < B; ++b) {
-            if (batch.lengths[b] < 2) continue;  // BOS only: nothing to offer
-            for (int64_t j = 0; j < k; ++j) top.offer(s.slots[j], vp[b * k + j], docs[b].index, pp[b * k + j]);
->>>>>>> facts
         }
     }
 }
@@ -327,7 +307,7 @@ struct ScanRun {
     }
     void checkpoint(const CorpusPosition& at) {
         if (options.checkpointPath.isEmpty()) return;
-        writeCheckpoint(options.checkpointPath, identity, result.top, at, result.documents, result.tokens);
+        writeCheckpoint(options.checkpointPath, identity, result.top, result.histogram, at, result.documents, result.tokens);
         sinceCheckpoint = 0;
     }
     // Cancelled: the checkpoint at `at` (everything before it offered, nothing after), then Cancelled.
@@ -341,16 +321,18 @@ struct ScanRun {
     void runGroup(const CorpusPosition& after) {
         if (group.empty()) return stopIfCancelled(after);
         std::vector<DocumentMaxima> maxima;
+        HistogramAccumulator histogram(static_cast<int64_t>(options.neurons.size()));  // the group's, merged at its end
         int64_t tokens = result.tokens;
         std::vector<int64_t> lengths;
         for (const PendingDocument& d : group) lengths.push_back(static_cast<int64_t>(d.ids.size()));
         for (const auto& [begin, end] : packGroup(lengths)) {
-            scanPass(model, layers, options.neurons.size(), group.data() + begin, end - begin, maxima);
+            scanPass(model, layers, options.neurons.size(), group.data() + begin, end - begin, maxima, histogram);
             for (std::size_t i = begin; i < end; ++i) tokens += static_cast<int64_t>(group[i].ids.size());
             report(tokens);
             if (end < group.size()) stopIfCancelled(groupStart);
         }
         for (const DocumentMaxima& m : maxima) result.top.offerDocument(m.document, m.values.data(), m.positions.data());
+        result.histogram.merge(histogram);
         result.tokens = tokens;
         result.documents += static_cast<int64_t>(group.size());
         sinceCheckpoint += static_cast<int64_t>(group.size());
@@ -376,53 +358,13 @@ ScanResult runActivationScan(const Transformer& model, const Tokenizer& tokenize
     const nlohmann::json identity = scanIdentity(model, options, result.corpusHash);
 
     CorpusPosition start;
-<<<<<<< HEAD
     if (!options.checkpointPath.isEmpty())
-        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top, start,
-                                        result.documents, result.tokens);
+        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top,
+                                        result.histogram, start, result.documents, result.tokens);
     CorpusOptions corpus = options.corpus;
     corpus.shardBlock = kGroupDocuments;  // shards of whole groups
     CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, corpus, start)
                                          : CorpusReader::open(corpusPath, corpus);
-=======
-    const bool hasCheckpoint = !options.checkpointPath.isEmpty();
-    if (hasCheckpoint)
-        result.resumed = readCheckpoint(options.checkpointPath, identity, model.config().nCtx, result.top,
-                                        result.histogram, start, result.documents, result.tokens);
-    CorpusReader reader = result.resumed ? CorpusReader::open(corpusPath, options.corpus, start)
-                                         : CorpusReader::open(corpusPath, options.corpus);
-
-    const auto began = std::chrono::steady_clock::now();
-    const int64_t tokensAtStart = result.tokens;
-    int64_t sinceCheckpoint = 0;
-    std::vector<PendingDocument> pending;  // the document to run (one at a time: see the header)
-
-    // Scans the pending documents; afterwards every document the reader returned has been offered, so
-    // reader.position() is exactly where a resumed scan must go on.
-    auto flush = [&] {
-        if (pending.empty()) return;
-        scanBatch(model, layers, pending, result.top, result.histogram);
-        for (const PendingDocument& d : pending) result.tokens += static_cast<int64_t>(d.ids.size());
-        result.documents += static_cast<int64_t>(pending.size());
-        sinceCheckpoint += static_cast<int64_t>(pending.size());
-        pending.clear();
-        const CorpusStats stats = reader.stats();
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-        const double rate = elapsed > 0 ? double(result.tokens - tokensAtStart) / elapsed : 0;
-        const double fraction = stats.totalBytes > 0 ? double(stats.bytesRead) / double(stats.totalBytes) : 0;
-        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : -1;
-        progress.report(stats.bytesRead, stats.totalBytes,
-                        std::to_string(result.documents) + " documents, " + std::to_string(result.tokens) +
-                            " tokens, " + std::to_string(static_cast<int64_t>(rate)) + " tokens/s, ETA " +
-                            formatEta(eta));
-    };
-    auto saveCheckpoint = [&] {
-        if (!hasCheckpoint) return;
-        writeCheckpoint(options.checkpointPath, identity, result.top, result.histogram, reader.position(),
-                        result.documents, result.tokens);
-        sinceCheckpoint = 0;
-    };
->>>>>>> facts
 
     ScanRun run{model, layers, options, progress, identity, result, reader};
     Document doc;
