@@ -463,7 +463,20 @@ private Q_SLOTS:
             int64_t seen = 0;
             for (std::size_t i = 0; i < o.neurons.size(); ++i) {
                 const ActivationHistogram h = full.histogram.of(int64_t(i));
-                QCOMPARE(h.counts, histogramByEdges(values[i]));
+                // The scan packs documents (same values within float rounding, not bit for bit), so a value
+                // within 1e-5 relative of a bin edge may land in the neighbouring bin: the counts may differ
+                // by at most those values, the total not at all.
+                const std::vector<int64_t> want = histogramByEdges(values[i]);
+                int64_t nearEdge = 0, moved = 0, total = 0, wantTotal = 0;
+                for (float v : values[i])
+                    if (histogramBin(v * (1 + 1e-5f)) != histogramBin(v * (1 - 1e-5f))) ++nearEdge;
+                for (std::size_t b = 0; b < want.size(); ++b) {
+                    moved += std::abs(h.counts[b] - want[b]);
+                    total += h.counts[b];
+                    wantTotal += want[b];
+                }
+                QCOMPARE(total, wantTotal);
+                QVERIFY2(moved <= 2 * nearEdge, qPrintable(QStringLiteral("%1 moved, %2 near an edge").arg(moved).arg(nearEdge)));
                 QCOMPARE(h.min, *std::min_element(values[i].begin(), values[i].end()));
                 QCOMPARE(h.max, *std::max_element(values[i].begin(), values[i].end()));
                 QCOMPARE(h.max, full.top.sorted(int64_t(i)).front().value);  // the top document's maximum

@@ -38,7 +38,6 @@ double mean(const std::vector<float>& v) {
     return v.empty() ? std::nan("") : sum / double(v.size());
 }
 
-
 // One line per ablation record for `study info` (mode, heads, mean drops, KS tests).
 ordered_json ablationSummaryJson(const Study& s) {
     ordered_json out = ordered_json::array();
@@ -81,6 +80,8 @@ std::string ablationSummaryText(const Study& s) {
         out << "  " << ablationRecordText(a, s.nHeads) << "\n";
     }
     return out.str();
+}
+
 ordered_json tokenValuesJson(const std::vector<TokenValue>& list) {
     ordered_json out = ordered_json::array();
     for (const TokenValue& t : list) out.push_back({{"token_id", t.token}, {"token", t.text}, {"congruence", t.value}});
