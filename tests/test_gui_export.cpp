@@ -243,7 +243,7 @@ std::vector<TextBox> pdfTextBoxes(const QString& pdf, QSizeF* page) {
     std::vector<TextBox> out;
     static const QRegularExpression pageRe(QStringLiteral("<page width=\"([\\d.]+)\" height=\"([\\d.]+)\""));
     const auto pm = pageRe.match(html);
-    if (pm.hasMatch()) *page = QSizeF(pm.captured(1).toDouble(), pm.captured(2).toDouble());
+    if (pm.hasMatch() && page) *page = QSizeF(pm.captured(1).toDouble(), pm.captured(2).toDouble());
     static const QRegularExpression wordRe(
         QStringLiteral("<word xMin=\"([\\d.]+)\" yMin=\"([\\d.]+)\" xMax=\"([\\d.]+)\" yMax=\"([\\d.]+)\">([^<]*)</word>"));
     auto it = wordRe.globalMatch(html);
@@ -463,6 +463,20 @@ private Q_SLOTS:
         const QString t = QString::fromUtf8(tex.readAll());
         QVERIFY(t.contains(QStringLiteral("\\begin{tabular}")) && t.contains(QStringLiteral(" & 3.0000 & 0.400\\\\")));
         QVERIFY(t.contains(QStringLiteral("\\hlT{103,0,31}")));   // the top source's box in the scale's end colour
+        QVERIFY(!t.contains(QStringLiteral("-0.0000")) && !t.contains(QStringLiteral("\\hlU{")));   // no "-0", no code points
+        if (wide) {   // pdflatex prints every character of it: the arrow and brackets of the header, the minus signs
+            QTemporaryDir work;
+            QVERIFY(QFile::copy(base + QStringLiteral(".tex"), work.filePath(QStringLiteral("lookup.tex"))));
+            QProcess p;
+            p.setWorkingDirectory(work.path());
+            p.start(QStringLiteral("pdflatex"), {QStringLiteral("-interaction=nonstopmode"), QStringLiteral("-halt-on-error"), QStringLiteral("lookup.tex")});
+            QVERIFY2(p.waitForStarted(), "pdflatex is not installed (scripts/setup.sh installs it)");
+            QVERIFY(p.waitForFinished(120000));
+            QVERIFY2(p.exitCode() == 0, p.readAllStandardOutput().right(1500).constData());
+            QString text;
+            for (const TextBox& b : pdfTextBoxes(work.filePath(QStringLiteral("lookup.pdf")), nullptr)) text += b.text + QLatin1Char(' ');
+            QVERIFY2(text.contains(QStringLiteral("L0H1 \u2192 L3N367")) && !text.contains(QStringLiteral("U+")), qPrintable(text));
+        }
         // A head with no look-up there: the error names the heads that have one.
         r.head = 2;
         HL_EXPECT_ERROR(renderFigure(document_, r, FigureFormat::Png, o), "no look-up of L0H2 in context 0 of L3N367", "L0H1");
@@ -1089,6 +1103,12 @@ private Q_SLOTS:
                  QStringLiteral("\\$\\&\\%\\#\\_\\{\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}\\textless{}\\textgreater{}"));
         QCOMPARE(latexEscape(QStringLiteral(" caf\u00e9 \u2603 \u201cq\u201d")),
                  QStringLiteral("\\ caf\u00e9\\ \\hlU{2603}{\u2603}\\ \u201cq\u201d"));
+        // Arrows, brackets and the minus sign of the figures' texts are math that pdflatex prints too.
+        QCOMPARE(latexEscape(QStringLiteral("L0H1 \u2192 \u27e8BOS\u27e9 \u22120.5")),
+                 QStringLiteral("L0H1\\ \\ensuremath{\\rightarrow}\\ \\ensuremath{\\langle}BOS\\ensuremath{\\rangle}\\ \\ensuremath{-}0.5"));
+        QCOMPARE(signedNumber(-0.00001, 'f', 4), QStringLiteral("0.0000"));
+        QCOMPARE(signedNumber(-0.25, 'f', 2), QStringLiteral("\u22120.25"));
+        QCOMPARE(signedNumber(0.25, 'f', 2, true), QStringLiteral("+0.25"));
         const auto contexts = sampleContexts();
         const QString tex = contextsToLatex(contexts);
         QVERIFY(tex.contains(QStringLiteral("\\colorbox[RGB]")));

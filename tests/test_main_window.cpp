@@ -17,6 +17,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
+#include <QStatusBar>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
@@ -34,6 +35,7 @@
 #include "core/explain/scorer.h"
 #include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
+#include "core/study/pipeline.h"
 #include "test_util.h"
 #include "ui/app_settings.h"
 #include "ui/appearance.h"
@@ -43,18 +45,20 @@
 #include "ui/export/figure.h"
 #include "ui/head_heatmap.h"
 #include "ui/ablation_dialog.h"
-#include "ui/ablation_runner.h"
+#include "ui/bundle_job.h"
 #include "ui/head_view.h"
 #include "ui/lookup_view.h"
 #include "ui/main_window.h"
 #include "ui/neuron_table_model.h"
 #include "ui/neuron_table_panel.h"
+#include "ui/neuron_facts_view.h"
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
 #include "ui/qcp.h"
 #include "ui/run_dialog.h"
 #include "ui/validate_dialog.h"
+#include "ui/study_completion.h"
 #include "ui/study_document.h"
 #include "ui/study_runner.h"
 #include "tests/hub_test_server.h"
@@ -918,7 +922,7 @@ private Q_SLOTS:
                  qPrintable(d->statusLabel()->text()));
         QVERIFY(!d->runner()->isRunning());
         d->headsField()->clear();
-        QSignalSpy done(d->runner(), &ui::AblationRunner::finished);
+        QSignalSpy done(d->runner(), &ui::BundleJob::finished);
         QTest::mouseClick(d->runButton(), Qt::LeftButton);
         QVERIFY(d->cancelButton()->isEnabled());
         QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1 || d->statusLabel()->text().startsWith(QStringLiteral("Failed")), 300000);
@@ -947,7 +951,7 @@ private Q_SLOTS:
         }
 
         // Cancel: a second run stops without writing (or finishes first on a fast machine).
-        QSignalSpy cancelled(d->runner(), &ui::AblationRunner::cancelled);
+        QSignalSpy cancelled(d->runner(), &ui::BundleJob::cancelled);
         d->neuronsField()->clear();
         d->modeBox()->setCurrentIndex(d->modeBox()->findData(QStringLiteral("path")));
         QTest::mouseClick(d->runButton(), Qt::LeftButton);
@@ -955,6 +959,57 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(cancelled.count() + done.count() == 2, 300000);
         if (cancelled.count() == 1) QCOMPARE(loadStudy(path).ablations.size(), s.ablations.size());
         QVERIFY(d->runButton()->isEnabled());
+    }
+
+    // A bundle made before neuron facts and look-ups: the facts tab says what is missing and offers to
+    // compute it; the job adds it with the study's model and corpus, and the window shows it.
+    void completingAnOldStudyFromTheWindow() {
+        PipelineOptions o;
+        o.model = test::fixture(QStringLiteral("stories260k"));
+        o.corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
+        HL_REQUIRE_FIXTURE(o.corpus);
+        o.parameters.layers = {4};
+        o.parameters.topK = 2;
+        o.parameters.randomPerLayer = 0;
+        o.parameters.topDocuments = 6;
+        o.parameters.promptsPerNeuron = 4;
+        o.parameters.maxDocuments = 12;
+        const Study fresh = runStudyPipeline(o);
+        Study old = fresh;
+        for (NeuronResult& n : old.neurons) {
+            n.promoted.clear();
+            n.suppressed.clear();
+            n.histogram = {};
+            for (NeuronContext& c : n.contexts) c.lookups.clear();
+        }
+        const QString path = dir_.filePath(QStringLiteral("old-facts.headlight"));
+        saveBundle(old, path);
+        ui::MainWindow w;
+        w.show();
+        QVERIFY(w.openBundle(path));
+        w.neuronPanel()->selectNeuron(0);
+        ui::NeuronFactsView* facts = w.neuronView()->factsView();
+        QVERIFY(facts->completeButton()->isVisibleTo(facts));
+        QVERIFY(facts->tokensLabel()->text().contains(QStringLiteral("not stored")));
+        QCOMPARE(ui::StudyCompletion::missingText(*w.document()), QStringLiteral("look-ups, promoted / suppressed tokens, activation histograms"));
+        QTest::mouseClick(facts->completeButton(), Qt::LeftButton);
+        QVERIFY(w.studyCompletion() && w.studyCompletion()->isRunning());
+        QTRY_VERIFY_WITH_TIMEOUT(!w.studyCompletion()->isRunning(), 300000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.document()->bundle().hasHistograms(), 10000);
+        QVERIFY(w.document()->bundle().hasLookups() && w.document()->bundle().hasTokenFacts());
+        QVERIFY2(w.statusBar()->currentMessage().startsWith(QStringLiteral("Added ")), qPrintable(w.statusBar()->currentMessage()));
+        QCOMPARE(w.selection()->neuron(), 0);   // where the user was
+        QVERIFY(!facts->completeButton()->isVisibleTo(facts));
+        QVERIFY(facts->tokensLabel()->text().startsWith(QStringLiteral("Promotes")));
+        const Study back = loadStudy(path);
+        for (std::size_t i = 0; i < fresh.neurons.size(); ++i) {
+            QCOMPARE(back.neurons[i].histogram.counts, fresh.neurons[i].histogram.counts);
+            QCOMPARE(back.neurons[i].promoted.front().token, fresh.neurons[i].promoted.front().token);
+        }
+        // Nothing missing any more: the action says so and starts nothing.
+        w.completeStudy();
+        QVERIFY(!w.studyCompletion()->isRunning());
+        QVERIFY(w.statusBar()->currentMessage().contains(QStringLiteral("lacks nothing")));
     }
 
     void runDialogRunsThePipelineOnAWorkerThread() {

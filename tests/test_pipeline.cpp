@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
@@ -500,13 +501,11 @@ private Q_SLOTS:
         HL_EXPECT_ERROR(pg.run(text, q), "L0N8", "not in this model");
     }
 
-    void realModelEndToEnd() {
-        const QString model = test::fixture(QStringLiteral("stories260k"));
-        const QString corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
-        HL_REQUIRE_FIXTURE(corpus);
+    // A small study of stories260k (a real trained Llama-form model) on 20 documents of tiny_en.
+    static PipelineOptions storiesStudy() {
         PipelineOptions o;
-        o.model = model;
-        o.corpus = corpus;
+        o.model = test::fixture(QStringLiteral("stories260k"));
+        o.corpus = test::fixture(QStringLiteral("corpora/tiny_en/test.jsonl"));
         o.parameters.layers = {3, 4};
         o.parameters.topK = 3;
         o.parameters.randomPerLayer = 1;
@@ -514,6 +513,12 @@ private Q_SLOTS:
         o.parameters.topDocuments = 8;
         o.parameters.promptsPerNeuron = 6;
         o.parameters.maxDocuments = 20;
+        return o;
+    }
+
+    void realModelEndToEnd() {
+        const PipelineOptions o = storiesStudy();
+        HL_REQUIRE_FIXTURE(o.corpus);
         const Study single = runStudyPipeline(o);
         QCOMPARE(single.neurons.size(), std::size_t(8));
         QCOMPARE(single.provenance.corpusDocuments, int64_t(20));
@@ -662,6 +667,99 @@ private Q_SLOTS:
         bad = o;
         bad.parameters.truncationRatio = 1.5;
         HL_EXPECT_ERROR(runStudyPipeline(bad), "truncation ratio");
+    }
+
+    // A bundle made before look-ups, token facts and histograms existed gets them back from the model
+    // and the corpus (completeStudy, `study complete`) equal to what a fresh run stores.
+    void completingAnOldStudy() {
+        const PipelineOptions o = storiesStudy();
+        HL_REQUIRE_FIXTURE(o.corpus);
+        const Study fresh = runStudyPipeline(o);
+        Study old = fresh;
+        for (NeuronResult& n : old.neurons) {
+            n.promoted.clear();
+            n.suppressed.clear();
+            n.histogram = {};
+            for (NeuronContext& c : n.contexts) c.lookups.clear();
+        }
+        const Completion missing = missingFromStudy(old);
+        QCOMPARE(missing.tokenFacts, int64_t(old.neurons.size()));
+        QCOMPARE(missing.histograms, int64_t(old.neurons.size()));
+        int64_t lookups = 0;
+        for (const NeuronResult& n : fresh.neurons)
+            for (const NeuronContext& c : n.contexts) lookups += int64_t(c.lookups.size());
+        QVERIFY(lookups > 0);
+        QCOMPARE(missing.lookups, lookups);
+
+        // Inputs that are not the study's change nothing and say why.
+        Study tampered = old;
+        for (NeuronContext& c : tampered.neurons[0].contexts)
+            for (std::size_t h = 0; h < c.active.size(); ++h)
+                if (c.kept && c.active[h]) c.headScores[h] += 1.f;
+        CompletionOptions lookupsOnly;
+        lookupsOnly.tokenFacts = lookupsOnly.histograms = false;
+        HL_EXPECT_ERROR(completeStudy(tampered, lookupsOnly), "in the study", "not the study's");
+        QCOMPARE(missingFromStudy(tampered, lookupsOnly).lookups, lookups);
+        CompletionOptions otherCorpus;
+        otherCorpus.corpus = test::fixture(QStringLiteral("corpora/mix_en/heldout.jsonl"));
+        HL_REQUIRE_FIXTURE(otherCorpus.corpus);
+        otherCorpus.lookups = otherCorpus.tokenFacts = false;
+        Study kept = old;
+        HL_EXPECT_ERROR(completeStudy(kept, otherCorpus), "not the study's corpus", "SHA-256");
+        QVERIFY(!kept.neurons[0].histogram.recorded());
+
+        const Completion added = completeStudy(old, CompletionOptions{});
+        QCOMPARE(added.lookups, missing.lookups);
+        QCOMPARE(added.tokenFacts, missing.tokenFacts);
+        QCOMPARE(added.histograms, missing.histograms);
+        QCOMPARE(missingFromStudy(old).total(), int64_t(0));
+        for (std::size_t i = 0; i < fresh.neurons.size(); ++i) {
+            const NeuronResult &a = fresh.neurons[i], &b = old.neurons[i];
+            QCOMPARE(b.histogram.counts, a.histogram.counts);   // the same scan plan: the same numbers
+            QCOMPARE(b.histogram.max, a.histogram.max);
+            QCOMPARE(b.histogram.min, a.histogram.min);
+            QCOMPARE(b.promoted.size(), a.promoted.size());
+            for (std::size_t k = 0; k < a.promoted.size(); ++k) {
+                QCOMPARE(b.promoted[k].token, a.promoted[k].token);
+                QCOMPARE(b.suppressed[k].token, a.suppressed[k].token);
+                QCOMPARE(b.promoted[k].text, a.promoted[k].text);
+            }
+            for (std::size_t k = 0; k < a.contexts.size(); ++k) {
+                const auto &x = a.contexts[k].lookups, &y = b.contexts[k].lookups;
+                QCOMPARE(y.size(), x.size());
+                for (std::size_t j = 0; j < x.size(); ++j) {
+                    QCOMPARE(y[j].head, x[j].head);
+                    const float tol = 1e-5f * std::max(1.f, std::abs(x[j].score));
+                    QVERIFY(std::abs(y[j].score - x[j].score) <= tol);
+                    for (std::size_t t = 0; t < x[j].contributions.size(); ++t)
+                        QVERIFY(std::abs(y[j].contributions[t] - x[j].contributions[t]) <= tol);
+                }
+            }
+        }
+
+        // The CLI: --dry-run names what is missing, then the bundle is completed in place.
+        const QString path = tmp_.filePath(QStringLiteral("old.headlight"));
+        Study bare = fresh;
+        for (NeuronResult& n : bare.neurons) n.histogram = {};
+        saveBundle(bare, path);
+        QVERIFY(!Bundle::open(path).hasHistograms());
+        const auto cli = [](const QStringList& args) {
+            QProcess p;
+            p.start(QStringLiteral(HEADLIGHT_CLI_PATH), args);
+            p.waitForFinished(120000);
+            return std::make_pair(p.exitCode(), QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError()));
+        };
+        auto [rc, text] = cli({QStringLiteral("study"), QStringLiteral("complete"), path, QStringLiteral("--dry-run")});
+        QCOMPARE(rc, 0);
+        QVERIFY2(text.contains(QStringLiteral("histograms of 8 neurons")), qPrintable(text));
+        std::tie(rc, text) = cli({QStringLiteral("study"), QStringLiteral("complete"), path, QStringLiteral("--only"), QStringLiteral("tokens,x")});
+        QCOMPARE(rc, 1);
+        QVERIFY2(text.contains(QStringLiteral("--only: 'x'")), qPrintable(text));
+        std::tie(rc, text) = cli({QStringLiteral("study"), QStringLiteral("complete"), path});
+        QVERIFY2(rc == 0 && text.contains(QStringLiteral("added 0 look-ups")), qPrintable(text));
+        QVERIFY(Bundle::open(path).hasHistograms());
+        const Study back = loadStudy(path);
+        for (std::size_t i = 0; i < fresh.neurons.size(); ++i) QCOMPARE(back.neurons[i].histogram.counts, fresh.neurons[i].histogram.counts);
     }
 };
 

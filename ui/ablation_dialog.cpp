@@ -1,5 +1,7 @@
 #include "ui/ablation_dialog.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -12,13 +14,14 @@
 #include <QVBoxLayout>
 
 #include "core/base/error.h"
-#include "ui/ablation_runner.h"
+#include "core/study/pipeline.h"
+#include "ui/bundle_job.h"
 #include "ui/study_document.h"
 
 namespace headlight::ui {
 
 AblationDialog::AblationDialog(QWidget* parent)
-    : QDialog(parent), runner_(new AblationRunner(this)), mode_(new QComboBox(this)), heads_(new QLineEdit(this)),
+    : QDialog(parent), runner_(new BundleJob(this)), mode_(new QComboBox(this)), heads_(new QLineEdit(this)),
       neurons_(new QLineEdit(this)), seed_(new QSpinBox(this)), progress_(new QProgressBar(this)), status_(new QLabel(this)),
       run_(new QPushButton(tr("&Run"), this)), cancel_(new QPushButton(tr("&Cancel"), this)) {
     setObjectName(QStringLiteral("ablationDialog"));
@@ -67,25 +70,25 @@ AblationDialog::AblationDialog(QWidget* parent)
         cancel_->setEnabled(false);
     });
     connect(close, &QPushButton::clicked, this, &QDialog::hide);
-    connect(runner_, &AblationRunner::progress, this, [this](qint64 done, qint64 total, const QString& message) {
+    connect(runner_, &BundleJob::progress, this, [this](qint64 done, qint64 total, const QString& message) {
         progress_->setRange(0, total > 0 ? 1000 : 0);
         if (total > 0) progress_->setValue(int(1000.0 * double(done) / double(total)));
         status_->setText(message);
     });
-    connect(runner_, &AblationRunner::finished, this, [this](const QString& path, int first) {
+    connect(runner_, &BundleJob::finished, this, [this](const QString& path, int first) {
         setRunning(false);
         progress_->setRange(0, 1);
         progress_->setValue(1);
         status_->setText(tr("Done: the results are in the bundle and the Overview."));
         Q_EMIT ablationReady(path, first);
     });
-    connect(runner_, &AblationRunner::failed, this, [this](const QString& message) {
+    connect(runner_, &BundleJob::failed, this, [this](const QString& message) {
         setRunning(false);
         progress_->setRange(0, 1);
         progress_->setValue(0);
         status_->setText(tr("Failed: %1").arg(message));
     });
-    connect(runner_, &AblationRunner::cancelled, this, [this] {
+    connect(runner_, &BundleJob::cancelled, this, [this] {
         setRunning(false);
         progress_->setRange(0, 1);
         progress_->setValue(0);
@@ -125,7 +128,10 @@ void AblationDialog::start() {
     setRunning(true);
     progress_->setRange(0, 0);
     status_->setText(tr("Loading the model…"));
-    runner_->start(document_->path(), document_->modelPath(), o);
+    runner_->start(document_->path(), [model = document_->modelPath(), o](Study& study, const Progress& progress) {
+        const std::vector<std::size_t> at = addAblations(study, o, model, progress);
+        return at.empty() ? -1 : int(*std::min_element(at.begin(), at.end()));
+    });
 }
 
 }  // namespace headlight::ui

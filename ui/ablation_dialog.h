@@ -1,5 +1,5 @@
 // Validate > Ablate Heads…: the causal experiments of core/analysis/ablation.h on the open study, run
-// by an AblationRunner on the worker pool (progress, Cancel) and written into the bundle atomically;
+// by a BundleJob on the worker pool (progress, Cancel) and written into the bundle atomically;
 // ablationReady() tells the window to reopen the bundle and show the new records in the Overview.
 // Fields: mode (zero / mean / resample / path), heads ("L1H2, L2H0": each alone and together; empty:
 // each neuron's relevant heads), neurons ("L3N5, L3N9": a group; empty: every neuron), resample seed.
@@ -18,7 +18,7 @@ class QSpinBox;
 
 namespace headlight::ui {
 
-class AblationRunner;
+class BundleJob;
 class StudyDocument;
 
 class AblationDialog : public QDialog {
@@ -34,7 +34,7 @@ public:
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* statusLabel() const { return status_; }
-    AblationRunner* runner() const { return runner_; }
+    BundleJob* runner() const { return runner_; }
 
 Q_SIGNALS:
     void ablationReady(const QString& bundlePath, int firstRecord);
@@ -43,7 +43,7 @@ private:
     void start();
     void setRunning(bool running);
     std::shared_ptr<const StudyDocument> document_;
-    AblationRunner* runner_;
+    BundleJob* runner_;
     QComboBox* mode_;
     QLineEdit* heads_;
     QLineEdit* neurons_;

@@ -304,7 +304,8 @@ void LookupView::refresh() {
     const bool model = !document_->modelPath().isEmpty();
     QString why = document_->bundle().hasLookups()
                       ? tr("No look-up stored for %1: look-ups are stored for the heads active in kept contexts.").arg(pair)
-                      : tr("No look-up stored for %1: this study was made before look-ups were kept.").arg(pair);
+                      : tr("No look-up stored for %1: this study was made before look-ups were kept (File > Complete "
+                           "Study… adds them all).").arg(pair);
     why += model ? tr(" Compute it with the study's model?") : tr(" The study's model was not found (File > Locate Model…), so it cannot be computed.");
     showMissing(why, model);
 }

@@ -50,6 +50,7 @@
 #include "ui/head_heatmap.h"
 #include "ui/neuron_table_model.h"
 #include "ui/neuron_table_panel.h"
+#include "ui/neuron_facts_view.h"
 #include "ui/neuron_view.h"
 #include "ui/overview_view.h"
 #include "ui/playground_view.h"
@@ -57,6 +58,7 @@
 #include "ui/lookup_view.h"
 #include "ui/token_search_view.h"
 #include "ui/run_dialog.h"
+#include "ui/study_completion.h"
 #include "ui/study_document.h"
 #include "ui/validate_dialog.h"
 
@@ -98,6 +100,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
     locateModel_ = fileMenu_->addAction(tr("&Locate Model…"), this, &MainWindow::locateModel);
     locateModel_->setObjectName(QStringLiteral("actionLocateModel"));
     locateModel_->setEnabled(false);
+    QAction* complete = fileMenu_->addAction(tr("&Complete Study…"), this, &MainWindow::completeStudy);
+    complete->setObjectName(QStringLiteral("actionCompleteStudy"));
+    complete->setToolTip(tr("Add what a study made by an older Headlight lacks: look-ups, neuron facts, histograms"));
+    studyActions_ << complete;
     fileMenu_->addSeparator();
     QMenu* exportMenu = fileMenu_->addMenu(tr("&Export"));
     QAction* exportFigure = exportMenu->addAction(tr("&Figure…"), this, &MainWindow::exportFigureDialog);
@@ -113,6 +119,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), selection_(new St
 
     neuronPanel_ = new NeuronTablePanel(selection_, this);
     neuronView_ = new NeuronView(selection_, this);
+    connect(neuronView_->factsView(), &NeuronFactsView::completeRequested, this, &MainWindow::completeStudy);
     overviewView_ = new OverviewView(this);
     playgroundView_ = new PlaygroundView(selection_, this);
     tabs_ = new QTabWidget(this);
@@ -570,6 +577,29 @@ void MainWindow::showAblationDialog() {
     ablationDialog_->setDocument(document_, selection_->neuron());
     ablationDialog_->show();
     ablationDialog_->raise();
+}
+
+void MainWindow::completeStudy() {
+    if (!document_) return;
+    if (!completion_) {
+        completion_ = new StudyCompletion(this);
+        connect(completion_, &StudyCompletion::completed, this, [this](const QString& path, const QString& summary) {
+            if (!document_ || document_->path() != path) return;   // another study was opened meanwhile
+            const int neuron = selection_->neuron();
+            if (!openBundle(path)) return;
+            if (neuron >= 0 && neuron < document_->neuronCount()) selection_->setNeuron(neuron);
+            statusBar()->showMessage(summary.isEmpty() ? tr("Nothing was missing.") : tr("Added %1.").arg(summary));
+        });
+        connect(completion_, &StudyCompletion::failed, this,
+                [this](const QString& message) { showError(tr("Could not complete the study"), message); });
+    }
+    if (completion_->isRunning()) return;
+    if (StudyCompletion::missingText(*document_).isEmpty()) {
+        statusBar()->showMessage(tr("This study lacks nothing: look-ups, neuron facts and histograms are stored."));
+        return;
+    }
+    if (document_->modelPath().isEmpty() && !locateModel()) return;
+    completion_->start(*document_);
 }
 
 void MainWindow::showPreferences() {

@@ -23,6 +23,7 @@ class HeadsView;
 class TokenSearchView;
 class RunDialog;
 class AblationDialog;
+class StudyCompletion;
 struct FigureOptions;
 struct FigureRequest;
 enum class FigureKind;
@@ -66,6 +67,7 @@ public:
     TokenSearchView* tokenSearchView() const { return tokenSearchView_; }
     QTabWidget* tabs() const { return tabs_; }
     RunDialog* runDialog();
+    StudyCompletion* studyCompletion() const { return completion_; }
 
 public Q_SLOTS:
     void showAbout();
@@ -76,6 +78,7 @@ public Q_SLOTS:
     void exportTableDialog();
     void showRunDialog();
     void showAblationDialog();   // Validate > Ablate Heads… (ui/ablation_dialog.*)
+    void completeStudy();        // File > Complete Study… (ui/study_completion.*)
     // Opens the Run dialog prefilled with `neurons` ("L3N12"; a study of exactly these) and the open
     // study's model and corpus.
     void newStudyFromNeurons(const QStringList& neurons);
@@ -114,6 +117,7 @@ private:
     QTabWidget* tabs_;
     RunDialog* runDialog_ = nullptr;
     AblationDialog* ablationDialog_ = nullptr;
+    StudyCompletion* completion_ = nullptr;
     bool saving_ = false;  // a Save As is being written on the worker pool
 };
 

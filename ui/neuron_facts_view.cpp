@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QLabel>
+#include <QPushButton>
 #include <QVBoxLayout>
 
 #include "core/analysis/activation_histogram.h"
@@ -55,10 +56,16 @@ NeuronFactsView::NeuronFactsView(QWidget* parent) : QWidget(parent) {
     plot_->setObjectName(QStringLiteral("activationHistogram"));
     plot_->setAccessibleName(tr("Activation histogram over the scanned corpus"));
     plot_->setMinimumHeight(140);
+    complete_ = new QPushButton(tr("&Compute Missing Facts…"), this);
+    complete_->setObjectName(QStringLiteral("completeFacts"));
+    complete_->setToolTip(tr("Adds the promoted / suppressed tokens (from the model) and the activation histograms "
+                             "(a scan of the study's corpus) to this bundle: File > Complete Study…"));
+    connect(complete_, &QPushButton::clicked, this, &NeuronFactsView::completeRequested);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(status_);
     layout->addWidget(tokens_);
+    layout->addWidget(complete_, 0, Qt::AlignLeft);
     layout->addWidget(plot_, 1);
     setNeuron(nullptr, false, false);
 }
@@ -78,6 +85,7 @@ QString tokenList(const std::vector<TokenValue>& list) {
 
 void NeuronFactsView::setNeuron(const NeuronResult* neuron, bool hasTokens, bool hasHistogram) {
     stylePlot(plot_, palette());
+    complete_->setVisible(neuron && (!hasTokens || !hasHistogram));
     if (!neuron) {
         status_->setText(tr("Select a neuron in the table."));
         tokens_->clear();
@@ -101,7 +109,7 @@ void NeuronFactsView::setNeuron(const NeuronResult* neuron, bool hasTokens, bool
     else
         tokens_->setText(hasTokens ? tr("No promoted / suppressed tokens stored for this neuron.")
                                    : tr("Promoted / suppressed tokens: not stored (this study was made before neuron "
-                                        "facts; run it again to see them)."));
+                                        "facts). Compute Missing Facts adds them from the model."));
     if (h.recorded() && h.total() > 0) drawHistogram(*neuron);
     else showNoData(plot_, hasHistogram ? tr("No activation histogram for this neuron")
                                         : tr("Activation histogram not stored (study made before histograms)"));

@@ -7,6 +7,7 @@
 
 class QCustomPlot;
 class QLabel;
+class QPushButton;
 
 namespace headlight {
 struct NeuronResult;
@@ -24,6 +25,11 @@ public:
     QLabel* tokensLabel() const { return tokens_; }
     QLabel* statusLabel() const { return status_; }
     QCustomPlot* histogramPlot() const { return plot_; }
+    // Shown when the study lacks facts: asks the window to complete the study (File > Complete Study…).
+    QPushButton* completeButton() const { return complete_; }
+
+Q_SIGNALS:
+    void completeRequested();
 
 private:
     void drawHistogram(const NeuronResult& neuron);
@@ -31,6 +37,7 @@ private:
     QLabel* status_;
     QLabel* tokens_;
     QCustomPlot* plot_;
+    QPushButton* complete_;
 };
 
 // The sketch's counts spread over `bins` equal-width bins on [min, max] (each sketch bin's count shared

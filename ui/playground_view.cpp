@@ -411,19 +411,16 @@ QString PlaygroundView::effectText() const {
     QStringList names;
     for (int h : result_.offHeads) names << document_->headLabel(h);
     const float b = result_.ablatedActivations[std::size_t(pos)];
-    const auto signedNumber = [](double x, char format, int precision) {
-        return (x > 0 ? QStringLiteral("+") : QString()) + QString::number(x, format, precision);
-    };
     return text + QLatin1Char('\n') +
            tr("With %1 off (%2): activation %3 → %4 (%5), p(\"%6\") %7 → %8 (%9)")
                .arg(names.join(QStringLiteral(", ")), mode_->currentText())
                .arg(a, 0, 'f', 4)
                .arg(b, 0, 'f', 4)
-               .arg(signedNumber(b - a, 'f', 4))
+               .arg(signedNumber(b - a, 'f', 4, true))
                .arg(visibleText(QString::fromStdString(result_.tokenText)))
                .arg(result_.probability, 0, 'g', 4)
                .arg(result_.ablatedProbability, 0, 'g', 4)
-               .arg(signedNumber(result_.ablatedProbability - result_.probability, 'g', 3));
+               .arg(signedNumber(result_.ablatedProbability - result_.probability, 'g', 3, true));
 }
 
 void PlaygroundView::showResult() {

@@ -110,6 +110,13 @@ HighlightedContext makeHighlightedContext(const NeuronResult& neuron, int contex
     return h;
 }
 
+QString signedNumber(double value, char format, int precision, bool plus) {
+    QString t = QString::number(value, format, precision);
+    if (t.toDouble() == 0) return t.remove(QLatin1Char('-'));
+    if (plus && value > 0) t.prepend(QLatin1Char('+'));
+    return t.replace(QLatin1Char('-'), QChar(0x2212));
+}
+
 QString visibleText(const QString& text) {
     QString out;
     out.reserve(text.size());

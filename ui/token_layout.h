@@ -60,6 +60,9 @@ float activationRange(const NeuronResult& neuron);
 // contexts carry no signal.
 bool isDeadNeuron(const NeuronResult& neuron);
 
+// A number as a figure prints it: a real minus sign (U+2212), no sign on a value that rounds to zero
+// ("0.000", never "-0.000"), and "+" before a positive value when `plus` is set.
+QString signedNumber(double value, char format, int precision, bool plus = false);
 // Token text made visible for display: newline as ↵, tab as ⇥, other controls as U+FFFD; nothing else changes.
 QString visibleText(const QString& text);
 // Tooltip-ready (escaped) description of a piece: token text, id, value.

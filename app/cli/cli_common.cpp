@@ -22,6 +22,14 @@ const std::vector<Command>& commands() {
     return table;
 }
 
+void addOption(QCommandLineParser& p, const char* name, const char* help, const char* valueName, const char* defaultValue) {
+    if (valueName)
+        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help), QLatin1String(valueName),
+                                       defaultValue ? QLatin1String(defaultValue) : QString()));
+    else
+        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help)));
+}
+
 void parseOrThrow(QCommandLineParser& parser, const QStringList& args, const QString& description,
                   const QString& usageSuffix) {
     parser.setApplicationDescription(description);

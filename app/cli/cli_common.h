@@ -32,6 +32,11 @@ const std::vector<Command>& commands();
 void parseOrThrow(QCommandLineParser& parser, const QStringList& args, const QString& description,
                   const QString& usageSuffix = {});
 
+// The commands' one way to declare an option: a flag when `valueName` is null, else an option with a
+// value (and its default).
+void addOption(QCommandLineParser& p, const char* name, const char* help, const char* valueName = nullptr,
+               const char* defaultValue = nullptr);
+
 // Writes to stdout / stderr as UTF-8.
 void printOut(const std::string& text);
 void printErr(const std::string& text);
@@ -45,6 +50,7 @@ int runNeuronsCommand(const QStringList& args);
 int runStudyRun(const QStringList& args);
 int runStudyMerge(const QStringList& args);
 int runStudyAblate(const QStringList& args);
+int runStudyComplete(const QStringList& args);  // cmd_complete.cpp
 int runStudyExplain(const QStringList& args);  // cmd_explain.cpp
 int runStudyScore(const QStringList& args);    // cmd_explain.cpp
 int runDownload(const QStringList& args);      // cmd_download.cpp

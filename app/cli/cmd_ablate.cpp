@@ -14,12 +14,6 @@ namespace headlight::cli {
 
 namespace {
 
-void addValueOption(QCommandLineParser& p, const char* name, const char* help, const char* valueName,
-                    const char* defaultValue = nullptr) {
-    p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help), QLatin1String(valueName),
-                                   defaultValue ? QLatin1String(defaultValue) : QString()));
-}
-
 // The experiment the options ask for, checked against the study (before the model is loaded).
 analysis::AblationOptions ablationOptions(const QCommandLineParser& parser, const Study& study) {
     analysis::AblationOptions o;
@@ -43,15 +37,15 @@ analysis::AblationOptions ablationOptions(const QCommandLineParser& parser, cons
 
 int runStudyAblate(const QStringList& args) {
     QCommandLineParser parser;
-    addValueOption(parser, "out", "The bundle with the ablation results (may be the input).", "Y.headlight");
-    addValueOption(parser, "model", "Model folder or hub id (default: the one recorded in the bundle).", "DIR|HUB_ID");
-    addValueOption(parser, "mode", "zero (the paper's), mean, resample or path (head -> neuron path patching beside "
+    addOption(parser, "out", "The bundle with the ablation results (may be the input).", "Y.headlight");
+    addOption(parser, "model", "Model folder or hub id (default: the one recorded in the bundle).", "DIR|HUB_ID");
+    addOption(parser, "mode", "zero (the paper's), mean, resample or path (head -> neuron path patching beside "
                                    "the total effect). Default zero.", "MODE", "zero");
-    addValueOption(parser, "heads", "Heads to ablate, each alone and all together (default: each neuron's relevant heads).",
+    addOption(parser, "heads", "Heads to ablate, each alone and all together (default: each neuron's relevant heads).",
               "L1H2,L2H0");
-    addValueOption(parser, "neurons", "Neurons to ablate (default: all); two or more form a group: their shared relevant "
+    addOption(parser, "neurons", "Neurons to ablate (default: all); two or more form a group: their shared relevant "
                                  "heads are also ablated together.", "L3N5,L3N9");
-    addValueOption(parser, "seed", "Seed of the resample donors (default 0).", "N", "0");
+    addOption(parser, "seed", "Seed of the resample donors (default 0).", "N", "0");
     parser.addPositionalArgument(QStringLiteral("bundle"), QStringLiteral("The .headlight file."));
     parseOrThrow(parser, args, QStringLiteral("Add a head-ablation experiment (effects on p(token) and the neuron's "
                                               "activation; KS test, active vs inactive)."));

@@ -40,15 +40,6 @@ double parseDouble(const QCommandLineParser& p, const QString& name) {
     return v;
 }
 
-void addOption(QCommandLineParser& p, const char* name, const char* help, const char* valueName = nullptr,
-               const char* defaultValue = nullptr) {
-    if (valueName)
-        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help), QLatin1String(valueName),
-                                       defaultValue ? QLatin1String(defaultValue) : QString()));
-    else
-        p.addOption(QCommandLineOption(QLatin1String(name), QLatin1String(help)));
-}
-
 // Options shared by `neurons` and `study run` (step 1).
 void addSelectionOptions(QCommandLineParser& p) {
     addOption(p, "model", "Checkpoint folder or hub id.", "DIR|HUB_ID");

@@ -126,6 +126,7 @@ const SubCommand kSubCommands[] = {
     {"export", "write the whole study as JSON", runStudyExport},
     {"merge", "merge shard bundles", runStudyMerge},
     {"ablate", "add a head-ablation experiment (zero, mean, resample, path patching)", runStudyAblate},
+    {"complete", "add what a bundle from an older Headlight lacks (look-ups, token facts, histograms)", runStudyComplete},
     {"explain", "explain relevant heads with an LLM and the offline baseline", runStudyExplain},
     {"score", "score explanations on a held-out corpus", runStudyScore},
     {"figure", "draw a figure (heat maps, histograms, ablation, contexts) as PNG/SVG/PDF/TeX", runStudyFigure},

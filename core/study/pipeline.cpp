@@ -9,6 +9,7 @@
 #include <set>
 
 #include <QDateTime>
+#include <QFileInfo>
 
 #include "core/analysis/ablation.h"
 #include "core/analysis/activation_histogram.h"
@@ -634,6 +635,142 @@ std::vector<HeadLookup> computeLookups(const Provenance& provenance, const Study
     for (auto& looks : a.lookups) out.push_back(looks.at(0));
     progress.report(1, 1, "look-up: done");
     return out;
+}
+
+namespace {
+
+bool needsLookups(const NeuronContext& c) {
+    return c.kept && c.lookups.empty() && std::find(c.active.begin(), c.active.end(), uint8_t(1)) != c.active.end();
+}
+
+// The kept contexts without look-ups, recomputed in step 3's passes with the stored active heads.
+int64_t completeLookups(const StudyModel& m, Study& study, const Progress& progress) {
+    std::vector<NeuronResult> subset;
+    std::vector<NeuronContext*> origin;   // per context of `subset`, in order: where its look-ups go
+    for (NeuronResult& n : study.neurons) {
+        NeuronResult r;
+        r.neuron = n.neuron;
+        for (NeuronContext& c : n.contexts)
+            if (needsLookups(c)) {
+                r.contexts.push_back(c);
+                origin.push_back(&c);
+            }
+        if (!r.contexts.empty()) subset.push_back(std::move(r));
+    }
+    if (origin.empty()) return 0;
+    std::map<const NeuronContext*, NeuronContext*> target;
+    std::size_t k = 0;
+    for (NeuronResult& r : subset)
+        for (NeuronContext& c : r.contexts) target[&c] = origin[k++];
+    const StudyParameters& p = study.parameters;
+    const AttributionInputs in = attributionInputs(m.model, m.tokenizer, subset, p);
+    const LookupSelector stored = [&](std::size_t i, const std::vector<float>&) {
+        std::vector<int> heads;
+        const std::vector<uint8_t>& active = in.targets[i]->active;
+        for (std::size_t h = 0; h < active.size(); ++h)
+            if (active[h]) heads.push_back(int(h));
+        return heads;
+    };
+    progress.report(0, 1, "look-ups: " + std::to_string(in.prompts.size()) + " contexts");
+    HeadAttribution a = attributeHeadsWithLookups(m.model, in.prompts, p.sameLayerHeads, stored, p.batchTokens, p.attributionScore);
+    progress.throwIfCancelled();
+    int64_t added = 0;
+    for (std::size_t i = 0; i < in.targets.size(); ++i) {
+        const NeuronContext& c = *in.targets[i];
+        for (const HeadLookup& l : a.lookups[i]) {
+            const float was = c.headScores.at(std::size_t(l.head));
+            if (!(std::abs(l.score - was) <= 1e-3f * (1.f + std::abs(was))))
+                throw Error("complete: " + neuronName(in.prompts[i].neuron) + " head " + std::to_string(l.head) + " scores " +
+                            std::to_string(l.score) + " now and " + std::to_string(was) +
+                            " in the study: the model or its processing is not the study's");
+        }
+        added += int64_t(a.lookups[i].size());
+    }
+    for (std::size_t i = 0; i < in.targets.size(); ++i) target.at(in.targets[i])->lookups = std::move(a.lookups[i]);
+    progress.report(1, 1, "look-ups: done");
+    return added;
+}
+
+// Histograms of `missing` (indices into study.neurons) from a scan of the study's corpus.
+void completeHistograms(const StudyModel& m, Study& study, const std::vector<std::size_t>& missing,
+                        const CompletionOptions& options, const Progress& progress) {
+    const QString corpus = options.corpus.isEmpty() ? QString::fromStdString(study.provenance.corpus) : options.corpus;
+    if (!QFileInfo::exists(corpus))
+        throw Error("complete: the study's corpus " + corpus.toStdString() +
+                    " is not here (give a copy of it: histograms need a scan of the whole corpus)");
+    ScanOptions scan;
+    for (std::size_t i : missing) scan.neurons.push_back(study.neurons[i].neuron.ref);
+    scan.topDocuments = 1;
+    scan.corpus.textField = options.textField.toStdString();
+    scan.corpus.maxDocuments = study.parameters.maxDocuments;
+    scan.corpus.shardIndex = study.parameters.shardIndex;
+    scan.corpus.shardCount = study.parameters.shardCount;
+    if (study.parameters.shardCount > 1 && study.parameters.shardBlock != kScanGroupDocuments)
+        throw Error("complete: a shard made before packed scans (shard block " + std::to_string(study.parameters.shardBlock) +
+                    ") cannot be rescanned alike: complete the merged study instead");
+    const ScanResult scanned = runActivationScan(m.model, m.tokenizer, corpus, scan, stepProgress(progress, "scan"));
+    const Provenance& prov = study.provenance;
+    if (!prov.corpusHash.empty() && scanned.corpusHash != prov.corpusHash)
+        throw Error("complete: " + corpus.toStdString() + " is not the study's corpus (SHA-256 " + scanned.corpusHash +
+                    " != " + prov.corpusHash + ")");
+    if (prov.corpusDocuments > 0 && scanned.documents != prov.corpusDocuments)
+        throw Error("complete: the corpus read " + std::to_string(scanned.documents) + " documents, the study " +
+                    std::to_string(prov.corpusDocuments) + " (another text field?)");
+    for (std::size_t j = 0; j < missing.size(); ++j) {
+        NeuronResult& n = study.neurons[missing[j]];
+        ActivationHistogram h = scanned.histogram.of(int64_t(j));
+        if (!n.contexts.empty() && h.total() > 0 &&
+            !(std::abs(h.max - n.contexts.front().activation) <= 1e-4f * (1.f + std::abs(h.max))))
+            throw Error("complete: " + neuronName(n.neuron.ref) + " reaches " + std::to_string(h.max) + " in this scan and " +
+                        std::to_string(n.contexts.front().activation) + " in the study: the inputs are not the study's");
+        n.histogram = std::move(h);
+    }
+}
+
+}  // namespace
+
+Completion missingFromStudy(const Study& study, const CompletionOptions& options) {
+    Completion c;
+    for (const NeuronResult& n : study.neurons) {
+        if (options.lookups)
+            for (const NeuronContext& x : n.contexts)
+                if (needsLookups(x)) c.lookups += std::count(x.active.begin(), x.active.end(), uint8_t(1));
+        if (options.tokenFacts && n.promoted.empty() && n.suppressed.empty()) ++c.tokenFacts;
+        if (options.histograms && !n.histogram.recorded()) ++c.histograms;
+    }
+    return c;
+}
+
+Completion completeStudy(Study& study, const CompletionOptions& options, const Progress& progress) {
+    const Completion missing = missingFromStudy(study, options);
+    if (missing.total() == 0) return missing;
+    const StudyModel m = loadStudyModel(study.provenance, options.model, progress);
+    Study out = study;   // changed only when everything succeeded
+    Completion done;
+    if (missing.lookups > 0) done.lookups = completeLookups(m, out, stepProgress(progress, "attribute"));
+    if (missing.tokenFacts > 0) {
+        std::vector<NeuronResult> without;
+        for (const NeuronResult& n : out.neurons)
+            if (n.promoted.empty() && n.suppressed.empty()) without.push_back(n);
+        addTokenFacts(m.model, m.tokenizer, without);
+        std::size_t k = 0;
+        for (NeuronResult& n : out.neurons)
+            if (n.promoted.empty() && n.suppressed.empty()) {
+                n.promoted = std::move(without[k].promoted);
+                n.suppressed = std::move(without[k++].suppressed);
+            }
+        done.tokenFacts = int64_t(without.size());
+    }
+    if (missing.histograms > 0) {
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < out.neurons.size(); ++i)
+            if (!out.neurons[i].histogram.recorded()) at.push_back(i);
+        completeHistograms(m, out, at, options, progress);
+        done.histograms = int64_t(at.size());
+    }
+    progress.throwIfCancelled();
+    study = std::move(out);
+    return done;
 }
 
 }  // namespace headlight

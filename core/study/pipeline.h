@@ -65,6 +65,29 @@ std::vector<HeadLookup> computeLookups(const Provenance& provenance, const Study
                                        const NeuronResult& neuron, const std::vector<int>& contexts, int head,
                                        const QString& model = {}, const Progress& progress = {});
 
+// Completing a study made by an older Headlight (issue 13): what its bundle lacks, computed with the
+// study's model (weight hash checked) and stored as a fresh run would store it.
+struct CompletionOptions {
+    QString model;               // overrides the model in the provenance (weight hash must match)
+    QString corpus;              // overrides the corpus in the provenance (its SHA-256 must match)
+    QString textField = "text";  // JSON Lines field the study was scanned with
+    bool lookups = true;         // look-ups of the active heads of every kept context
+    bool tokenFacts = true;      // promoted / suppressed tokens
+    bool histograms = true;      // activation histograms: a scan of the whole corpus for those neurons
+};
+struct Completion {
+    int64_t lookups = 0;      // look-ups added
+    int64_t tokenFacts = 0;   // neurons given promoted / suppressed tokens
+    int64_t histograms = 0;   // neurons given an activation histogram
+    int64_t total() const { return lookups + tokenFacts + histograms; }
+};
+// What completeStudy would add, without a model (nothing to add: all zero).
+Completion missingFromStudy(const Study& study, const CompletionOptions& options = {});
+// Adds the missing parts in place. A recomputed head score that differs from the stored one, a corpus
+// whose hash differs, or a histogram whose maximum is not the neuron's top activation throws
+// headlight::Error (the inputs are not the study's); nothing is changed then. Cancellable.
+Completion completeStudy(Study& study, const CompletionOptions& options, const Progress& progress = {});
+
 // Merges shard studies of one run (same model, corpus, parameters; shards 0..N-1): the scans' top N
 // merge exactly, then truncation and attribution run once on the merged contexts with the model
 // (`model` overrides the one recorded in the shards; the weight hash must match), so the result equals

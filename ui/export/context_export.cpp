@@ -192,6 +192,24 @@ bool pdflatexPrints(char32_t c) {
     return false;
 }
 
+// Symbols the figures and token texts use that pdflatex's text fonts lack, as math every engine prints.
+const char* mathSymbol(char32_t c) {
+    switch (c) {
+    case 0x2212: return "\\ensuremath{-}";
+    case 0x2190: return "\\ensuremath{\\leftarrow}";
+    case 0x2192: return "\\ensuremath{\\rightarrow}";
+    case 0x21B5: return "\\ensuremath{\\hookleftarrow}";
+    case 0x21E5: return "\\ensuremath{\\rightarrowtail}";
+    case 0x2264: return "\\ensuremath{\\leq}";
+    case 0x2265: return "\\ensuremath{\\geq}";
+    case 0x2248: return "\\ensuremath{\\approx}";
+    case 0x221E: return "\\ensuremath{\\infty}";
+    case 0x27E8: return "\\ensuremath{\\langle}";
+    case 0x27E9: return "\\ensuremath{\\rangle}";
+    default: return nullptr;
+    }
+}
+
 }  // namespace
 
 QString latexEscape(const QString& text) {
@@ -224,6 +242,7 @@ QString latexEscape(const QString& text) {
             if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xA0) || c == 0xFFFD || (c >= 0xD800 && c <= 0xDFFF))
                 out += QStringLiteral("\\hlU{%1}{?}").arg(QString::number(uint(c), 16).toUpper().rightJustified(4, QLatin1Char('0')));
             else if (c < 0x7f || pdflatexPrints(c)) out += QString::fromUcs4(&c, 1);
+            else if (const char* math = mathSymbol(c)) out += QLatin1String(math);
             else out += QStringLiteral("\\hlU{%1}{%2}").arg(QString::number(uint(c), 16).toUpper().rightJustified(4, QLatin1Char('0')), QString::fromUcs4(&c, 1));
         }
     }

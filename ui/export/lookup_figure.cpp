@@ -73,22 +73,23 @@ QFont figureFont(const FigureOptions& o) {
     return f;
 }
 
-// A number with a real minus sign, and no sign on a zero that rounds from a tiny negative.
-QString signedNumber(double v, int decimals) {
-    QString t = QString::number(v, 'f', decimals);
-    if (t.toDouble() == 0) t.remove(QLatin1Char('-'));
-    return t.replace(QLatin1Char('-'), QChar(0x2212));
+// The `count` top sources that matter: those below 1 % of the top |value| are left out (they print as 0).
+std::vector<int> shownSources(const LookupRow& row, LookupMode mode, int count) {
+    const std::vector<float>& values = lookupValues(row, mode);
+    std::vector<int> top = topLookupPositions(row, mode, count);
+    if (top.empty()) return top;
+    const float cut = 0.01f * std::abs(values[std::size_t(top.front())]);
+    const auto small = std::find_if(top.begin(), top.end(), [&](int j) { return std::abs(values[std::size_t(j)]) < cut; });
+    top.erase(small == top.begin() ? small + 1 : small, top.end());
+    return top;
 }
 
 QString sourcesLine(const LookupRow& row, LookupMode mode) {
     QStringList parts;
-    const std::vector<float>& values = lookupValues(row, mode);
-    const std::vector<int> top = topLookupPositions(row, mode, kFigureSources);
-    for (int j : top) {
+    for (int j : shownSources(row, mode, kFigureSources)) {
         const std::size_t k = std::size_t(j);
-        if (std::abs(values[k]) < 0.01f * std::abs(values[std::size_t(top.front())])) break;   // the rest is ~0
         const QString token = row.tokenIds[k] < 0 ? QObject::tr("BOS") : QStringLiteral("\"%1\"").arg(visibleText(row.tokens[k]));
-        QString part = QObject::tr("%1 %2 (att. %3)").arg(token, signedNumber(row.contributions[k], 3), signedNumber(row.attention[k], 2));
+        QString part = QObject::tr("%1 %2 (att. %3)").arg(token, signedNumber(row.contributions[k], 'f', 3), signedNumber(row.attention[k], 'f', 2));
         parts << part.replace(QLatin1Char(' '), QChar::Nbsp);   // an entry never breaks across lines
     }
     return QObject::tr("Top sources (contribution, attention): ") + parts.join(QStringLiteral(" · "));
@@ -215,12 +216,13 @@ QString lookupLatexDocument(const LookupRow& row, LookupMode mode, const TokenRu
     QString table = QStringLiteral("\n\\medskip\\noindent\\begin{tabular}{rlrr}\n%1 & %2 & %3 & %4\\\\\n\\hline\n")
                         .arg(latexEscape(QObject::tr("pos.")), latexEscape(QObject::tr("source token")),
                              latexEscape(QObject::tr("contribution")), latexEscape(QObject::tr("attention")));
-    for (int j : topLookupPositions(row, mode, 8)) {
+    for (int j : shownSources(row, mode, 8)) {
         const std::size_t k = std::size_t(j);
         const QString token = row.tokenIds[k] < 0 ? QObject::tr("BOS") : QStringLiteral("\"%1\"").arg(row.tokens[k]);
         table += QStringLiteral("%1 & %2 & %3 & %4\\\\\n")
                      .arg(j)
-                     .arg(latexEscape(token), QString::number(row.contributions[k], 'f', 4), QString::number(row.attention[k], 'f', 3));
+                     .arg(latexEscape(token), latexEscape(signedNumber(row.contributions[k], 'f', 4)),
+                          latexEscape(signedNumber(row.attention[k], 'f', 3)));
     }
     table += QStringLiteral("\\end{tabular}\n");
     const qsizetype end = doc.lastIndexOf(QStringLiteral("\\end{document}"));
