@@ -1,7 +1,8 @@
 # Sanitizer builds: HEADLIGHT_SANITIZE = OFF | address | thread.
 #   address  AddressSanitizer + UndefinedBehaviorSanitizer (ON is read as address)
 #   thread   ThreadSanitizer
-# Our own code is instrumented (-O1 -g, frame pointers); Qt and libtorch are not.
+# Our own code is instrumented (-O1, frame pointers, -g1: line tables for the reports; with libtorch's
+# headers -g cost 60 % more compile time and gigabytes of objects); Qt and libtorch are not.
 #
 # Debian's libtorch_cpu.so lists every libopencv_*.so.406 as NEEDED although it imports no symbol
 # from them; libopencv_highgui pulls in Qt 5, whose symbols then collide with Qt 6's in our process.
@@ -32,7 +33,7 @@ if(HEADLIGHT_FUZZ)
   message(FATAL_ERROR "HEADLIGHT_SANITIZE and HEADLIGHT_FUZZ are separate builds: pick one")
 endif()
 message(STATUS "Sanitizer build: ${_hl_sanitize} (${_hl_flags})")
-target_compile_options(headlight_options INTERFACE ${_hl_flags} -fno-omit-frame-pointer -O1 -g)
+target_compile_options(headlight_options INTERFACE ${_hl_flags} -fno-omit-frame-pointer -O1 -g1)
 target_link_options(headlight_options INTERFACE ${_hl_flags})
 
 # The private libtorch_cpu without the OpenCV (-> Qt 5) dependencies.

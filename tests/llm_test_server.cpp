@@ -1,5 +1,7 @@
 #include "tests/llm_test_server.h"
 
+#include "core/base/thread_mailbox.h"
+
 #include <atomic>
 
 #include <QHostAddress>
@@ -113,7 +115,7 @@ QByteArray reasonPhrase(int status) {
 
 struct LlmTestServer::Impl {
     QThread thread;
-    QObject* context = nullptr;    // lives in `thread`; parent of the server
+    ThreadMailbox* context = nullptr;   // lives in `thread`; parent of the server
     QTcpServer* server = nullptr;  // lives in `thread`
     quint16 port = 0;
     mutable std::mutex mutex;
@@ -268,12 +270,12 @@ struct LlmTestServer::Impl {
 LlmTestServer::LlmTestServer() : impl_(std::make_unique<Impl>()) {
     Impl* impl = impl_.get();
     impl->thread.setObjectName(QStringLiteral("llm-test-server"));
-    impl->context = new QObject;
+    impl->context = new ThreadMailbox;
     impl->context->moveToThread(&impl->thread);
     QObject::connect(&impl->thread, &QThread::finished, impl->context, &QObject::deleteLater);
     impl->thread.start();
     // The server is created inside its thread so that it and its sockets live there.
-    QMetaObject::invokeMethod(impl->context, [impl] {
+    impl->context->call([impl] {
         impl->server = new QTcpServer(impl->context);
         impl->server->setMaxPendingConnections(1000);
         QObject::connect(impl->server, &QTcpServer::newConnection, impl->server, [impl] {
@@ -281,17 +283,17 @@ LlmTestServer::LlmTestServer() : impl_(std::make_unique<Impl>()) {
         });
         if (!impl->server->listen(QHostAddress::LocalHost, 0)) qFatal("LlmTestServer: cannot listen on 127.0.0.1");
         impl->port = impl->server->serverPort();
-    }, Qt::BlockingQueuedConnection);
+    });
 }
 
 LlmTestServer::~LlmTestServer() {
     Impl* impl = impl_.get();
-    QMetaObject::invokeMethod(impl->context, [impl] {
+    impl->context->call([impl] {
         for (QTcpSocket* s : impl->server->findChildren<QTcpSocket*>()) s->abort();
         impl->server->close();
         delete impl->server;
         impl->server = nullptr;
-    }, Qt::BlockingQueuedConnection);
+    });
     impl->thread.quit();
     impl->thread.wait();
 }

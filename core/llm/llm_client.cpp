@@ -21,6 +21,7 @@
 #include <QTimer>
 #include <QUrl>
 
+#include "core/base/thread_mailbox.h"
 #include "core/base/error.h"
 #include "core/llm/prompts.h"
 
@@ -348,7 +349,7 @@ std::map<std::string, LearnedForm>& learnedForms() {
 
 }  // namespace
 
-class OpenAiChatClient::Worker : public QObject {
+class OpenAiChatClient::Worker : public ThreadMailbox {
 public:
     Worker(const Endpoint& endpoint, const ClientOptions& options, OpenAiChatClient::Stats& stats, std::mutex& statsMutex)
         : endpoint_(endpoint), options_(options), stats_(stats), statsMutex_(statsMutex),
@@ -772,12 +773,12 @@ OpenAiChatClient::OpenAiChatClient(Endpoint endpoint, ClientOptions options)
     QObject::connect(&impl_->thread, &QThread::finished, impl_->worker, &QObject::deleteLater);
     impl_->thread.start();
     Worker* worker = impl_->worker;
-    QMetaObject::invokeMethod(worker, [worker] { worker->start(); }, Qt::BlockingQueuedConnection);
+    worker->call([worker] { worker->start(); });
 }
 
 OpenAiChatClient::~OpenAiChatClient() {
     Worker* worker = impl_->worker;
-    QMetaObject::invokeMethod(worker, [worker] { worker->shutdown(); }, Qt::BlockingQueuedConnection);
+    worker->call([worker] { worker->shutdown(); });
     impl_->thread.quit();
     impl_->thread.wait();
 }
@@ -792,7 +793,7 @@ void OpenAiChatClient::submit(const ChatRequest& request, Callback done, const C
         impl_->stats.requests++;
     }
     Worker* worker = impl_->worker;
-    QMetaObject::invokeMethod(worker, [worker, p] { worker->enqueue(p); }, Qt::QueuedConnection);
+    worker->post([worker, p] { worker->enqueue(p); });
 }
 
 OpenAiChatClient::Stats OpenAiChatClient::stats() const {
