@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (parsed.response.has_value() == !parsed.problem.empty()) std::abort();
         if (!headlight::isValidUtf8(parsed.problem) || parsed.problem.size() > 4096) std::abort();
         const std::string parameter = headlight::llm::unsupportedParameter(text);
-        if (!parameter.empty() && parameter != "max_tokens" && parameter != "temperature") std::abort();
+        if (!parameter.empty() && parameter != "max_tokens" && parameter != "temperature" && parameter != "logprobs")
+            std::abort();
         const std::string stripped = headlight::llm::stripReasoning(text);
         if (stripped.size() > text.size()) std::abort();
         (void)headlight::llm::parseYesNo(text);

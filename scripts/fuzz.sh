@@ -38,7 +38,9 @@ seed() {  # seed TARGET: fills BUILD/fuzz-corpus/TARGET with the fixtures' files
     fuzz_llm_text) printf '<think>hm</think> Yes.' >"$d/a"; printf 'No' >"$d/b"; printf 'Wed, 21 Oct 2015 07:28:00 GMT' >"$d/c"; printf '1.5' >"$d/d"
       printf '{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Yes","reasoning_content":"hm"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":1}}' >"$d/reply"
       printf '{"choices":[{"message":{"content":null,"refusal":"no"},"finish_reason":"stop"}]}' >"$d/refusal"
-      printf '{"error":{"message":"Unsupported parameter: '"'"'max_tokens'"'"' is not supported with this model. Use '"'"'max_completion_tokens'"'"' instead.","type":"invalid_request_error","param":"max_tokens"}}' >"$d/unsupported" ;;
+      printf '{"error":{"message":"Unsupported parameter: '"'"'max_tokens'"'"' is not supported with this model. Use '"'"'max_completion_tokens'"'"' instead.","type":"invalid_request_error","param":"max_tokens"}}' >"$d/unsupported"
+      # found by this target (a reader that names logprobs, which the harness first did not allow):
+      printf '{"error":{"message":"Unsupported parameter: max_tokens","type":"ilogprobsequest_error","param":"logprobs"}}' >"$d/logprobs" ;;
   esac
 }
 
