@@ -711,15 +711,13 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     grab(neuronView_->contextHeadMap(), QStringLiteral("context-head-heatmap.png"));
     grab(neuronView_->contextList(), QStringLiteral("contexts.png"));
     grab(neuronView_->lookupView(), QStringLiteral("lookup-view.png"));
-    NeuronFactsView* facts = neuronView_->factsView();   // a tab of the details pane
-    for (QWidget* w = facts->parentWidget(); w; w = w->parentWidget())
-        if (auto* tabs = qobject_cast<QTabWidget*>(w)) {
-            const int before = tabs->currentIndex();
-            tabs->setCurrentWidget(facts);
-            grab(tabs, QStringLiteral("neuron-facts.png"));
-            tabs->setCurrentIndex(before);
-            break;
-        }
+    {   // the Neuron facts tab of the details pane
+        QTabWidget* details = neuronView_->detailTabs();
+        const int before = details->currentIndex();
+        details->setCurrentWidget(neuronView_->factsView());
+        grab(details, QStringLiteral("neuron-facts.png"));
+        details->setCurrentIndex(before);
+    }
     if (document_ && selection_->head() >= 0) {   // the Heads tab on the selected head
         tabs_->setCurrentWidget(headsView_);
         QEventLoop loop;
