@@ -125,11 +125,20 @@ struct LlmTestServer::Impl {
     std::atomic<int64_t> streamed{0};
 
     // Writes 64 KiB chunks whenever the socket has drained, until the peer goes away.
+    // An endless body, as far as the client is concerned: 64 KiB chunks as fast as the socket takes them,
+    // until the client closes or 256 MiB went out (far past any cap; a slow, sanitized client may read on
+    // that long in Qt's network thread, and a stream that never ended would outlive the client there).
     void stream(QTcpSocket* socket) {
         const QByteArray chunk(64 * 1024, 'x');
-        auto more = [this, socket, chunk] {
+        auto sent = std::make_shared<int64_t>(0);
+        auto more = [this, socket, chunk, sent] {
             if (socket->state() != QAbstractSocket::ConnectedState || socket->bytesToWrite() > 0) return;
+            if (*sent >= (int64_t(256) << 20)) {
+                socket->disconnectFromHost();
+                return;
+            }
             socket->write(chunk);
+            *sent += chunk.size();
             streamed += chunk.size();
         };
         QObject::connect(socket, &QTcpSocket::bytesWritten, socket, more);
