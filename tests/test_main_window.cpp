@@ -36,6 +36,7 @@
 #include "core/model/tokenizer.h"
 #include "core/study/bundle.h"
 #include "core/study/pipeline.h"
+#include "tests/old_study.h"
 #include "test_util.h"
 #include "ui/app_settings.h"
 #include "ui/appearance.h"
@@ -975,13 +976,7 @@ private Q_SLOTS:
         o.parameters.promptsPerNeuron = 4;
         o.parameters.maxDocuments = 12;
         const Study fresh = runStudyPipeline(o);
-        Study old = fresh;
-        for (NeuronResult& n : old.neurons) {
-            n.promoted.clear();
-            n.suppressed.clear();
-            n.histogram = {};
-            for (NeuronContext& c : n.contexts) c.lookups.clear();
-        }
+        Study old = test::asMadeBeforeFacts(fresh);
         const QString path = dir_.filePath(QStringLiteral("old-facts.headlight"));
         saveBundle(old, path);
         ui::MainWindow w;

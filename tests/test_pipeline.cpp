@@ -28,6 +28,7 @@
 #include "core/study/bundle.h"
 #include "core/study/pipeline.h"
 #include "core/study/study_json.h"
+#include "tests/old_study.h"
 #include "tests/test_util.h"
 
 using namespace headlight;
@@ -675,13 +676,7 @@ private Q_SLOTS:
         const PipelineOptions o = storiesStudy();
         HL_REQUIRE_FIXTURE(o.corpus);
         const Study fresh = runStudyPipeline(o);
-        Study old = fresh;
-        for (NeuronResult& n : old.neurons) {
-            n.promoted.clear();
-            n.suppressed.clear();
-            n.histogram = {};
-            for (NeuronContext& c : n.contexts) c.lookups.clear();
-        }
+        Study old = test::asMadeBeforeFacts(fresh);
         const Completion missing = missingFromStudy(old);
         QCOMPARE(missing.tokenFacts, int64_t(old.neurons.size()));
         QCOMPARE(missing.histograms, int64_t(old.neurons.size()));

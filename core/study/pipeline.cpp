@@ -749,9 +749,9 @@ Completion completeStudy(Study& study, const CompletionOptions& options, const P
     Completion done;
     if (missing.lookups > 0) done.lookups = completeLookups(m, out, stepProgress(progress, "attribute"));
     if (missing.tokenFacts > 0) {
-        std::vector<NeuronResult> without;
+        std::vector<NeuronResult> without;   // the neurons alone (addTokenFacts reads no context)
         for (const NeuronResult& n : out.neurons)
-            if (n.promoted.empty() && n.suppressed.empty()) without.push_back(n);
+            if (n.promoted.empty() && n.suppressed.empty()) without.emplace_back().neuron = n.neuron;
         addTokenFacts(m.model, m.tokenizer, without);
         std::size_t k = 0;
         for (NeuronResult& n : out.neurons)
